@@ -1,0 +1,236 @@
+"""Version 1 of every UISE event (DESIGN.md §2).
+
+Rules for change (DESIGN.md §4): within a version only add optional fields; a breaking change is
+a new model published on a new `.v<N+1>` topic side by side with the old one.
+Every model forbids nothing extra on read (`extra="ignore"`) so an older consumer keeps working
+when a producer adds a field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- registry -----------------------------------------------------------------------------
+
+
+class Level(StrEnum):
+    ministry = "ministry"
+    region = "region"
+    district = "district"
+    organization = "organization"
+
+
+class ParticipantUpserted(Event):
+    """The current state of one participant; the compacted topic keeps the latest per id."""
+
+    participant_id: str = Field(description="Stable id, equal to the participant's BIN")
+    bin: str = Field(pattern=r"^\d{12}$")
+    level: Level
+    kind: str = Field(description="e.g. ministry, region, district, school, college, university, preschool")
+    parent_id: str | None
+    name_kk: str
+    name_ru: str
+    head_iin: str | None = Field(default=None, pattern=r"^\d{12}$")
+    head_name: str | None = None
+    active: bool = True
+
+
+class Category(StrEnum):
+    indicators = "indicators"
+    monitoring = "monitoring"
+    other = "other"
+
+
+class FieldType(StrEnum):
+    integer = "integer"
+    decimal = "decimal"
+    text = "text"
+
+
+class FormField(Event):
+    code: str
+    title: str
+    type: FieldType = FieldType.integer
+    required: bool = True
+    aggregate: Literal["sum", "mean", "min", "max", "none"] = "sum"
+
+
+class FormRule(Event):
+    """`left` must equal the sum of `right` (the one rule kind of v1)."""
+
+    code: str
+    severity: Literal["error", "warning"] = "error"
+    left: str
+    right: list[str]
+    message: str
+
+
+class FormDefinition(Event):
+    code: str
+    version: int = 1
+    title_kk: str
+    title_ru: str
+    title_en: str
+    category: Category
+    period_type: Literal["annual", "semiannual", "quarterly", "monthly", "as_of_date", "ad_hoc"]
+    respondent_kinds: list[str]
+    fields: list[FormField]
+    rules: list[FormRule] = []
+    deadline_days: dict[Level, int] = Field(
+        description="Days after the period end by which each level delivers to its parent"
+    )
+
+
+class FormListApproved(Event):
+    year: int
+    version: int
+    order_no: str
+    order_date: date
+    forms: list[FormDefinition]
+
+
+# --- the submission path ------------------------------------------------------------------
+
+
+class StoredObject(Event):
+    key: str = Field(description="Object-store key, addressed by content hash")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int
+    media_type: str
+
+
+class SubmissionReceived(Event):
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str = Field(description="e.g. 2026, 2026-Q3, 2026-10")
+    document: StoredObject
+    signature: StoredObject
+    signature_detached: bool = True
+    delivered_at: datetime = Field(description="Recipient's intake receipt time (clause 10)")
+    supersedes: str | None = None
+
+
+class Signer(Event):
+    iin: str | None = None
+    name: str | None = None
+    bin: str | None = None
+    serial: str | None = None
+    algorithm: str | None = None
+
+
+class SignatureChecked(Event):
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str
+    document: StoredObject
+    ok: bool
+    reason_code: str | None = None
+    message: str | None = None
+    signer: Signer | None = None
+
+
+class Finding(Event):
+    rule: str
+    severity: Literal["error", "warning"]
+    message: str
+    field: str | None = None
+
+
+class SubmissionValidated(Event):
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str
+    ok: bool
+    findings: list[Finding] = []
+    values: dict[str, float | int | str | None] = {}
+
+
+class SubmissionAccepted(Event):
+    submission_id: str
+    participant_id: str
+    recipient_id: str
+    form_code: str
+    period: str
+    values: dict[str, float | int | str | None] = {}
+
+
+class SubmissionRejected(Event):
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str
+    stage: Literal["signature", "validation", "routing"]
+    reason_code: str
+    message: str
+
+
+class ConsolidationDue(Event):
+    node_id: str
+    form_code: str
+    period: str
+    expected: int
+    received: int
+
+
+class InfoRequestIssued(Event):
+    request_id: str
+    issued_by: str
+    form_code: str
+    to_participant_id: str
+    due_at: datetime
+
+
+class TimelinessRecorded(Event):
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str
+    delivered_at: datetime
+    deadline_at: datetime | None
+    on_time: bool | None = Field(description="None when no deadline is known for the form")
+
+
+class DeadlineReminder(Event):
+    participant_id: str
+    form_code: str
+    period: str
+    deadline_at: datetime
+
+
+class DeadlineViolation(Event):
+    participant_id: str
+    form_code: str
+    period: str
+    kind: Literal["late", "missing"]
+    deadline_at: datetime
+    submission_id: str | None = None
+
+
+class SubmissionAggregated(Event):
+    submission_id: str
+    participant_id: str
+    node_id: str = Field(description="The recipient whose consolidated figures now include it")
+    form_code: str
+    period: str
+    contributors: int
+
+
+class ReportPublished(Event):
+    report_id: str
+    node_id: str
+    form_code: str
+    period: str
+    document: StoredObject
+    totals: dict[str, float | int | None]

@@ -1,0 +1,97 @@
+"""Every topic UISE publishes: name, version, model, partitions, key, cleanup policy, producers
+and consumers. The stack creates topics from this table; AsyncAPI is generated from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel
+
+from uise_contracts import events as e
+
+SUBMISSION_PARTITIONS = 3  # raise with replicas; ordering is per participant (the key)
+
+
+@dataclass(frozen=True, eq=False)  # identity: each topic is one object in TOPICS
+class Topic:
+    entity: str
+    event: str
+    version: int
+    model: type[BaseModel]
+    key: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    partitions: int = SUBMISSION_PARTITIONS
+    cleanup: Literal["delete", "compact"] = "delete"
+    description: str = ""
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"uise.{self.entity}.{self.event}.v{self.version}"
+
+    @property
+    def ce_type(self) -> str:
+        return f"kz.edu.uise.{self.entity}.{self.event}.v{self.version}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("participant", "upserted", 1, e.ParticipantUpserted, "participant_id",
+          ("registry",), ("intake", "signature", "routing", "deadline", "reporting"),
+          partitions=1, cleanup="compact",
+          description="Latest state of each participant of the hierarchy (clause 4)."),
+    Topic("formlist", "approved", 1, e.FormListApproved, "year",
+          ("registry",), ("intake", "validation", "routing", "deadline", "reporting"),
+          partitions=1, cleanup="compact",
+          description="The list of forms approved by order of the Minister for a year (clauses 6, 7)."),
+    Topic("submission", "received", 1, e.SubmissionReceived, "participant_id",
+          ("intake",), ("signature", "deadline"),
+          description="A document and its signature stored and receipted by intake (clause 10)."),
+    Topic("submission", "signature-checked", 1, e.SignatureChecked, "participant_id",
+          ("signature",), ("validation", "routing", "intake"),
+          description="Outcome of the CMS signature and signer-authority check (clause 8)."),
+    Topic("submission", "validated", 1, e.SubmissionValidated, "participant_id",
+          ("validation",), ("routing", "intake"),
+          description="Outcome of parsing the document and running its form's rules (clause 11)."),
+    Topic("submission", "accepted", 1, e.SubmissionAccepted, "participant_id",
+          ("routing",), ("deadline", "reporting", "intake"),
+          description="Final state: filed in the recipient's inbox (clause 9)."),
+    Topic("submission", "rejected", 1, e.SubmissionRejected, "participant_id",
+          ("routing",), ("intake",),
+          description="Final state: refused, with the stage and a stable reason code."),
+    Topic("submission", "timeliness-recorded", 1, e.TimelinessRecorded, "participant_id",
+          ("deadline",), ("intake",),
+          description="Delivery time compared with the effective deadline (clauses 10, 11)."),
+    Topic("submission", "aggregated", 1, e.SubmissionAggregated, "participant_id",
+          ("reporting",), ("intake",),
+          description="The submission's figures are included in its recipient's consolidation (clause 13)."),
+    Topic("consolidation", "due", 1, e.ConsolidationDue, "node_id",
+          ("routing",), ("reporting",),
+          description="A node must consolidate its subordinates' data and submit up (clause 9)."),
+    Topic("inforequest", "issued", 1, e.InfoRequestIssued, "to_participant_id",
+          ("routing",), ("intake",),
+          description="An additional information request sent down the hierarchy (clause 12)."),
+    Topic("deadline", "reminder", 1, e.DeadlineReminder, "participant_id",
+          ("deadline",), ("reporting",),
+          description="A participant's deadline is near and nothing was delivered yet."),
+    Topic("deadline", "violation", 1, e.DeadlineViolation, "participant_id",
+          ("deadline",), ("reporting",),
+          description="`late` or `missing` submission (clause 11)."),
+    Topic("report", "published", 1, e.ReportPublished, "node_id",
+          ("reporting",), ("external",),
+          description="A consolidated report document in object storage (clauses 13, 14)."),
+)
+
+_BY_MODEL = {t.model: t for t in TOPICS}
+BY_NAME = {t.name: t for t in TOPICS}
+
+
+def topic_for(model: type[BaseModel] | BaseModel) -> Topic:
+    """The one topic an event model is published on."""
+    cls = model if isinstance(model, type) else type(model)
+    return _BY_MODEL[cls]

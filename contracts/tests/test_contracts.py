@@ -1,0 +1,58 @@
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+from uise_contracts import TOPICS, make_envelope, topic_for
+from uise_contracts import events as e
+from uise_contracts.envelope import Envelope
+from uise_contracts.generate import build_asyncapi, drift
+
+
+def test_committed_asyncapi_and_schemas_match_the_models():
+    stale = drift()
+    assert not stale, f"run `make contracts` and commit: {stale}"
+
+
+def test_topic_names_follow_the_convention_and_are_unique():
+    names = [t.name for t in TOPICS]
+    assert len(names) == len(set(names))
+    for t in TOPICS:
+        assert t.name.startswith("uise.") and t.name.endswith(f".v{t.version}")
+        assert t.partitions >= 1
+        assert t.key in t.model.model_fields, f"{t.name} key {t.key} is not a field"
+
+
+def test_every_model_has_exactly_one_topic():
+    assert len({t.model for t in TOPICS}) == len(TOPICS)
+    assert topic_for(e.SubmissionReceived).name == "uise.submission.received.v1"
+
+
+def test_asyncapi_lists_every_topic_with_partitions():
+    doc = build_asyncapi()
+    assert set(doc["channels"]) == {t.name for t in TOPICS}
+    assert doc["channels"]["uise.formlist.approved.v1"]["bindings"]["kafka"]["topicConfiguration"] == {
+        "cleanup.policy": ["compact"]
+    }
+
+
+def test_envelope_round_trips_through_headers():
+    env = make_envelope("kz.edu.uise.x.v1", "urn:uise:intake", "sub-1")
+    back = Envelope.from_headers(env.headers())
+    assert back == env
+    with pytest.raises(KeyError):
+        Envelope.from_headers({"ce_type": "x"})
+
+
+def test_consumers_ignore_fields_added_by_a_newer_producer():
+    body = {
+        "submission_id": "s", "participant_id": "p", "form_code": "F", "period": "2026",
+        "delivered_at": datetime.now(UTC).isoformat(), "deadline_at": None, "on_time": None,
+        "added_later": 1,
+    }
+    assert e.TimelinessRecorded.model_validate(body).submission_id == "s"
+
+
+def test_bad_bin_is_refused():
+    with pytest.raises(ValidationError):
+        e.ParticipantUpserted(participant_id="x", bin="12", level="region", kind="region",
+                              parent_id=None, name_kk="a", name_ru="a")

@@ -1,0 +1,1 @@
+"""The embedded UISE stack: everything on one machine with no Docker."""

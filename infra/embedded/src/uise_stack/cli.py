@@ -1,0 +1,141 @@
+"""`uise-stack`: run the embedded stack.
+
+    uise-stack up [--no-demo]   start everything, run the demo, keep running until Ctrl-C
+    uise-stack status           what runs where
+    uise-stack stop             stop a running `up` (from another terminal)
+    uise-stack traces [--submission ID | --trace ID]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from uise_stack.config import SERVICES, StackConfig
+from uise_stack.stack import Stack
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    config = StackConfig(base_dir=Path(args.base_dir))
+    if (config.base_dir / "stack.json").exists() and _running(config):
+        print(f"a stack is already running (see {config.base_dir / 'stack.json'}); `uise-stack stop` first")
+        return 1
+    stack = Stack(config)
+    stopping = False
+
+    def on_signal(_signum, _frame):
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("starting S3 (moto), Kafka (tansu), Redis, topics, and the seven services …")
+        stack.start()
+        print_status(config)
+        if not args.no_demo:
+            print("demo: seeding the registry and sending signed submissions …")
+            from uise_stack.demo import run_demo
+
+            run_demo(config, stack.prepare_pki())
+        print(f"\nAPI docs: {config.url('intake')}/docs (intake), {config.url('registry')}/docs (registry)")
+        print("traces:   uise-stack traces --submission <id>\nrunning; Ctrl-C stops everything.")
+        while True:
+            for name, proc in stack.procs.items():
+                if not proc.alive():
+                    print(f"{name} exited ({proc.popen.returncode}); see {proc.log_path}")
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping …")
+        return 0
+    finally:
+        stack.stop()
+
+
+def _running(config: StackConfig) -> bool:
+    state = json.loads((config.base_dir / "stack.json").read_text())
+    try:
+        os.kill(state["pid"], 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def print_status(config: StackConfig) -> int:
+    path = config.base_dir / "stack.json"
+    if not path.exists():
+        print("not running")
+        return 1
+    state = json.loads(path.read_text())
+    print(f"kafka  {state['kafka']}\ns3     {state['s3']}\nredis  {state['redis']}\ndb     {state['database']}")
+    for name in SERVICES:
+        url = state["services"][name]
+        try:
+            ready = httpx.get(f"{url}/readyz", timeout=2).json()
+            health = "ready" if ready["ready"] else f"not ready {ready['checks']}"
+        except httpx.HTTPError:
+            health = "down"
+        pid = state["processes"].get(name, {}).get("pid")
+        print(f"{name:<11} {url:<24} pid {pid:<8} {health}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    config = StackConfig(base_dir=Path(args.base_dir))
+    path = config.base_dir / "stack.json"
+    if not path.exists():
+        print("not running")
+        return 0
+    state = json.loads(path.read_text())
+    try:
+        os.kill(state["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 30
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for proc in state["processes"].values():  # anything the runner could not stop
+        try:
+            os.killpg(proc["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    path.unlink(missing_ok=True)
+    print("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="uise-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base-dir", default="var", help="data, logs and traces (default ./var)")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up")
+    up.add_argument("--no-demo", action="store_true")
+    sub.add_parser("status")
+    sub.add_parser("stop")
+    tr = sub.add_parser("traces")
+    tr.add_argument("--submission")
+    tr.add_argument("--trace")
+    args = p.parse_args(argv)
+    if args.command == "up":
+        return cmd_up(args)
+    if args.command == "status":
+        return print_status(StackConfig(base_dir=Path(args.base_dir)))
+    if args.command == "stop":
+        return cmd_stop(args)
+    from uise_stack.traces import show
+
+    print(show(Path(args.base_dir) / "traces", args.submission, args.trace))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

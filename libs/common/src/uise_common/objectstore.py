@@ -1,0 +1,80 @@
+"""Object store on the minio client: documents are addressed by their SHA-256, written before
+any event names them, never overwritten, and checked against their hash when read."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from minio import Minio
+from minio.error import S3Error
+from uise_contracts.events import StoredObject
+
+from uise_common.settings import Settings
+
+
+class IntegrityError(Exception):
+    """The bytes read back do not hash to the address they were stored under."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_key(kind: str, digest: str) -> str:
+    return f"{kind}/sha256/{digest[:2]}/{digest}"
+
+
+class ObjectStore:
+    def __init__(self, client: Minio, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ObjectStore:
+        client = Minio(
+            settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+        return cls(client, settings.s3_bucket)
+
+    def ensure_bucket(self) -> None:
+        if not self.client.bucket_exists(self.bucket):
+            self.client.make_bucket(self.bucket)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.stat_object(self.bucket, key)
+            return True
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return False
+            raise
+
+    def put(self, data: bytes, kind: str, media_type: str) -> StoredObject:
+        """Store `data` under its hash; storing the same bytes again writes nothing."""
+        digest = sha256_hex(data)
+        key = content_key(kind, digest)
+        if not self.exists(key):
+            self.client.put_object(
+                self.bucket, key, io.BytesIO(data), len(data), content_type=media_type,
+                metadata={"sha256": digest},
+            )
+        return StoredObject(key=key, sha256=digest, size=len(data), media_type=media_type)
+
+    def get(self, obj: StoredObject) -> bytes:
+        resp = self.client.get_object(self.bucket, obj.key)
+        try:
+            data = resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+        if sha256_hex(data) != obj.sha256:
+            raise IntegrityError(f"{obj.key}: content does not match sha256 {obj.sha256}")
+        return data
+
+    def ping(self) -> bool:
+        return self.client.bucket_exists(self.bucket)

@@ -1,0 +1,134 @@
+"""Transactional outbox and its relay.
+
+A handler's events are written as outbox rows in the same database transaction as the state
+they describe; the relay then publishes them to Kafka and marks them sent. A crash between the
+two republishes on restart (at-least-once); consumers deduplicate on the CloudEvents id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from opentelemetry import context as otel_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Field, Session, SQLModel, col, select
+from uise_contracts import make_envelope, topic_for
+
+from uise_common.db import utcnow
+
+log = logging.getLogger(__name__)
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+Publish = Callable[[bytes, str, bytes, dict[str, str]], Awaitable[None]]
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "uise_outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True, unique=True)
+    topic: str
+    key: str
+    headers: str  # JSON object: CloudEvents headers and traceparent
+    body: str
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = Field(default=None, index=True)
+
+
+def add_event(session: Session, event: BaseModel, source: str, event_id: str | None = None) -> OutboxRow:
+    """Queue an event in the caller's transaction. `event_id` makes a replayed handler write
+    the same id again, which the unique index then refuses."""
+    topic = topic_for(event)
+    key = str(getattr(event, topic.key))
+    env = make_envelope(topic.ce_type, f"urn:uise:{source}", key, event_id)
+    headers = env.headers()
+    _PROPAGATOR.inject(headers)  # the current trace travels with the row
+    row = OutboxRow(
+        event_id=env.id, topic=topic.name, key=key,
+        headers=json.dumps(headers), body=event.model_dump_json(),
+    )
+    session.add(row)
+    return row
+
+
+class OutboxRelay:
+    """Publishes unsent rows in id order. `wake()` after a commit makes it run at once; it also
+    polls, so rows committed by another replica or before a restart go out too."""
+
+    def __init__(self, engine: Engine, publish: Publish, poll_seconds: float = 0.5, batch: int = 100):
+        self.engine = engine
+        self.publish = publish
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _pending(self) -> list[OutboxRow]:
+        with Session(self.engine) as s:
+            q = (select(OutboxRow).where(col(OutboxRow.sent_at).is_(None))
+                 .order_by(col(OutboxRow.id)).limit(self.batch))
+            return list(s.exec(q).all())
+
+    def _mark_sent(self, ids: list[int]) -> None:
+        with Session(self.engine) as s:
+            for row in s.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids))):
+                row.sent_at = utcnow()
+                s.add(row)
+            s.commit()
+
+    async def flush(self) -> int:
+        """Publish everything pending now; returns how many rows went out. Raises if Kafka
+        refuses, leaving the unsent rows for the next try."""
+        sent = 0
+        async with self._lock:
+            while rows := await asyncio.to_thread(self._pending):
+                done: list[int] = []
+                try:
+                    for row in rows:
+                        headers = json.loads(row.headers)
+                        token = otel_context.attach(_PROPAGATOR.extract(headers))
+                        try:
+                            await self.publish(row.body.encode(), row.topic, row.key.encode(), headers)
+                        finally:
+                            otel_context.detach(token)
+                        done.append(row.id)
+                finally:
+                    if done:
+                        await asyncio.to_thread(self._mark_sent, done)
+                        sent += len(done)
+        return sent
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka down: keep the rows, try again on the next tick
+                log.warning("outbox relay could not publish", extra={"error": repr(exc)})
+                await asyncio.sleep(self.poll_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,174 @@
+"""A UISE service process: FastAPI at the edge with /healthz and /readyz, a FastStream Kafka
+broker with its consumers, the outbox relay, migrations at start-up, telemetry and JSON logs.
+
+A service describes itself with a `ServiceSpec`; `ServiceRuntime` wires the parts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlmodel import Session
+from uise_contracts.topics import Topic
+
+from uise_common import http
+from uise_common.broker import make_broker
+from uise_common.consumer import ConsumerRunner, Handler, RetryPolicy, subscribe
+from uise_common.db import Migration, create_tables, database_url, make_engine, migrate
+from uise_common.idempotency import ProcessedEvent, SeenCache
+from uise_common.logs import setup_logging
+from uise_common.objectstore import ObjectStore
+from uise_common.outbox import OutboxRelay, OutboxRow, add_event
+from uise_common.redis import make_redis
+from uise_common.settings import Settings
+from uise_common.telemetry import setup_telemetry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COMMON_MIGRATION = Migration(0, "outbox and processed events", create_tables(OutboxRow, ProcessedEvent))
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    migrations: list[Migration]
+    # built once the runtime exists, so handlers can close over its object store
+    consumers: Callable[[ServiceRuntime], dict[Topic, Handler]] = lambda _rt: {}
+    router: Callable[[ServiceRuntime], APIRouter] | None = None
+    uses_object_store: bool = False
+    description: str = ""
+
+
+class KafkaHealth:
+    """Is the broker reachable? Cached briefly so a burst of requests costs one round trip."""
+
+    def __init__(self, broker: Any, ttl: float) -> None:
+        self.broker = broker
+        self.ttl = ttl
+        self._at = 0.0
+        self._ok = False
+        self._lock = asyncio.Lock()
+
+    async def ok(self) -> bool:
+        async with self._lock:
+            if time.monotonic() - self._at > self.ttl:
+                try:
+                    self._ok = bool(await self.broker.ping(timeout=self.ttl))
+                except Exception:
+                    self._ok = False
+                self._at = time.monotonic()
+            return self._ok
+
+
+class ServiceRuntime:
+    def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
+        self.spec = spec
+        self.settings = settings or Settings(service_name=spec.name)
+        self.settings.service_name = spec.name
+        setup_logging(spec.name, self.settings.log_level)
+        self.tracer_provider, self.meter_provider = setup_telemetry(self.settings)
+        self.engine = make_engine(database_url(self.settings, spec.name), spec.name)
+        self.broker = make_broker(self.settings, self.tracer_provider, self.meter_provider)
+        self.redis = make_redis(self.settings)
+        self.store = ObjectStore.from_settings(self.settings) if spec.uses_object_store else None
+        self.relay = OutboxRelay(self.engine, self._publish)
+        self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds)
+        policy = RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_seconds)
+        seen = SeenCache(self.redis, spec.name)
+        for topic, handler in spec.consumers(self).items():
+            subscribe(self.broker, ConsumerRunner(
+                service=spec.name, topic=topic, handler=handler, engine=self.engine,
+                broker=self.broker, seen=seen, after_commit=self.relay.wake, policy=policy,
+            ))
+
+    async def in_transaction(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one database transaction off the event loop, commit, then wake the
+        relay for any events it queued with `emit`."""
+
+        def run() -> T:
+            with Session(self.engine) as session:
+                result = work(session)
+                session.commit()
+                return result
+
+        result = await asyncio.to_thread(run)
+        self.relay.wake()
+        return result
+
+    def emit(self, session: Session, event: BaseModel) -> None:
+        add_event(session, event, self.spec.name)
+
+    async def _publish(self, body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> None:
+        await self.broker.publish(body, topic, key=key, headers=headers)
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"kafka": await self.kafka_health.ok()}
+        try:
+            await asyncio.to_thread(self._db_ping)
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        if self.store is not None:
+            try:
+                checks["object_store"] = await asyncio.to_thread(self.store.ping)
+            except Exception:
+                checks["object_store"] = False
+        return checks
+
+    def _db_ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI):
+            await asyncio.to_thread(migrate, self.engine, [COMMON_MIGRATION, *self.spec.migrations])
+            if self.store is not None:
+                await asyncio.to_thread(self.store.ensure_bucket)
+            await self.broker.start()
+            self.relay.start()
+            log.info("service started", extra={"port": self.settings.http_port})
+            try:
+                yield
+            finally:
+                await self.relay.stop()
+                await self.broker.stop()
+                self.tracer_provider.shutdown()
+                self.meter_provider.shutdown()
+
+        app = FastAPI(
+            title=f"UISE {self.spec.name}", description=self.spec.description, version="1",
+            lifespan=lifespan,
+        )
+        http.install(app, self.spec.name)
+
+        @app.get("/healthz", tags=["ops"])
+        async def healthz() -> dict[str, str]:
+            return {"status": "alive", "service": self.spec.name}
+
+        @app.get("/readyz", tags=["ops"])
+        async def readyz() -> JSONResponse:
+            checks = await self.readiness()
+            ok = all(checks.values())
+            return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+        if self.spec.router is not None:
+            app.include_router(self.spec.router(self))
+        return app
+
+
+def run(spec: ServiceSpec) -> None:
+    runtime = ServiceRuntime(spec)
+    uvicorn.run(runtime.app(), host=runtime.settings.http_host, port=runtime.settings.http_port,
+                log_config=None, access_log=False)

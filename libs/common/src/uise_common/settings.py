@@ -1,0 +1,55 @@
+"""Settings from the environment, all with the UISE_ prefix (DATABASE_URL and REDIS_URL are
+also read without it, as the usual names deployments set)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UISE_", extra="ignore")
+
+    service_name: str = "uise"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    data_dir: Path = Path("var")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_ping_seconds: float = 1.5
+
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "uise"
+    s3_secret_key: str = "uise-secret"
+    s3_bucket: str = "uise-documents"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("UISE_DATABASE_URL", "DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("UISE_REDIS_URL", "REDIS_URL")
+    )
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("UISE_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    log_level: str = "INFO"
+
+    # Consumer policy: how often a failing message is retried in place before it goes to the DLQ.
+    retry_attempts: int = 8
+    retry_backoff_seconds: float = 0.25
+
+    # Intake limits (issue 4 deepens these).
+    max_document_bytes: int = 20 * 1024 * 1024
+
+    # Signature: where trusted CA certificates (PEM or DER) are read from.
+    trust_dir: Path | None = None
+
+    @property
+    def trace_dir(self) -> Path:
+        return self.data_dir / "traces"

@@ -1,0 +1,94 @@
+"""OpenTelemetry traces and metrics: OTLP when an endpoint is set, otherwise JSON-lines files
+under <data_dir>/traces that `uise-stack traces` shows."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from uise_common.settings import Settings
+
+SUBMISSION_ATTR = "uise.submission_id"
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends each finished span as one JSON line; flushed at once so a killed process loses
+    no span it had finished."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for s in spans:
+            ctx = s.get_span_context()
+            lines.append(json.dumps({
+                "trace_id": format(ctx.trace_id, "032x"),
+                "span_id": format(ctx.span_id, "016x"),
+                "parent_id": format(s.parent.span_id, "016x") if s.parent else None,
+                "name": s.name,
+                "kind": s.kind.name,
+                "service": s.resource.attributes.get("service.name"),
+                "start": s.start_time,
+                "end": s.end_time,
+                "status": s.status.status_code.name,
+                "attributes": dict(s.attributes or {}),
+            }, default=str))
+        with self._lock:
+            self._file.write("".join(line + "\n" for line in lines))
+            self._file.flush()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def setup_telemetry(settings: Settings) -> tuple[TracerProvider, MeterProvider]:
+    resource = Resource.create({"service.name": settings.service_name, "service.namespace": "uise"})
+    tracer_provider = TracerProvider(resource=resource)
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        base = settings.otlp_endpoint.rstrip("/")
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces"))
+        )
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics"))
+    else:
+        trace_dir = settings.trace_dir
+        tracer_provider.add_span_processor(
+            SimpleSpanProcessor(JsonLinesSpanExporter(trace_dir / f"{settings.service_name}.jsonl"))
+        )
+        metrics_file = (trace_dir / f"{settings.service_name}.metrics.jsonl").open("a")
+        reader = PeriodicExportingMetricReader(
+            ConsoleMetricExporter(out=metrics_file, formatter=lambda m: m.to_json(indent=None) + "\n"),
+            export_interval_millis=15_000,
+        )
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    return tracer_provider, meter_provider
+
+
+def tag_submission(submission_id: str | None) -> None:
+    """Mark the current span as belonging to a submission, so its whole path can be found."""
+    if submission_id:
+        trace.get_current_span().set_attribute(SUBMISSION_ATTR, submission_id)

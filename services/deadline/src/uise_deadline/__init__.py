@@ -1,0 +1,1 @@
+"""Deadline: effective deadlines and timeliness (clauses 10, 11)."""

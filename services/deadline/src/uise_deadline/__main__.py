@@ -1,0 +1,3 @@
+from uise_deadline.entrypoint import main
+
+main()

@@ -1,0 +1,3 @@
+from uise_intake.entrypoint import main
+
+main()

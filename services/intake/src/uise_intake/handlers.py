@@ -1,0 +1,94 @@
+"""Intake's event handlers: read models, and each outcome appended to the submission's
+timeline with the service that took the step."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel
+from sqlmodel import Session
+from uise_common.consumer import NotYetKnown
+from uise_contracts.events import (
+    FormListApproved,
+    ParticipantUpserted,
+    SignatureChecked,
+    SubmissionAccepted,
+    SubmissionAggregated,
+    SubmissionRejected,
+    SubmissionValidated,
+    TimelinessRecorded,
+)
+from uise_contracts.topics import topic_for
+
+from uise_intake.adapters import KnownForm, KnownParticipant, Submission, TimelineEntry
+from uise_intake.domain import next_status
+
+
+def on_participant(event: ParticipantUpserted, session: Session) -> list:
+    session.merge(KnownParticipant(participant_id=event.participant_id, kind=event.kind,
+                                   parent_id=event.parent_id, active=event.active))
+    return []
+
+
+def on_formlist(event: FormListApproved, session: Session) -> list:
+    for form in event.forms:
+        session.merge(KnownForm(code=form.code, year=event.year, respondent_kinds=",".join(form.respondent_kinds)))
+    return []
+
+
+def _step(event: BaseModel, session: Session, step: str, status: str | None, detail: dict,
+          reason_code: str | None = None) -> list:
+    sub = session.get(Submission, event.submission_id)
+    if sub is None:
+        raise NotYetKnown(f"submission {event.submission_id}")
+    service = topic_for(event).producers[0]
+    session.add(TimelineEntry(submission_id=sub.submission_id, step=step, service=service,
+                              detail=json.dumps(detail, default=str, ensure_ascii=False)))
+    if status is not None:
+        new = next_status(sub.status, status)
+        if new != sub.status:
+            sub.status = new
+            sub.reason_code = reason_code
+        session.add(sub)
+    return []
+
+
+def on_signature_checked(e: SignatureChecked, s: Session) -> list:
+    return _step(e, s, "signature_checked", "signature_checked",
+                 {"ok": e.ok, "reason_code": e.reason_code, "message": e.message,
+                  "signer": e.signer.model_dump() if e.signer else None})
+
+
+def on_validated(e: SubmissionValidated, s: Session) -> list:
+    return _step(e, s, "validated", "validated",
+                 {"ok": e.ok, "findings": [f.model_dump() for f in e.findings]})
+
+
+def on_accepted(e: SubmissionAccepted, s: Session) -> list:
+    return _step(e, s, "accepted", "accepted", {"recipient_id": e.recipient_id})
+
+
+def on_rejected(e: SubmissionRejected, s: Session) -> list:
+    return _step(e, s, "rejected", "rejected",
+                 {"stage": e.stage, "reason_code": e.reason_code, "message": e.message}, e.reason_code)
+
+
+def on_timeliness(e: TimelinessRecorded, s: Session) -> list:
+    return _step(e, s, "timeliness_recorded", None,
+                 {"deadline_at": e.deadline_at, "on_time": e.on_time})
+
+
+def on_aggregated(e: SubmissionAggregated, s: Session) -> list:
+    return _step(e, s, "aggregated", None, {"node_id": e.node_id, "contributors": e.contributors})
+
+
+CONSUMERS = {
+    topic_for(ParticipantUpserted): on_participant,
+    topic_for(FormListApproved): on_formlist,
+    topic_for(SignatureChecked): on_signature_checked,
+    topic_for(SubmissionValidated): on_validated,
+    topic_for(SubmissionAccepted): on_accepted,
+    topic_for(SubmissionRejected): on_rejected,
+    topic_for(TimelinessRecorded): on_timeliness,
+    topic_for(SubmissionAggregated): on_aggregated,
+}

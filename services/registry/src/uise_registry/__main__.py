@@ -1,0 +1,3 @@
+from uise_registry.entrypoint import main
+
+main()

@@ -1,0 +1,48 @@
+"""A small demo hierarchy (Ministry → Astana → one district → two schools) and one approved
+form, used by `make run` and the end-to-end tests. Issue 3 adds the national seed."""
+
+from __future__ import annotations
+
+from uise_contracts.events import Category, FieldType, FormDefinition, FormField, FormRule, Level
+
+MINISTRY = "100140011059"
+REGION = "210240000011"
+DISTRICT = "210340000012"
+SCHOOLS = {"220440000013": "800101300011", "220440000024": "800202400022"}
+
+DEMO_FORM = FormDefinition(
+    code="SCH-1",
+    title_kk="Мектептің жылдық есебі (қысқа)",
+    title_ru="Годовой отчёт школы (краткий)",
+    title_en="School annual report (short)",
+    category=Category.indicators,
+    period_type="annual",
+    respondent_kinds=["school"],
+    fields=[
+        FormField(code="pupils_total", title="Pupils, total"),
+        FormField(code="pupils_girls", title="of them girls"),
+        FormField(code="pupils_boys", title="of them boys"),
+        FormField(code="classes", title="Classes"),
+        FormField(code="teachers", title="Teaching staff"),
+        FormField(code="comment", title="Comment", type=FieldType.text, required=False, aggregate="none"),
+    ],
+    rules=[FormRule(code="R1", left="pupils_total", right=["pupils_girls", "pupils_boys"],
+                    message="pupils_total must equal girls + boys")],
+    deadline_days={Level.organization: 10, Level.district: 20, Level.region: 30},
+)
+
+
+def demo_participants() -> list[dict]:
+    rows = [
+        dict(participant_id=MINISTRY, bin=MINISTRY, level="ministry", kind="ministry", parent_id=None,
+             name_kk="Оқу-ағарту министрлігі", name_ru="Министерство просвещения"),
+        dict(participant_id=REGION, bin=REGION, level="region", kind="republic_city", parent_id=MINISTRY,
+             name_kk="Астана қаласының білім басқармасы", name_ru="Управление образования города Астаны"),
+        dict(participant_id=DISTRICT, bin=DISTRICT, level="district", kind="district", parent_id=REGION,
+             name_kk="Есіл ауданының білім бөлімі", name_ru="Отдел образования района Есиль"),
+    ]
+    for n, (bin_, iin) in enumerate(SCHOOLS.items(), start=1):
+        rows.append(dict(participant_id=bin_, bin=bin_, level="organization", kind="school",
+                         parent_id=DISTRICT, name_kk=f"№{n} мектеп-лицей", name_ru=f"Школа-лицей №{n}",
+                         head_iin=iin, head_name=f"Директор {n}"))
+    return rows

@@ -1,0 +1,43 @@
+"""Pure rules of the registry: which kind sits at which level, who may be whose parent, and
+what an approved list of forms allows."""
+
+from __future__ import annotations
+
+from uise_contracts.events import Level
+
+KINDS_BY_LEVEL: dict[Level, set[str]] = {
+    Level.ministry: {"ministry"},
+    Level.region: {"region", "republic_city"},
+    Level.district: {"district", "city"},
+    Level.organization: {"school", "college", "university", "preschool", "other"},
+}
+PARENT_LEVEL: dict[Level, Level | None] = {
+    Level.ministry: None,
+    Level.region: Level.ministry,
+    Level.district: Level.region,
+    Level.organization: Level.district,
+}
+
+
+class RegistryError(Exception):
+    def __init__(self, code: str, en: str, ru: str, kk: str) -> None:
+        super().__init__(en)
+        self.code, self.en, self.ru, self.kk = code, en, ru, kk
+
+
+def check_placement(level: Level, kind: str, parent_level: Level | None) -> None:
+    """Raise RegistryError unless `kind` belongs at `level` and the parent is one level up."""
+    if kind not in KINDS_BY_LEVEL[level]:
+        raise RegistryError(
+            "KIND_NOT_ALLOWED_AT_LEVEL",
+            f"kind '{kind}' is not allowed at level '{level}'",
+            f"вид '{kind}' недопустим на уровне '{level}'",
+            f"'{kind}' түрі '{level}' деңгейінде рұқсат етілмейді",
+        )
+    if PARENT_LEVEL[level] != parent_level:
+        raise RegistryError(
+            "PARENT_WRONG_LEVEL",
+            f"a {level} participant needs a parent at level {PARENT_LEVEL[level]}, got {parent_level}",
+            f"участнику уровня {level} нужен вышестоящий уровня {PARENT_LEVEL[level]}",
+            f"{level} деңгейіндегі қатысушыға {PARENT_LEVEL[level]} деңгейіндегі жоғары тұрған қажет",
+        )

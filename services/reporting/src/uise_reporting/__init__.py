@@ -1,0 +1,1 @@
+"""Reporting: consolidation per node and the final report (clauses 13, 14)."""

@@ -1,0 +1,3 @@
+from uise_reporting.entrypoint import main
+
+main()

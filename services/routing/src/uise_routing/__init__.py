@@ -1,0 +1,1 @@
+"""Routing: hierarchy checks and the recipient's inbox (clause 9)."""

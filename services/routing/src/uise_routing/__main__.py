@@ -1,0 +1,3 @@
+from uise_routing.entrypoint import main
+
+main()

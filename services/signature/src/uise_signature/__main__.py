@@ -1,0 +1,3 @@
+from uise_signature.entrypoint import main
+
+main()

@@ -1,0 +1,17 @@
+"""Who may sign for an organization (Rules clause 8): its first head, under its own BIN."""
+
+from __future__ import annotations
+
+from uise_signature.cms import SignatureError, SignerInfo
+from uise_signature.oids import EKU_FIRST_HEAD, EKU_LEGAL_ENTITY
+
+
+def check_authority(signer: SignerInfo, participant_bin: str, head_iin: str | None) -> None:
+    if EKU_LEGAL_ENTITY not in signer.extended_key_usage or signer.bin is None:
+        raise SignatureError("NOT_ORGANIZATION", "the certificate is an individual's, not an organization's")
+    if signer.bin != participant_bin:
+        raise SignatureError("WRONG_ORGANIZATION", f"signed for BIN {signer.bin}, submitted by BIN {participant_bin}")
+    if EKU_FIRST_HEAD not in signer.extended_key_usage:
+        raise SignatureError("NOT_FIRST_HEAD", "the signer is not the organization's first head")
+    if head_iin is not None and signer.iin != head_iin:
+        raise SignatureError("HEAD_MISMATCH", f"the registry's head is IIN {head_iin}, the signer is IIN {signer.iin}")

@@ -1,0 +1,36 @@
+"""Signature process: consumes received submissions, emits signature-checked."""
+
+from __future__ import annotations
+
+from uise_common.service import ServiceRuntime, ServiceSpec, run
+from uise_contracts.events import ParticipantUpserted, SubmissionReceived
+from uise_contracts.topics import topic_for
+
+from uise_signature import handlers
+from uise_signature.adapters import MIGRATIONS
+from uise_signature.cms import TrustStore
+
+
+def consumers(rt: ServiceRuntime):
+    trust = TrustStore.from_dir(rt.settings.trust_dir)
+    return {
+        topic_for(ParticipantUpserted): handlers.on_participant,
+        topic_for(SubmissionReceived): handlers.make_on_received(rt.store.get, lambda: trust),
+    }
+
+
+SPEC = ServiceSpec(
+    name="signature",
+    description="Verifies CMS signatures and the signer's authority.",
+    migrations=MIGRATIONS,
+    consumers=consumers,
+    uses_object_store=True,
+)
+
+
+def main() -> None:
+    run(SPEC)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Event handlers: (event, session) -> events to emit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import Session
+from uise_common.consumer import NotYetKnown
+from uise_contracts.events import (
+    ParticipantUpserted,
+    SignatureChecked,
+    Signer,
+    StoredObject,
+    SubmissionReceived,
+)
+
+from uise_signature.adapters import KnownParticipant, Verdict
+from uise_signature.cms import SignatureError, TrustStore, verify
+from uise_signature.domain import check_authority
+
+Fetch = Callable[[StoredObject], bytes]
+
+
+def on_participant(event: ParticipantUpserted, session: Session) -> list:
+    session.merge(KnownParticipant(participant_id=event.participant_id, bin=event.bin, head_iin=event.head_iin))
+    return []
+
+
+def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
+    def on_received(event: SubmissionReceived, session: Session) -> list:
+        if session.get(Verdict, event.submission_id) is not None:
+            return []  # already decided under another event id (a relayed duplicate)
+        participant = session.get(KnownParticipant, event.participant_id)
+        if participant is None:
+            raise NotYetKnown(f"participant {event.participant_id}")
+        document, signature = fetch(event.document), fetch(event.signature)
+        signer = None
+        try:
+            info = verify(signature, document, trust())
+            signer = Signer(iin=info.iin, name=info.name, bin=info.bin, serial=info.serial, algorithm=info.algorithm)
+            check_authority(info, participant.bin, participant.head_iin)
+            ok, code, message = True, None, None
+        except SignatureError as exc:
+            ok, code, message = False, exc.code, str(exc)
+        session.add(Verdict(submission_id=event.submission_id, ok=ok, reason_code=code,
+                            signer_iin=signer.iin if signer else None, signer_bin=signer.bin if signer else None))
+        return [SignatureChecked(
+            submission_id=event.submission_id, participant_id=event.participant_id,
+            form_code=event.form_code, period=event.period, document=event.document,
+            ok=ok, reason_code=code, message=message, signer=signer,
+        )]
+
+    return on_received

@@ -1,0 +1,6 @@
+"""Kazakh PKI object identifiers (DESIGN.md §7)."""
+
+EKU_INDIVIDUAL = "1.2.398.3.3.4.1.1"
+EKU_LEGAL_ENTITY = "1.2.398.3.3.4.1.2"
+EKU_FIRST_HEAD = "1.2.398.3.3.4.1.2.1"
+EKU_RIGHT_TO_SIGN = "1.2.398.3.3.4.1.2.2"

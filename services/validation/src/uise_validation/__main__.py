@@ -1,0 +1,3 @@
+from uise_validation.entrypoint import main
+
+main()
