@@ -160,6 +160,12 @@ class ConsumerRunner:
             return
 
 
+async def _raw_body(msg: Any) -> bytes:
+    """Leave decoding to the runner: FastStream would otherwise parse JSON bodies itself and
+    fail before a malformed one could reach the DLQ."""
+    return msg.body
+
+
 def subscribe(broker: KafkaBroker, runner: ConsumerRunner) -> None:
     """Register the runner with FastStream: its own consumer group, from the earliest offset,
     offsets committed only after the runner returns."""
@@ -174,6 +180,7 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner) -> None:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_poll_records=50,
+        decoder=_raw_body,
         title=handle.__name__,
     )(handle)
 

@@ -1,0 +1,207 @@
+"""The consumer policy on a real Kafka-protocol broker (tansu): dedupe, DLQ, retry, re-drive."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlmodel import Field, Session, SQLModel, select
+
+from uise_common.broker import ensure_topics, make_broker
+from uise_common.consumer import ConsumerRunner, RetryPolicy, subscribe
+from uise_common.db import Migration, create_tables, make_engine, migrate
+from uise_common.idempotency import ProcessedEvent, SeenCache
+from uise_common.outbox import OutboxRow
+from uise_common.settings import Settings
+from uise_contracts import TOPICS, make_envelope
+from uise_contracts.events import TimelinessRecorded
+from uise_contracts.topics import Topic
+from uise_stack.dlq import drain
+
+pytestmark = pytest.mark.integration
+
+
+class Seen(SQLModel, table=True):
+    __tablename__ = "commontest_seen"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: str
+
+
+def new_topic() -> Topic:
+    return Topic("commontest", f"e{uuid.uuid4().hex[:8]}", 1, TimelinessRecorded, "participant_id",
+                 ("test",), ("test",), partitions=2)
+
+
+def body(sid: str) -> bytes:
+    return TimelinessRecorded(submission_id=sid, participant_id="p1", form_code="F", period="2026",
+                              delivered_at=datetime.now(UTC), deadline_at=None, on_time=None).model_dump_json().encode()
+
+
+async def produce(bootstrap: str, topic: str, value: bytes, headers: dict[str, str], key: bytes = b"p1") -> None:
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await p.start()
+    try:
+        await p.send_and_wait(topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()])
+    finally:
+        await p.stop()
+
+
+async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list:
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await c.start()
+    out: list = []
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while len(out) < expect and loop.time() < end:
+            for records in (await c.getmany(timeout_ms=500)).values():
+                out.extend(records)
+    finally:
+        await c.stop()
+    return out
+
+
+async def eventually(check, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path / 'c.db'}", "commontest")
+    migrate(eng, [Migration(0, "base", create_tables(OutboxRow, ProcessedEvent, Seen))])
+    return eng
+
+
+def count(engine) -> list[str]:
+    with Session(engine) as s:
+        return [r.submission_id for r in s.exec(select(Seen))]
+
+
+async def run_consumer(bootstrap, engine, topic, handler, policy=RetryPolicy(3, 0.05)):
+    settings = Settings(kafka_bootstrap=bootstrap, service_name="commontest")
+    broker = make_broker(settings)
+    subscribe(broker, ConsumerRunner(service="commontest", topic=topic, handler=handler, engine=engine,
+                                     broker=broker, seen=SeenCache(None, "commontest"),
+                                     after_commit=lambda: None, policy=policy))
+    await broker.start()
+    return broker
+
+
+def record_seen(event, session):
+    session.add(Seen(submission_id=event.submission_id))
+    return []
+
+
+async def test_topics_are_created_with_their_partitions(kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        described = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics([t.name for t in TOPICS])}
+        names = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    for t in TOPICS:
+        assert described[t.name] == t.partitions
+        assert t.dlq in names
+    assert await ensure_topics(kafka_bootstrap) == []  # idempotent
+
+
+async def test_same_event_twice_changes_nothing_and_malformed_goes_to_dlq(kafka_bootstrap, engine):
+    topic = new_topic()
+    await ensure_topics(kafka_bootstrap, (topic,))
+    env = make_envelope(topic.ce_type, "urn:uise:test", "p1")
+    await produce(kafka_bootstrap, topic.name, body("s1"), env.headers())
+    await produce(kafka_bootstrap, topic.name, body("s1"), env.headers())  # redelivery: same ce_id
+    await produce(kafka_bootstrap, topic.name, b"{not json", make_envelope(topic.ce_type, "urn:uise:test", "p1").headers())
+    headless = body("s2")
+    await produce(kafka_bootstrap, topic.name, headless, {"ce_id": "no-other-headers"})  # no ce_type …
+    env3 = make_envelope(topic.ce_type, "urn:uise:test", "p1")
+    await produce(kafka_bootstrap, topic.name, body("s3"), env3.headers())
+    broker = await run_consumer(kafka_bootstrap, engine, topic, record_seen)
+    try:
+        await eventually(lambda: "s3" in count(engine))
+        dead = await read_all(kafka_bootstrap, topic.dlq, expect=2)
+    finally:
+        await broker.stop()
+    assert sorted(count(engine)) == ["s1", "s3"]  # once each; the consumer went on past the bad ones
+    assert len(dead) == 2
+    for rec in dead:
+        h = {k: v.decode() for k, v in rec.headers}
+        assert h["x-original-topic"] == topic.name
+        assert int(h["x-original-partition"]) in (0, 1)
+        assert int(h["x-original-offset"]) >= 0
+        assert h["x-error-type"] == "Malformed"
+        assert h["x-consumer-group"] == f"uise-commontest.{topic.name}"
+    assert sorted(rec.value for rec in dead) == sorted([b"{not json", headless])
+
+
+async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_and_redriven(kafka_bootstrap, engine):
+    topic = new_topic()
+    await ensure_topics(kafka_bootstrap, (topic,))
+    attempts: list[str] = []
+    healthy = False
+
+    def sometimes(event, session):
+        attempts.append(event.submission_id)
+        if event.submission_id == "bad" and not healthy:
+            raise ConnectionError("downstream not there")
+        return record_seen(event, session)
+
+    env_bad = make_envelope(topic.ce_type, "urn:uise:test", "p1")
+    await produce(kafka_bootstrap, topic.name, body("bad"), env_bad.headers())
+    await produce(kafka_bootstrap, topic.name, body("good"), make_envelope(topic.ce_type, "urn:uise:test", "p1").headers())
+    broker = await run_consumer(kafka_bootstrap, engine, topic, sometimes)
+    try:
+        await eventually(lambda: "good" in count(engine))
+        dead = await read_all(kafka_bootstrap, topic.dlq, expect=1)
+        assert attempts.count("bad") == 3
+        h = {k: v.decode() for k, v in dead[0].headers}
+        assert h["x-error-type"] == "ConnectionError" and h["x-attempts"] == "3"
+        assert h["ce_id"] == env_bad.id
+        # the fault is fixed; the operator re-drives the DLQ to the original topic
+        healthy = True
+        redriven = await drain(kafka_bootstrap, topic.dlq, redrive=True)
+        assert [r["x-original-topic"] for r in redriven] == [topic.name]
+        await eventually(lambda: "bad" in count(engine))
+        assert await drain(kafka_bootstrap, topic.dlq, redrive=True, idle_ms=500) == []  # nothing twice
+    finally:
+        await broker.stop()
+    assert sorted(count(engine)) == ["bad", "good"]
+
+
+async def test_seen_cache_on_real_redis(redis_url):
+    from redis.asyncio import Redis
+
+    r = Redis.from_url(redis_url)
+    cache = SeenCache(r, f"t{uuid.uuid4().hex[:6]}")
+    assert not await cache.seen("e1")
+    await cache.mark("e1")
+    assert await cache.seen("e1")
+    assert 0 < await r.ttl(cache.prefix + "e1") <= 7 * 24 * 3600
+    await r.aclose()
+    dead = SeenCache(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2), "x")
+    assert not await dead.seen("e1")  # Redis down: fall through to the database, no crash
+    await dead.mark("e1")
+
+
+def test_malformed_detection_is_specific():
+    from uise_common.consumer import Malformed, decode
+
+    topic = TOPICS[0]
+    env = make_envelope(topic.ce_type, "urn:uise:test", "x")
+    with pytest.raises(Malformed):
+        decode(topic, env.headers(), b"[]")
+    with pytest.raises(Malformed):
+        decode(topic, {}, json.dumps({}).encode())

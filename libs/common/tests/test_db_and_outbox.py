@@ -1,0 +1,121 @@
+"""Migrations and the outbox, on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import inspect, text
+from sqlmodel import Field, Session, SQLModel, select
+
+from uise_common.db import Migration, create_tables, make_engine, migrate
+from uise_common.idempotency import ProcessedEvent
+from uise_common.outbox import OutboxRelay, OutboxRow, add_event
+from uise_contracts.events import TimelinessRecorded
+
+
+class Widget(SQLModel, table=True):
+    __tablename__ = "commontest_widget"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+
+
+MIGRATIONS = [
+    Migration(0, "outbox", create_tables(OutboxRow, ProcessedEvent)),
+    Migration(1, "widgets", create_tables(Widget)),
+]
+
+
+def event(n: int = 0) -> TimelinessRecorded:
+    return TimelinessRecorded(submission_id=f"s{n}", participant_id="220440000013", form_code="SCH-1",
+                              period="2026", delivered_at=datetime.now(UTC), deadline_at=None, on_time=None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        yield make_engine(f"sqlite:///{tmp_path / 'x.db'}", "commontest")
+        return
+    url = request.getfixturevalue("postgres_url")
+    service = f"t{uuid.uuid4().hex[:8]}"
+    eng = make_engine(url, service)
+    yield eng
+    with eng.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "uise_{service}" CASCADE'))
+    eng.dispose()
+
+
+def test_migrations_apply_once_in_order(engine):
+    assert migrate(engine, MIGRATIONS) == [0, 1]
+    assert migrate(engine, MIGRATIONS) == []
+    assert {"uise_outbox", "commontest_widget", "uise_schema_migration"} <= set(inspect(engine).get_table_names())
+
+
+def test_migrations_refuse_a_bad_order(engine):
+    with pytest.raises(ValueError):
+        migrate(engine, [MIGRATIONS[1], MIGRATIONS[0]])
+
+
+def test_state_and_event_commit_together_or_not_at_all(engine):
+    migrate(engine, MIGRATIONS)
+    with Session(engine) as s:
+        s.add(Widget(name="kept"))
+        add_event(s, event(1), "test")
+        s.commit()
+    with pytest.raises(RuntimeError), Session(engine) as s:
+        s.add(Widget(name="lost"))
+        add_event(s, event(2), "test")
+        raise RuntimeError("handler failed before commit")
+    with Session(engine) as s:
+        assert [w.name for w in s.exec(select(Widget))] == ["kept"]
+        rows = s.exec(select(OutboxRow)).all()
+    assert [json.loads(r.body)["submission_id"] for r in rows] == ["s1"]
+    headers = json.loads(rows[0].headers)
+    assert headers["ce_type"] == "kz.edu.uise.submission.timeliness-recorded.v1"
+    assert headers["ce_subject"] == "220440000013"
+
+
+def test_outbox_carries_the_current_trace(engine):
+    migrate(engine, MIGRATIONS)
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("request") as span, Session(engine) as s:
+        add_event(s, event(), "test")
+        s.commit()
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    with Session(engine) as s:
+        row = s.exec(select(OutboxRow)).one()
+    assert json.loads(row.headers)["traceparent"].split("-")[1] == trace_id
+    assert trace.get_current_span().get_span_context().is_valid is False
+
+
+async def test_relay_publishes_in_order_and_keeps_what_failed(engine):
+    migrate(engine, MIGRATIONS)
+    with Session(engine) as s:
+        for n in range(5):
+            add_event(s, event(n), "test")
+        s.commit()
+    published: list[str] = []
+
+    async def flaky(body: bytes, topic: str, key: bytes, headers: dict) -> None:
+        if len(published) == 3:
+            raise ConnectionError("broker went away")
+        published.append(json.loads(body)["submission_id"])
+
+    relay = OutboxRelay(engine, flaky)
+    with pytest.raises(ConnectionError):
+        await relay.flush()
+    with Session(engine) as s:
+        unsent = s.exec(select(OutboxRow).where(OutboxRow.sent_at.is_(None))).all()
+    assert [json.loads(r.body)["submission_id"] for r in unsent] == ["s3", "s4"]
+
+    async def ok(body: bytes, topic: str, key: bytes, headers: dict) -> None:
+        published.append(json.loads(body)["submission_id"])
+
+    relay.publish = ok
+    assert await relay.flush() == 2
+    assert published == ["s0", "s1", "s2", "s3", "s4"]
+    assert await relay.flush() == 0
