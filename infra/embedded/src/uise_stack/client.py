@@ -41,6 +41,18 @@ def submit(intake_url: str, participant_id: str, form_code: str, period: str, do
         time.sleep(0.5)
 
 
+def wait_for_steps(intake_url: str, submission_id: str, steps: set[str], timeout: float = 90.0) -> dict:
+    """The submission once its timeline holds all of `steps`."""
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{intake_url}/v1/submissions/{submission_id}", timeout=10).json()
+        if steps <= {t["step"] for t in body.get("timeline", [])}:
+            return body
+        time.sleep(0.3)
+    raise TimeoutError(f"{submission_id} never reached {steps}: {[t['step'] for t in body.get('timeline', [])]}")
+
+
 def wait_final(intake_url: str, submission_id: str, timeout: float = 90.0) -> dict:
     deadline = time.monotonic() + timeout
     last: dict = {}

@@ -1,0 +1,148 @@
+"""A submission through all seven services on the real embedded stack; failures on the way."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+
+import httpx
+import pytest
+from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS
+from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
+from uise_stack.client import Signer, submit, wait_final, wait_for_steps
+from uise_stack.demo import figures, head_signer
+from uise_stack.traces import load_spans, traces_of_submission
+
+pytestmark = pytest.mark.e2e
+SCHOOL1, SCHOOL2 = list(SCHOOLS)
+PATH_SERVICES = {"intake", "signature", "deadline", "validation", "routing", "reporting"}
+FINAL_STEPS = {"accepted", "rejected"}
+
+
+def post(intake, ca, school, values, **kw):
+    resp = submit(intake, school, DEMO_FORM.code, "2026", json.dumps(values).encode(), head_signer(ca, school), **kw)
+    assert resp.status_code == 202, resp.text
+    return resp.json()
+
+
+def test_accepted_with_every_service_on_its_timeline_and_one_trace(stack, ca, intake):
+    receipt = post(intake, ca, SCHOOL1, figures(300, 310))
+    assert receipt["recipient_id"] == DISTRICT
+    assert receipt["delivered_at"].endswith("+05:00")  # clause 10: Asia/Almaty
+    key = httpx.get(f"{intake}/v1/receipts/public-key").json()
+    from uise_intake.receipts import verify_receipt
+
+    assert verify_receipt(receipt, key["pem"])
+    assert not verify_receipt({**receipt, "period": "2025"}, key["pem"])
+
+    sid = receipt["submission_id"]
+    body = wait_for_steps(intake, sid, {"received", "signature_checked", "timeliness_recorded", "validated",
+                                  "accepted", "aggregated"})
+    assert body["status"] == "accepted" and body["final"]
+    assert {t["service"] for t in body["timeline"]} == PATH_SERVICES
+    signer = next(t for t in body["timeline"] if t["step"] == "signature_checked")["detail"]["signer"]
+    assert signer["bin"] == SCHOOL1 and signer["iin"] == SCHOOLS[SCHOOL1]
+
+    spans = load_spans(stack.config.base_dir / "traces")
+    trace_ids = traces_of_submission(spans, sid)
+    assert len(trace_ids) == 1, f"spans of {sid} are spread over {trace_ids}"
+    trace_id = trace_ids.pop()
+    services = {s["service"] for s in spans if s["trace_id"] == trace_id}
+    assert services >= PATH_SERVICES
+
+
+def test_refusals_end_rejected_with_their_reason(ca, intake):
+    bad_sums = post(intake, ca, SCHOOL2, figures(5, 5, total=11))
+    deputy_key, deputy_cert = ca.issue(iin="850505400033", name="Deputy", bin_=SCHOOL2,
+                                       eku=(EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN))
+    deputy = submit(intake, SCHOOL2, DEMO_FORM.code, "2026", json.dumps(figures(1, 1)).encode(),
+                    Signer(deputy_key, deputy_cert))
+    other_school = submit(intake, SCHOOL2, DEMO_FORM.code, "2026", json.dumps(figures(1, 1)).encode(),
+                          head_signer(ca, SCHOOL1))
+    validated = wait_final(intake, bad_sums["submission_id"])
+    assert (validated["status"], validated["reason_code"]) == ("rejected", "VALIDATION_FAILED")
+    findings = next(t for t in validated["timeline"] if t["step"] == "validated")["detail"]["findings"]
+    assert [f["rule"] for f in findings] == ["R1"]
+    assert wait_final(intake, deputy.json()["submission_id"])["reason_code"] == "NOT_FIRST_HEAD"
+    assert wait_final(intake, other_school.json()["submission_id"])["reason_code"] == "WRONG_ORGANIZATION"
+
+
+def test_edge_refusals_are_specific_and_never_500(intake, ca):
+    signer = head_signer(ca, SCHOOL1)
+    cases = [
+        ({"X-Participant-Id": "999999999999"}, b'{"a": 1}', 403, "UNKNOWN_PARTICIPANT"),
+        ({"X-Participant-Id": SCHOOL1}, b"\x00\x01binary", 415, "DOCUMENT_TYPE_UNSUPPORTED"),
+        ({}, b'{"a": 1}', 401, "UNAUTHENTICATED"),
+    ]
+    for headers, doc, status, code in cases:
+        from uise_signature.cms import sign
+
+        resp = httpx.post(f"{intake}/v1/submissions", data={"form_code": "SCH-1", "period": "2026"},
+                          files={"document": ("d", doc), "signature": ("s.p7s", sign(doc, signer.key, signer.cert))},
+                          headers=headers)
+        assert (resp.status_code, resp.json()["error"]["code"]) == (status, code)
+        assert set(resp.json()["error"]["message"]) == {"kk", "ru", "en"}
+    unknown_form = submit(intake, SCHOOL1, "NOPE-9", "2026", b'{"a": 1}', signer, wait_reference=0)
+    assert (unknown_form.status_code, unknown_form.json()["error"]["code"]) == (422, "UNKNOWN_FORM")
+
+
+def test_a_service_killed_mid_batch_loses_nothing_and_decides_once(stack, ca, intake):
+    ids: list[str] = []
+    errors: list[str] = []
+
+    def send_batch():
+        for n in range(12):
+            school = SCHOOL1 if n % 2 else SCHOOL2
+            values = figures(100 + n, 100, total=None if n % 3 else 1)  # every third one is wrong
+            try:
+                ids.append(post(intake, ca, school, values)["submission_id"])
+            except AssertionError as exc:
+                errors.append(str(exc))
+            time.sleep(0.15)
+
+    sender = threading.Thread(target=send_batch)
+    sender.start()
+    while len(ids) < 4:
+        time.sleep(0.05)
+    stack.kill_service("routing")  # SIGKILL: no shutdown, no flush, no commit
+    time.sleep(2)
+    sender.join()
+    stack.start_service("routing")
+    assert not errors and len(ids) == 12
+    for sid in ids:
+        body = wait_final(intake, sid, timeout=120)
+        finals = [t for t in body["timeline"] if t["step"] in FINAL_STEPS]
+        assert len(finals) == 1, f"{sid}: {finals}"
+    decisions = sqlite3.connect(stack.config.base_dir / "routing.db").execute(
+        f"SELECT submission_id, outcome FROM routing_decision WHERE submission_id IN ({','.join('?' * len(ids))})",
+        ids).fetchall()
+    assert sorted(s for s, _ in decisions) == sorted(ids)  # one decision row each, none twice
+    assert [o for s, o in sorted(decisions, key=lambda d: ids.index(d[0]))] == [
+        "rejected" if n % 3 == 0 else "accepted" for n in range(12)]
+
+
+def test_kafka_down_means_503_and_no_receipt_then_recovery(stack, ca, intake):
+    db = stack.config.base_dir / "intake.db"
+    before = sqlite3.connect(db).execute("SELECT count(*) FROM intake_submission").fetchone()[0]
+    stack.procs["kafka"].kill()
+    stack.procs["kafka"].popen.wait(10)
+    time.sleep(2)  # let the cached health answer expire
+    signer = head_signer(ca, SCHOOL1)
+    resp = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", json.dumps(figures(7, 7)).encode(), signer)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "KAFKA_UNAVAILABLE"
+    assert int(resp.headers["Retry-After"]) > 0
+    assert "submission_id" not in resp.json()
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM intake_submission").fetchone()[0] == before
+
+    stack.start_kafka()  # tansu keeps its log on S3: topics and offsets survive
+    deadline = time.monotonic() + 60
+    while True:
+        resp = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", json.dumps(figures(7, 7)).encode(), signer)
+        if resp.status_code == 202 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert resp.status_code == 202, resp.text
+    assert wait_final(intake, resp.json()["submission_id"], timeout=180)["status"] == "accepted"
