@@ -4,6 +4,7 @@
     uise-stack status           what runs where
     uise-stack stop             stop a running `up` (from another terminal)
     uise-stack traces [--submission ID | --trace ID]
+    uise-stack openapi          regenerate docs/openapi/ from the services' code
 """
 
 from __future__ import annotations
@@ -124,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     tr = sub.add_parser("traces")
     tr.add_argument("--submission")
     tr.add_argument("--trace")
+    sub.add_parser("openapi")
     args = p.parse_args(argv)
+    if args.command == "openapi":
+        from uise_stack.openapi import generate
+
+        for path in generate():
+            print(f"wrote {path}")
+        return 0
     if args.command == "up":
         return cmd_up(args)
     if args.command == "status":

@@ -1,0 +1,44 @@
+# UISE: one command runs the system, one runs the tests. Needs Python 3.11+ and make.
+PY ?= python3
+UV_VERSION ?= 0.13.9
+UV := .tools/bin/uv
+BIN := .venv/bin
+
+.PHONY: install run stop status test test-unit test-e2e contracts openapi lint clean
+
+$(UV):
+	$(PY) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+install: $(UV)  ## the workspace's virtualenv from uv.lock
+	$(UV) sync --all-packages --frozen --quiet
+
+run: install  ## the whole system on the embedded default, with the demo; Ctrl-C stops it
+	$(BIN)/uise-stack up
+
+stop:
+	$(BIN)/uise-stack stop
+
+status:
+	$(BIN)/uise-stack status
+
+test: install  ## unit, integration (tansu, moto S3, PostgreSQL, Redis) and e2e
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest -m "not integration and not e2e"
+
+test-e2e: install
+	$(BIN)/pytest tests/e2e
+
+contracts: install  ## regenerate contracts/asyncapi.json and contracts/schemas/
+	$(BIN)/uise-contracts generate
+
+openapi: install  ## regenerate docs/openapi/
+	$(BIN)/uise-stack openapi
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var .pytest_cache
