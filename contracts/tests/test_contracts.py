@@ -56,3 +56,13 @@ def test_bad_bin_is_refused():
     with pytest.raises(ValidationError):
         e.ParticipantUpserted(participant_id="x", bin="12", level="region", kind="region",
                               parent_id=None, name_kk="a", name_ru="a")
+
+
+def test_every_topic_has_an_example_that_round_trips():
+    from uise_contracts.examples import EXAMPLES
+
+    assert set(EXAMPLES) == {t.model for t in TOPICS}
+    for model, example in EXAMPLES.items():
+        again = model.model_validate_json(example.model_dump_json())
+        assert again == example
+        assert str(getattr(example, topic_for(model).key))  # the key field is set

@@ -11,7 +11,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlmodel import Field, Session, SQLModel, select
-
 from uise_common.broker import ensure_topics, make_broker
 from uise_common.consumer import ConsumerRunner, RetryPolicy, subscribe
 from uise_common.db import Migration, create_tables, make_engine, migrate
@@ -88,7 +87,10 @@ def count(engine) -> list[str]:
         return [r.submission_id for r in s.exec(select(Seen))]
 
 
-async def run_consumer(bootstrap, engine, topic, handler, policy=RetryPolicy(3, 0.05)):
+FAST_RETRY = RetryPolicy(3, 0.05)
+
+
+async def run_consumer(bootstrap, engine, topic, handler, policy=FAST_RETRY):
     settings = Settings(kafka_bootstrap=bootstrap, service_name="commontest")
     broker = make_broker(settings)
     subscribe(broker, ConsumerRunner(service="commontest", topic=topic, handler=handler, engine=engine,

@@ -11,7 +11,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import inspect, text
 from sqlmodel import Field, Session, SQLModel, select
-
 from uise_common.db import Migration, create_tables, make_engine, migrate
 from uise_common.idempotency import ProcessedEvent
 from uise_common.outbox import OutboxRelay, OutboxRow, add_event

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from uise_common.objectstore import IntegrityError, ObjectStore
 from uise_common.settings import Settings
 

@@ -83,8 +83,11 @@ def setup_telemetry(settings: Settings) -> tuple[TracerProvider, MeterProvider]:
             export_interval_millis=15_000,
         )
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-    trace.set_tracer_provider(tracer_provider)
-    metrics.set_meter_provider(meter_provider)
+    # One service per process: the first runtime owns the globals (a second one, as when the
+    # OpenAPI generator builds every service's app in one process, keeps its own providers).
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
     return tracer_provider, meter_provider
 
 

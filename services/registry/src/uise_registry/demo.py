@@ -3,33 +3,14 @@ form, used by `make run` and the end-to-end tests. Issue 3 adds the national see
 
 from __future__ import annotations
 
-from uise_contracts.events import Category, FieldType, FormDefinition, FormField, FormRule, Level
+from uise_contracts.examples import SCHOOL_FORM
 
 MINISTRY = "100140011059"
 REGION = "210240000011"
 DISTRICT = "210340000012"
 SCHOOLS = {"220440000013": "800101300011", "220440000024": "800202400022"}
 
-DEMO_FORM = FormDefinition(
-    code="SCH-1",
-    title_kk="Мектептің жылдық есебі (қысқа)",
-    title_ru="Годовой отчёт школы (краткий)",
-    title_en="School annual report (short)",
-    category=Category.indicators,
-    period_type="annual",
-    respondent_kinds=["school"],
-    fields=[
-        FormField(code="pupils_total", title="Pupils, total"),
-        FormField(code="pupils_girls", title="of them girls"),
-        FormField(code="pupils_boys", title="of them boys"),
-        FormField(code="classes", title="Classes"),
-        FormField(code="teachers", title="Teaching staff"),
-        FormField(code="comment", title="Comment", type=FieldType.text, required=False, aggregate="none"),
-    ],
-    rules=[FormRule(code="R1", left="pupils_total", right=["pupils_girls", "pupils_boys"],
-                    message="pupils_total must equal girls + boys")],
-    deadline_days={Level.organization: 10, Level.district: 20, Level.region: 30},
-)
+DEMO_FORM = SCHOOL_FORM
 
 
 def demo_participants() -> list[dict]:
