@@ -23,6 +23,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
+        left = [name for name, proc in s.procs.items() if proc.alive()]
+        assert not left, f"still running after stop: {left}"
 
 
 @pytest.fixture(scope="session")

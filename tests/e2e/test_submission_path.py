@@ -41,6 +41,7 @@ def test_accepted_with_every_service_on_its_timeline_and_one_trace(stack, ca, in
     body = wait_for_steps(intake, sid, {"received", "signature_checked", "timeliness_recorded", "validated",
                                   "accepted", "aggregated"})
     assert body["status"] == "accepted" and body["final"]
+    assert body["delivered_at"] == receipt["delivered_at"]
     assert {t["service"] for t in body["timeline"]} == PATH_SERVICES
     signer = next(t for t in body["timeline"] if t["step"] == "signature_checked")["detail"]["signer"]
     assert signer["bin"] == SCHOOL1 and signer["iin"] == SCHOOLS[SCHOOL1]
@@ -84,6 +85,10 @@ def test_edge_refusals_are_specific_and_never_500(intake, ca):
                           headers=headers)
         assert (resp.status_code, resp.json()["error"]["code"]) == (status, code)
         assert set(resp.json()["error"]["message"]) == {"kk", "ru", "en"}
+    missing = httpx.post(f"{intake}/v1/submissions", data={"form_code": "SCH-1", "period": "last year"},
+                         files={"document": ("d", b"{}")}, headers={"X-Participant-Id": SCHOOL1})
+    assert (missing.status_code, missing.json()["error"]["code"]) == (422, "REQUEST_INVALID")
+    assert {f["field"] for f in missing.json()["error"]["fields"]} == {"period", "signature"}
     unknown_form = submit(intake, SCHOOL1, "NOPE-9", "2026", b'{"a": 1}', signer, wait_reference=0)
     assert (unknown_form.status_code, unknown_form.json()["error"]["code"]) == (422, "UNKNOWN_FORM")
 

@@ -24,7 +24,8 @@ from uise_stack.stack import Stack
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    config = StackConfig(base_dir=Path(args.base_dir))
+    base_dir = Path(args.base_dir)
+    config = StackConfig.ephemeral(base_dir) if args.ephemeral_ports else StackConfig(base_dir=base_dir)
     if (config.base_dir / "stack.json").exists() and _running(config):
         print(f"a stack is already running (see {config.base_dir / 'stack.json'}); `uise-stack stop` first")
         return 1
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up")
     up.add_argument("--no-demo", action="store_true")
+    up.add_argument("--ephemeral-ports", action="store_true",
+                    help="free ports instead of 9092/9000/6390/8001-8007 (to run beside another stack)")
     sub.add_parser("status")
     sub.add_parser("stop")
     tr = sub.add_parser("traces")

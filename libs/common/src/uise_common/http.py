@@ -4,6 +4,7 @@ errors as JSON with a stable reason code and messages in kk/ru/en."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import context, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -34,6 +35,15 @@ def install(app: FastAPI, service: str) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [".".join(str(p) for p in e["loc"] if p not in ("body", "query", "header")) for e in exc.errors()]
+        names = ", ".join(f for f in fields if f) or "request"
+        return ApiError(422, "REQUEST_INVALID", f"missing or invalid: {names}",
+                        f"отсутствует или неверно: {names}", f"жоқ немесе қате: {names}",
+                        fields=[{"field": f, "problem": e["msg"]} for f, e in zip(fields, exc.errors(), strict=True)],
+                        ).response()
 
     @app.middleware("http")
     async def _trace(request: Request, call_next):

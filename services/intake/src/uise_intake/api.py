@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,11 @@ from uise_intake.receipts import ReceiptSigner
 
 ALMATY = ZoneInfo("Asia/Almaty")
 RETRY_AFTER = {"Retry-After": "5"}
+
+
+def almaty(at: datetime) -> str:
+    """Clause 10 times are read in Almaty; a naive value from the database is UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ALMATY).isoformat()
 
 
 def unavailable(code: str, what_en: str, what_ru: str, what_kk: str) -> ApiError:
@@ -127,6 +132,8 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner) -> APIRouter:
 
     @api.get("/submissions/{submission_id}")
     async def get_submission(submission_id: str) -> dict:
+        """The submission, its status and its timeline; times in Asia/Almaty."""
+
         def work(s: Session) -> dict | None:
             sub = s.get(Submission, submission_id)
             if sub is None:
@@ -135,12 +142,13 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner) -> APIRouter:
                            .order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all()
             return {
                 **sub.model_dump(mode="json"),
+                "delivered_at": almaty(sub.delivered_at),
                 "final": sub.status in ("accepted", "rejected"),
-                "timeline": [{"step": t.step, "service": t.service, "at": t.at.isoformat(),
+                "timeline": [{"step": t.step, "service": t.service, "at": almaty(t.at),
                               "detail": json.loads(t.detail)} for t in steps],
             }
 
-        found = await asyncio.to_thread(lambda: _read(rt, work))
+        found = await rt.in_transaction(work)
         if found is None:
             raise ApiError(404, "SUBMISSION_UNKNOWN", f"no submission {submission_id}",
                            f"нет отправки {submission_id}", f"{submission_id} жіберілімі жоқ")
@@ -152,7 +160,3 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner) -> APIRouter:
 
     return api
 
-
-def _read(rt: ServiceRuntime, work):
-    with Session(rt.engine) as s:
-        return work(s)
