@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -118,3 +119,38 @@ async def test_relay_publishes_in_order_and_keeps_what_failed(engine):
     assert await relay.flush() == 2
     assert published == ["s0", "s1", "s2", "s3", "s4"]
     assert await relay.flush() == 0
+
+
+async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, redis_url):
+    from redis.asyncio import Redis
+    from uise_common.outbox import RelayLease
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}", "commontest")
+    migrate(engine, MIGRATIONS)
+    service = f"lease{uuid.uuid4().hex[:6]}"
+    redis = Redis.from_url(redis_url)
+    sent: dict[str, list[str]] = {"a": [], "b": []}
+
+    def recorder(name):
+        async def publish(body: bytes, topic: str, key: bytes, headers: dict) -> None:
+            sent[name].append(json.loads(body)["submission_id"])
+        return publish
+
+    a = OutboxRelay(engine, recorder("a"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=1))
+    b = OutboxRelay(engine, recorder("b"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=1))
+    a.start()
+    await asyncio.sleep(0.3)  # a holds the lease
+    b.start()
+    with Session(engine) as s:
+        add_event(s, event(1), "test")
+        s.commit()
+    await asyncio.sleep(0.5)
+    assert (sent["a"], sent["b"]) == (["s1"], [])
+    await a.stop()  # releases the lease: b takes over
+    with Session(engine) as s:
+        add_event(s, event(2), "test")
+        s.commit()
+    await asyncio.sleep(0.5)
+    await b.stop()
+    await redis.aclose()
+    assert (sent["a"], sent["b"]) == (["s1"], ["s2"])

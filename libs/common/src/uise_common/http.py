@@ -3,10 +3,12 @@ errors as JSON with a stable reason code and messages in kk/ru/en."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from opentelemetry import context, trace
+from opentelemetry import context, metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -31,6 +33,8 @@ class ApiError(Exception):
 
 def install(app: FastAPI, service: str) -> None:
     tracer = trace.get_tracer(f"uise.{service}.http")
+    duration = metrics.get_meter(f"uise.{service}.http").create_histogram(
+        "http.server.request.duration", unit="s", description="HTTP requests served, by route and status")
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -50,15 +54,24 @@ def install(app: FastAPI, service: str) -> None:
         if request.url.path in ("/healthz", "/readyz"):
             return await call_next(request)
         token = context.attach(_PROPAGATOR.extract(dict(request.headers)))
+        started = time.perf_counter()
+        status = 500
         try:
             with tracer.start_as_current_span(
                 f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER,
                 attributes={"http.request.method": request.method, "url.path": request.url.path},
             ) as span:
                 response = await call_next(request)
-                span.set_attribute("http.response.status_code", response.status_code)
+                status = response.status_code
+                span.set_attribute("http.response.status_code", status)
                 if response.status_code >= 500:
                     span.set_status(trace.StatusCode.ERROR)
                 return response
         finally:
             context.detach(token)
+            route = request.scope.get("route")
+            duration.record(time.perf_counter() - started, {
+                "http.request.method": request.method,
+                "http.route": getattr(route, "path", "unmatched"),
+                "http.response.status_code": status,
+            })

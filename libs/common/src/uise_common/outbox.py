@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel
+from redis.asyncio import Redis
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 from uise_contracts import make_envelope, topic_for
@@ -56,13 +58,61 @@ def add_event(session: Session, event: BaseModel, source: str, event_id: str | N
     return row
 
 
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class RelayLease:
+    """One relay per service publishes at a time, so events leave in commit order even with
+    several replicas; the others stand by and take over when the lease lapses. Without Redis
+    (one process) or while Redis is down, every relay publishes: duplicates are harmless to the
+    idempotent consumers, a stalled outbox is not."""
+
+    def __init__(self, redis: Redis | None, service: str, ttl_seconds: float = 10.0) -> None:
+        self.redis = redis
+        self.key = f"uise:{service}:outbox-relay"
+        self.token = uuid.uuid4().hex
+        self.ttl_ms = int(ttl_seconds * 1000)
+
+    async def hold(self) -> bool:
+        if self.redis is None:
+            return True
+        try:
+            if await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+                return True
+            return bool(await self.redis.eval(_EXTEND, 1, self.key, self.token, self.ttl_ms))
+        except Exception as exc:
+            log.warning("relay lease unavailable, publishing anyway", extra={"error": repr(exc)})
+            return True
+
+    async def release(self) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.eval(_RELEASE, 1, self.key, self.token)
+        except Exception:
+            pass
+
+
 class OutboxRelay:
     """Publishes unsent rows in id order. `wake()` after a commit makes it run at once; it also
     polls, so rows committed by another replica or before a restart go out too."""
 
-    def __init__(self, engine: Engine, publish: Publish, poll_seconds: float = 0.5, batch: int = 100):
+    def __init__(self, engine: Engine, publish: Publish, poll_seconds: float = 0.5, batch: int = 100,
+                 lease: RelayLease | None = None):
         self.engine = engine
         self.publish = publish
+        self.lease = lease or RelayLease(None, "local")
         self.poll_seconds = poll_seconds
         self.batch = batch
         self._wake = asyncio.Event()
@@ -114,6 +164,8 @@ class OutboxRelay:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if not await self.lease.hold():
+                continue
             try:
                 await self.flush()
             except asyncio.CancelledError:
@@ -132,3 +184,4 @@ class OutboxRelay:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        await self.lease.release()

@@ -28,7 +28,7 @@ from uise_common.db import Migration, create_tables, database_url, make_engine, 
 from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
-from uise_common.outbox import OutboxRelay, OutboxRow, add_event
+from uise_common.outbox import OutboxRelay, OutboxRow, RelayLease, add_event
 from uise_common.redis import make_redis
 from uise_common.settings import Settings
 from uise_common.telemetry import setup_telemetry
@@ -53,9 +53,10 @@ class ServiceSpec:
 class KafkaHealth:
     """Is the broker reachable? Cached briefly so a burst of requests costs one round trip."""
 
-    def __init__(self, broker: Any, ttl: float) -> None:
+    def __init__(self, broker: Any, ttl: float, timeout: float) -> None:
         self.broker = broker
         self.ttl = ttl
+        self.timeout = timeout
         self._at = 0.0
         self._ok = False
         self._lock = asyncio.Lock()
@@ -64,7 +65,7 @@ class KafkaHealth:
         async with self._lock:
             if time.monotonic() - self._at > self.ttl:
                 try:
-                    self._ok = bool(await self.broker.ping(timeout=self.ttl))
+                    self._ok = bool(await self.broker.ping(timeout=self.timeout))
                 except Exception:
                     self._ok = False
                 self._at = time.monotonic()
@@ -82,8 +83,9 @@ class ServiceRuntime:
         self.broker = make_broker(self.settings, self.tracer_provider, self.meter_provider)
         self.redis = make_redis(self.settings)
         self.store = ObjectStore.from_settings(self.settings) if spec.uses_object_store else None
-        self.relay = OutboxRelay(self.engine, self._publish)
-        self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds)
+        self.relay = OutboxRelay(self.engine, self._publish, lease=RelayLease(self.redis, spec.name))
+        self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds,
+                                        self.settings.kafka_ping_timeout_seconds)
         policy = RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_seconds)
         seen = SeenCache(self.redis, spec.name)
         for topic, handler in spec.consumers(self).items():

@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
-    kafka_ping_seconds: float = 1.5
+    kafka_ping_seconds: float = 1.5  # how long a health answer is reused
+    kafka_ping_timeout_seconds: float = 3.0
 
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = "uise"
