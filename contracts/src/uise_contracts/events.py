@@ -29,6 +29,15 @@ class Level(StrEnum):
     organization = "organization"
 
 
+class HeadTerm(Event):
+    """A first head's term: who could sign for the organization between these dates."""
+
+    iin: str = Field(pattern=r"^\d{12}$")
+    full_name: str
+    valid_from: date
+    valid_to: date | None = None
+
+
 class ParticipantUpserted(Event):
     """The current state of one participant; the compacted topic keeps the latest per id."""
 
@@ -39,9 +48,21 @@ class ParticipantUpserted(Event):
     parent_id: str | None
     name_kk: str
     name_ru: str
-    head_iin: str | None = Field(default=None, pattern=r"^\d{12}$")
+    head_iin: str | None = Field(default=None, pattern=r"^\d{12}$", description="The head today")
     head_name: str | None = None
     active: bool = True
+    # added in v1.1 (additive): registry details and the history of heads
+    kato: str | None = Field(default=None, description="KATO territorial code")
+    active_from: date | None = None
+    active_to: date | None = Field(default=None, description="Set when the participant is closed")
+    heads: list[HeadTerm] = []
+
+    def head_on(self, day: date) -> HeadTerm | None:
+        """Who was the first head on `day` (clause 8: the signer must be the head then)."""
+        for term in self.heads:
+            if term.valid_from <= day and (term.valid_to is None or day <= term.valid_to):
+                return term
+        return None
 
 
 class Category(StrEnum):
@@ -54,14 +75,53 @@ class FieldType(StrEnum):
     integer = "integer"
     decimal = "decimal"
     text = "text"
+    enumeration = "enumeration"
+    date = "date"
+
+
+Aggregate = Literal["sum", "mean", "min", "max", "none"]
 
 
 class FormField(Event):
+    """One cell of a form, addressed by `code`; forms with sections derive their cells."""
+
     code: str
     title: str
     type: FieldType = FieldType.integer
     required: bool = True
-    aggregate: Literal["sum", "mean", "min", "max", "none"] = "sum"
+    aggregate: Aggregate = "sum"
+    unit: str | None = None
+    options: list[str] = Field(default=[], description="Allowed values of an enumeration")
+
+
+class FormColumn(Event):
+    code: str
+    title_kk: str
+    title_ru: str
+    title_en: str
+    type: FieldType = FieldType.integer
+    unit: str | None = None
+    required: bool = True
+    aggregate: Aggregate = "sum"
+    options: list[str] = []
+
+
+class FormRow(Event):
+    code: str
+    title_kk: str
+    title_ru: str
+    title_en: str
+
+
+class FormSection(Event):
+    """A table of the form: every row × column is an input cell `<section>.<row>.<column>`."""
+
+    code: str
+    title_kk: str
+    title_ru: str
+    title_en: str
+    rows: list[FormRow]
+    columns: list[FormColumn]
 
 
 class FormRule(Event):
@@ -83,11 +143,24 @@ class FormDefinition(Event):
     category: Category
     period_type: Literal["annual", "semiannual", "quarterly", "monthly", "as_of_date", "ad_hoc"]
     respondent_kinds: list[str]
-    fields: list[FormField]
+    fields: list[FormField] = []
     rules: list[FormRule] = []
     deadline_days: dict[Level, int] = Field(
         description="Days after the period end by which each level delivers to its parent"
     )
+    sections: list[FormSection] = Field(default=[], description="Tables of the form (v1.1, additive)")
+
+    def cells(self) -> list[FormField]:
+        """Every input cell: the flat fields, then each section's rows × columns."""
+        out = list(self.fields)
+        for sec in self.sections:
+            for row in sec.rows:
+                for col in sec.columns:
+                    out.append(FormField(
+                        code=f"{sec.code}.{row.code}.{col.code}", title=f"{sec.title_en}: {row.title_en} / {col.title_en}",
+                        type=col.type, required=col.required, aggregate=col.aggregate, unit=col.unit,
+                        options=col.options))
+        return out
 
 
 class FormListApproved(Event):
@@ -96,6 +169,8 @@ class FormListApproved(Event):
     order_no: str
     order_date: date
     forms: list[FormDefinition]
+    signatory: str | None = None
+    supersedes_version: int | None = Field(default=None, description="The version this amendment replaces")
 
 
 # --- the submission path ------------------------------------------------------------------

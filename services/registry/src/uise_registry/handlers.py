@@ -27,7 +27,8 @@ def upsert_participant(session: Session, data: ParticipantUpserted) -> Participa
         participant_id=data.participant_id, bin=data.bin, level=data.level, kind=data.kind,
         name_kk=data.name_kk, name_ru=data.name_ru)
     for k, v in data.model_dump().items():
-        setattr(row, k, v.value if isinstance(v, Level) else v)
+        if k in Participant.model_fields:
+            setattr(row, k, v.value if isinstance(v, Level) else v)
     row.updated_at = utcnow()
     session.add(row)
     return data

@@ -8,7 +8,7 @@ from uise_contracts.events import FormDefinition
 
 def consolidate(form: FormDefinition, contributions: list[dict]) -> dict[str, float | int | None]:
     totals: dict[str, float | int | None] = {}
-    for f in form.fields:
+    for f in form.cells():
         if f.aggregate == "none":
             continue
         nums = [c[f.code] for c in contributions if isinstance(c.get(f.code), int | float)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from uise_contracts.events import FieldType, Finding, FormDefinition
@@ -45,12 +46,13 @@ def parse_document(data: bytes, media_type: str) -> dict[str, str]:
 def check(form: FormDefinition, raw: dict) -> tuple[Values, list[Finding]]:
     values: Values = {}
     findings: list[Finding] = []
-    known = {f.code for f in form.fields}
+    cells = form.cells()
+    known = {f.code for f in cells}
     for name in raw:
         if name not in known:
             findings.append(Finding(rule="UNKNOWN_FIELD", severity="error", field=name,
                                     message=f"{name} is not a field of {form.code}"))
-    for f in form.fields:
+    for f in cells:
         v = raw.get(f.code)
         if v is None or v == "":
             values[f.code] = None
@@ -60,6 +62,20 @@ def check(form: FormDefinition, raw: dict) -> tuple[Values, list[Finding]]:
             continue
         if f.type == FieldType.text:
             values[f.code] = str(v)
+            continue
+        if f.type == FieldType.enumeration:
+            if str(v) not in f.options:
+                findings.append(Finding(rule="ENUM", severity="error", field=f.code,
+                                        message=f"{f.code} must be one of {', '.join(f.options)}, got {v!r}"))
+            else:
+                values[f.code] = str(v)
+            continue
+        if f.type == FieldType.date:
+            try:
+                values[f.code] = (v if isinstance(v, date) else date.fromisoformat(str(v)[:10])).isoformat()[:10]
+            except ValueError:
+                findings.append(Finding(rule="TYPE", severity="error", field=f.code,
+                                        message=f"{f.code} must be a date (YYYY-MM-DD), got {v!r}"))
             continue
         try:
             number = Decimal(str(v))
