@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from uise_contracts import TOPICS, make_envelope, topic_for
 from uise_contracts import events as e
 from uise_contracts.envelope import Envelope

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from pydantic import AliasChoices
+
 from uise_common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from uise_stack.config import StackConfig
 from uise_stack.demo import seed_registry
 from uise_stack.stack import Stack

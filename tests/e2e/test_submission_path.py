@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+
 from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS
 from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_stack.client import Signer, submit, wait_final, wait_for_steps

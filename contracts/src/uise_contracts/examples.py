@@ -33,36 +33,36 @@ _AT = datetime(2027, 1, 8, 16, 30, tzinfo=UTC)
 _SHA = "a4f1b42b759f9cd254f8b2c8d1031431ccdfb218796356bf7699eed0f23c53f7"
 _DOC = e.StoredObject(key=f"documents/sha256/a4/{_SHA}", sha256=_SHA, size=96, media_type="application/json")
 _SIG = e.StoredObject(key=f"signatures/sha256/a4/{_SHA}", sha256=_SHA, size=1480, media_type="application/pkcs7-signature")
-_SUB = dict(submission_id="6f25b8d1-4320-4ed3-a182-11e21835edba", participant_id="220440000013",
+_SUB = dict(submission_id="6f25b8d1-4320-4ed3-a182-11e21835edba", participant_id="220440000019",
             form_code="SCH-1", period="2026")
 _VALUES = {"pupils_total": 810, "pupils_girls": 412, "pupils_boys": 398, "classes": 33, "teachers": 55}
 
 EXAMPLES: dict[type, e.Event] = {
     e.ParticipantUpserted: e.ParticipantUpserted(
-        participant_id="220440000013", bin="220440000013", level=Level.organization, kind="school",
-        parent_id="210340000012", name_kk="№1 мектеп-лицей", name_ru="Школа-лицей №1",
-        head_iin="800101300011", head_name="Директор 1"),
+        participant_id="220440000019", bin="220440000019", level=Level.organization, kind="school",
+        parent_id="210340000013", name_kk="№1 мектеп-лицей", name_ru="Школа-лицей №1",
+        head_iin="800101300016", head_name="Директор 1"),
     e.FormListApproved: e.FormListApproved(year=2026, version=1, order_no="№ 1", order_date=date(2026, 1, 15),
                                            forms=[SCHOOL_FORM]),
     e.SubmissionReceived: e.SubmissionReceived(**_SUB, document=_DOC, signature=_SIG, delivered_at=_AT),
     e.SignatureChecked: e.SignatureChecked(**_SUB, document=_DOC, ok=True, signer=e.Signer(
-        iin="800101300011", bin="220440000013", name="Директор 1", serial="4de3", algorithm="sha256WithRSA")),
+        iin="800101300016", bin="220440000019", name="Директор 1", serial="4de3", algorithm="sha256WithRSA")),
     e.SubmissionValidated: e.SubmissionValidated(**_SUB, ok=True, values=_VALUES),
-    e.SubmissionAccepted: e.SubmissionAccepted(**_SUB, recipient_id="210340000012", values=_VALUES),
+    e.SubmissionAccepted: e.SubmissionAccepted(**_SUB, recipient_id="210340000013", values=_VALUES),
     e.SubmissionRejected: e.SubmissionRejected(**_SUB, stage="signature", reason_code="NOT_FIRST_HEAD",
                                                message="the signer is not the organization's first head"),
     e.TimelinessRecorded: e.TimelinessRecorded(**_SUB, delivered_at=_AT, on_time=True,
                                                deadline_at=datetime(2027, 1, 11, 18, 59, 59, tzinfo=UTC)),
-    e.SubmissionAggregated: e.SubmissionAggregated(**_SUB, node_id="210340000012", contributors=2),
-    e.ConsolidationDue: e.ConsolidationDue(node_id="210340000012", form_code="SCH-1", period="2026",
+    e.SubmissionAggregated: e.SubmissionAggregated(**_SUB, node_id="210340000013", contributors=2),
+    e.ConsolidationDue: e.ConsolidationDue(node_id="210340000013", form_code="SCH-1", period="2026",
                                            expected=2, received=1),
     e.InfoRequestIssued: e.InfoRequestIssued(request_id="ir-1", issued_by="100140011059", form_code="OTH-1",
-                                             to_participant_id="210240000011", due_at=_AT),
-    e.DeadlineReminder: e.DeadlineReminder(participant_id="220440000024", form_code="SCH-1", period="2026",
+                                             to_participant_id="210240000018", due_at=_AT),
+    e.DeadlineReminder: e.DeadlineReminder(participant_id="220440000029", form_code="SCH-1", period="2026",
                                            deadline_at=_AT),
-    e.DeadlineViolation: e.DeadlineViolation(participant_id="220440000024", form_code="SCH-1", period="2026",
+    e.DeadlineViolation: e.DeadlineViolation(participant_id="220440000029", form_code="SCH-1", period="2026",
                                              kind="missing", deadline_at=_AT),
-    e.ReportPublished: e.ReportPublished(report_id="210340000012:SCH-1:2026", node_id="210340000012",
+    e.ReportPublished: e.ReportPublished(report_id="210340000013:SCH-1:2026", node_id="210340000013",
                                          form_code="SCH-1", period="2026", document=_DOC,
                                          totals={"pupils_total": 1321}),
 }

@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlmodel import Field, Session, SQLModel, select
+
 from uise_common.broker import ensure_topics, make_broker
 from uise_common.consumer import ConsumerRunner, RetryPolicy, subscribe
 from uise_common.db import Migration, create_tables, make_engine, migrate

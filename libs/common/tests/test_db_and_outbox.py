@@ -12,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import inspect, text
 from sqlmodel import Field, Session, SQLModel, select
+
 from uise_common.db import Migration, create_tables, make_engine, migrate
 from uise_common.idempotency import ProcessedEvent
 from uise_common.outbox import OutboxRelay, OutboxRow, add_event
@@ -123,6 +124,7 @@ async def test_relay_publishes_in_order_and_keeps_what_failed(engine):
 
 async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, redis_url):
     from redis.asyncio import Redis
+
     from uise_common.outbox import RelayLease
 
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}", "commontest")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from uise_common.objectstore import IntegrityError, ObjectStore
 from uise_common.settings import Settings
 

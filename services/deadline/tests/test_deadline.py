@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+
 from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import FormListApproved, Level, ParticipantUpserted, SubmissionReceived
 from uise_contracts.examples import EXAMPLES, SCHOOL_FORM
@@ -37,8 +38,8 @@ def test_timeliness_on_time_and_late(tmp_path):
     run_handler(engine, on_formlist, FormListApproved(year=2026, version=1, order_no="1",
                                                       order_date=date(2026, 1, 15), forms=[SCHOOL_FORM]))
     run_handler(engine, on_participant, ParticipantUpserted(
-        participant_id="220440000013", bin="220440000013", level=Level.organization, kind="school",
-        parent_id="210340000012", name_kk="x", name_ru="x"))
+        participant_id="220440000019", bin="220440000019", level=Level.organization, kind="school",
+        parent_id="210340000013", name_kk="x", name_ru="x"))
     base: SubmissionReceived = EXAMPLES[SubmissionReceived]
     on_time = base.model_copy(update={"submission_id": "a", "delivered_at": datetime(2027, 1, 11, 23, 59, tzinfo=ALMATY)})
     late = base.model_copy(update={"submission_id": "b", "delivered_at": datetime(2027, 1, 12, 0, 0, 1, tzinfo=ALMATY)})

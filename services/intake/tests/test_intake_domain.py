@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from uise_intake.domain import CSV, JSON, XLSX, next_status, sniff
 from uise_intake.receipts import ReceiptSigner, verify_receipt
 

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from sqlmodel import Session, select
+
 from uise_common.consumer import NotYetKnown
 from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import (

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import cms as acms
+
 from uise_signature.cms import SignatureError, TrustStore, sign, verify
 from uise_signature.domain import check_authority
 from uise_signature.oids import EKU_INDIVIDUAL, EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
@@ -76,6 +77,12 @@ def test_an_expired_certificate_is_refused(ca, trust):
     key, cert = ca.issue(iin=IIN, name="Head", bin_=BIN, valid_days=1)
     late = datetime.now(UTC) + timedelta(days=3)
     assert code_of(lambda: verify(sign(DOC, key, cert, signing_time=late), DOC, trust)) == "CERT_EXPIRED"
+
+
+def test_a_certificate_used_before_it_is_valid_is_refused(ca, trust):
+    key, cert = ca.issue(iin=IIN, name="Head", bin_=BIN)
+    early = datetime.now(UTC) - timedelta(days=30)
+    assert code_of(lambda: verify(sign(DOC, key, cert, signing_time=early), DOC, trust)) == "CERT_NOT_YET_VALID"
 
 
 def test_garbage_is_malformed(trust):

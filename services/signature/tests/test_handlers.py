@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from uise_common.consumer import NotYetKnown
 from uise_common.objectstore import sha256_hex
 from uise_common.testing import migrated_sqlite, run_handler
@@ -55,3 +56,46 @@ def test_head_changed_in_registry_means_head_mismatch(tmp_path):
         submission_id="sub-2", participant_id=BIN, form_code="SCH-1", period="2026",
         document=stored(doc, "d"), signature=stored(sig, "s"), delivered_at=datetime.now(UTC)))
     assert (checked.ok, checked.reason_code) == (False, "HEAD_MISMATCH")
+
+
+def test_the_head_is_the_one_in_office_on_the_signing_day(tmp_path):
+    from datetime import date, timedelta
+
+    from uise_contracts.events import HeadTerm
+
+    engine = migrated_sqlite(tmp_path, MIGRATIONS)
+    ca = TestCA.create()
+    issued = datetime.now(UTC) - timedelta(days=100)
+    old_key, old_cert = ca.issue(iin=IIN, name="Former head", bin_=BIN, valid_from=issued)
+    new_iin = "900101300044"
+    new_key, new_cert = ca.issue(iin=new_iin, name="New head", bin_=BIN, valid_from=issued)
+    today = datetime.now(UTC).date()
+    run_handler(engine, on_participant, ParticipantUpserted(
+        participant_id=BIN, bin=BIN, level=Level.organization, kind="school", parent_id="210340000012",
+        name_kk="m", name_ru="ш", head_iin=new_iin, heads=[
+            HeadTerm(iin=IIN, full_name="Former head", valid_from=date(2015, 9, 1), valid_to=today - timedelta(days=11)),
+            HeadTerm(iin=new_iin, full_name="New head", valid_from=today - timedelta(days=10)),
+        ]))
+    doc = b'{"pupils_total": 1}'
+    blobs: dict[str, bytes] = {}
+
+    def received(sid: str, key, cert, signed_days_ago: int) -> SubmissionReceived:
+        sig = sign(doc, key, cert, signing_time=datetime.now(UTC) - timedelta(days=signed_days_ago))
+        d, s = stored(doc, "d"), stored(sig, "s")
+        blobs.update({d.key: doc, s.key: sig})
+        return SubmissionReceived(submission_id=sid, participant_id=BIN, form_code="SCH-1", period="2026",
+                                  document=d, signature=s, delivered_at=datetime.now(UTC))
+
+    handler = make_on_received(lambda o: blobs[o.key], lambda: TrustStore([ca.cert]))
+    outcomes = {
+        "old head, signed in office": run_handler(engine, handler, received("a", old_key, old_cert, 20))[0],
+        "old head, signed after leaving": run_handler(engine, handler, received("b", old_key, old_cert, 2))[0],
+        "new head, signed today": run_handler(engine, handler, received("c", new_key, new_cert, 0))[0],
+        "new head, signed before taking office": run_handler(engine, handler, received("d", new_key, new_cert, 20))[0],
+    }
+    assert {k: (v.ok, v.reason_code) for k, v in outcomes.items()} == {
+        "old head, signed in office": (True, None),
+        "old head, signed after leaving": (False, "HEAD_MISMATCH"),
+        "new head, signed today": (True, None),
+        "new head, signed before taking office": (False, "HEAD_MISMATCH"),
+    }

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from uise_common.consumer import NotYetKnown
 from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import FormListApproved, SignatureChecked, StoredObject

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from uise_signature.cms import sign
 
 NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM"}  # intake's read model still catching up

@@ -9,32 +9,43 @@ import json
 from datetime import date
 
 import httpx
+
 from uise_contracts.events import FormDefinition
-from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS, demo_participants
+from uise_registry.demo import DEMO_FORM, DISTRICT, MINISTRY, SCHOOLS, demo_participants
 from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_signature.testca import TestCA
-
 from uise_stack.client import Signer, submit, wait_final
 from uise_stack.config import StackConfig
 
 DEMO_YEAR = 2026
 
 
-def seed_registry(registry_url: str, form: FormDefinition = DEMO_FORM, year: int = DEMO_YEAR) -> None:
-    with httpx.Client(base_url=registry_url, timeout=30.0) as http:
+def demo_forms() -> list[FormDefinition]:
+    from uise_registry.catalog import CATALOG
+
+    return [DEMO_FORM, *CATALOG]
+
+
+def seed_registry(registry_url: str, forms: list[FormDefinition] | None = None, year: int = DEMO_YEAR) -> None:
+    """The demo hierarchy and the year's approved list, as the Ministry's data office enters them
+    (the Ministry registers itself first, which the empty registry allows once)."""
+    forms = forms or demo_forms()
+    ministry = {"X-UISE-Actor": MINISTRY, "X-UISE-User": "demo"}
+    with httpx.Client(base_url=registry_url, timeout=30.0, headers=ministry) as http:
         for p in demo_participants():
             http.put(f"/v1/participants/{p['participant_id']}", json=p).raise_for_status()
         lists = http.get(f"/v1/formlists/{year}").json()
         if any(fl["status"] == "approved" for fl in lists):
             return  # a re-run on the same data directory: the approved list stands
-        draft = http.post("/v1/formlists", json={"year": year, "forms": [form.model_dump(mode="json")]})
+        draft = http.post("/v1/formlists", json={"year": year, "forms": [f.model_dump(mode="json") for f in forms]})
         if draft.status_code == 409:  # a draft left by an interrupted run
             version = max(fl["version"] for fl in lists)
         else:
             draft.raise_for_status()
             version = draft.json()["version"]
         http.post(f"/v1/formlists/{year}/{version}/approve",
-                  json={"order_no": "№ 1-демо", "order_date": date(year, 1, 15).isoformat()}).raise_for_status()
+                  json={"order_no": "№ 1-демо", "order_date": date(year, 1, 15).isoformat(),
+                        "signatory": "Министр просвещения (демо)"}).raise_for_status()
 
 
 def head_signer(ca: TestCA, school_bin: str) -> Signer:

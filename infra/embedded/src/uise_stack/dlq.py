@@ -11,6 +11,7 @@ import asyncio
 import sys
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from uise_common.settings import Settings
 
 DLQ_GROUP = "uise-dlq-redrive"

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 from uise_common.settings import Settings
-
 from uise_stack.config import SERVICES
 
 OPENAPI_DIR = Path(__file__).resolve().parents[4] / "docs" / "openapi"

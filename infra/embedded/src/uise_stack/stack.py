@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field
 
 from minio import Minio
+
 from uise_common.broker import ensure_topics
 from uise_signature.testca import TestCA
-
 from uise_stack.config import (
     DOCUMENT_BUCKET,
     KAFKA_BUCKET,

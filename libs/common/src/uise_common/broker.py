@@ -11,9 +11,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
-from uise_contracts.topics import TOPICS, Topic
 
 from uise_common.settings import Settings
+from uise_contracts.topics import TOPICS, Topic
 
 log = logging.getLogger(__name__)
 

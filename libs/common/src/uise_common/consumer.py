@@ -25,12 +25,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
-from uise_contracts import Envelope
-from uise_contracts.topics import Topic
 
 from uise_common.idempotency import SeenCache, already_processed, record_processed
 from uise_common.outbox import add_event
 from uise_common.telemetry import tag_submission
+from uise_contracts import Envelope
+from uise_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import io
 
 from minio import Minio
 from minio.error import S3Error
-from uise_contracts.events import StoredObject
 
 from uise_common.settings import Settings
+from uise_contracts.events import StoredObject
 
 
 class IntegrityError(Exception):

@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
-from uise_contracts import make_envelope, topic_for
 
 from uise_common.db import utcnow
+from uise_contracts import make_envelope, topic_for
 
 log = logging.getLogger(__name__)
 _PROPAGATOR = TraceContextTextMapPropagator()

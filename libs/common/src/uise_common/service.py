@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session
-from uise_contracts.topics import Topic
 
 from uise_common import http
 from uise_common.broker import make_broker
@@ -32,6 +31,7 @@ from uise_common.outbox import OutboxRelay, OutboxRow, RelayLease, add_event
 from uise_common.redis import make_redis
 from uise_common.settings import Settings
 from uise_common.telemetry import setup_telemetry
+from uise_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,6 +107,15 @@ class ServiceRuntime:
         result = await asyncio.to_thread(run)
         self.relay.wake()
         return result
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Run a read-only `work` off the event loop."""
+
+        def run() -> T:
+            with Session(self.engine) as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
 
     def emit(self, session: Session, event: BaseModel) -> None:
         add_event(session, event, self.spec.name)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # Intake limits (issue 4 deepens these).
     max_document_bytes: int = 20 * 1024 * 1024
 
+    # Registry: admit the NCA RK test identifiers (BIN 123456789021, IIN 123456789011/012),
+    # which carry no valid control digit. For test and demo installations only.
+    registry_test_identifiers: bool = False
+
     # Signature: where trusted CA certificates (PEM or DER) are read from.
     trust_dir: Path | None = None
 

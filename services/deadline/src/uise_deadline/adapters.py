@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlmodel import Field, SQLModel
+
 from uise_common.db import Migration, create_tables
 
 

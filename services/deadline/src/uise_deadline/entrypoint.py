@@ -10,7 +10,6 @@ from uise_contracts.events import (
     SubmissionReceived,
 )
 from uise_contracts.topics import topic_for
-
 from uise_deadline import handlers
 from uise_deadline.adapters import MIGRATIONS
 

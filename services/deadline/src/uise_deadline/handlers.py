@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from sqlmodel import Session
+
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
     DeadlineViolation,
@@ -14,7 +15,6 @@ from uise_contracts.events import (
     SubmissionReceived,
     TimelinessRecorded,
 )
-
 from uise_deadline.adapters import KnownForm, KnownParticipant, Timeliness
 from uise_deadline.domain import PeriodError, effective_deadline
 

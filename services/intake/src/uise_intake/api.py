@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
+
 from uise_common.http import ApiError
 from uise_common.service import ServiceRuntime
 from uise_common.telemetry import tag_submission
 from uise_contracts.events import SubmissionReceived
-
 from uise_intake.adapters import KnownForm, KnownParticipant, Submission, TimelineEntry
 from uise_intake.domain import sniff
 from uise_intake.receipts import ReceiptSigner
@@ -148,7 +148,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner) -> APIRouter:
                               "detail": json.loads(t.detail)} for t in steps],
             }
 
-        found = await rt.in_transaction(work)
+        found = await rt.read(work)
         if found is None:
             raise ApiError(404, "SUBMISSION_UNKNOWN", f"no submission {submission_id}",
                            f"нет отправки {submission_id}", f"{submission_id} жіберілімі жоқ")

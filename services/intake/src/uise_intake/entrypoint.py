@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from uise_common.service import ServiceRuntime, ServiceSpec, run
-
 from uise_intake import api, handlers
 from uise_intake.adapters import MIGRATIONS
 from uise_intake.receipts import ReceiptSigner

@@ -7,6 +7,7 @@ import json
 
 from pydantic import BaseModel
 from sqlmodel import Session
+
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
     FormListApproved,
@@ -19,7 +20,6 @@ from uise_contracts.events import (
     TimelinessRecorded,
 )
 from uise_contracts.topics import topic_for
-
 from uise_intake.adapters import KnownForm, KnownParticipant, Submission, TimelineEntry
 from uise_intake.domain import next_status
 

@@ -1,3 +1,3 @@
-from uise_registry.entrypoint import main
+from uise_registry.entrypoint import cli
 
-main()
+cli()

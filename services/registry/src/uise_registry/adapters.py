@@ -1,26 +1,37 @@
-"""The registry's tables."""
+"""The registry's tables: participants, their heads over time, lists of forms, the audit log."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
-from uise_common.db import Migration, create_tables, utcnow
+
+from uise_common.db import Migration, utcnow
 
 
 class Participant(SQLModel, table=True):
     __tablename__ = "registry_participant"
     participant_id: str = Field(primary_key=True)
     bin: str = Field(unique=True)
-    level: str
+    level: str = Field(index=True)
     kind: str
     parent_id: str | None = Field(default=None, index=True)
     name_kk: str
     name_ru: str
-    head_iin: str | None = None
-    head_name: str | None = None
-    active: bool = True
+    kato: str | None = None
+    active_from: date | None = None
+    active_to: date | None = None  # set when closed; the record and its history stay
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class HeadTermRow(SQLModel, table=True):
+    __tablename__ = "registry_head_term"
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: str = Field(index=True)
+    iin: str
+    full_name: str
+    valid_from: date
+    valid_to: date | None = None
 
 
 class FormList(SQLModel, table=True):
@@ -30,8 +41,67 @@ class FormList(SQLModel, table=True):
     status: str = "draft"  # draft -> approved -> superseded
     order_no: str | None = None
     order_date: date | None = None
+    signatory: str | None = None
+    supersedes_version: int | None = None
     forms_json: str  # list[FormDefinition] as JSON
+    created_at: datetime = Field(default_factory=utcnow)
     approved_at: datetime | None = None
+    approved_by: str | None = None
 
 
-MIGRATIONS = [Migration(1, "participants and form lists", create_tables(Participant, FormList))]
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "registry_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    action: str
+    entity: str
+    entity_id: str = Field(index=True)
+    before: str | None = None  # JSON
+    after: str | None = None  # JSON
+
+
+def _v2_participant_details(conn) -> None:
+    """Issue 3: KATO, active dates and heads' history; heads move from the participant row."""
+    from sqlalchemy import inspect, text
+
+    cols = {c["name"] for c in inspect(conn).get_columns("registry_participant")}
+    for name, ddl in (("kato", "VARCHAR"), ("active_from", "DATE"), ("active_to", "DATE")):
+        if name not in cols:
+            conn.execute(text(f"ALTER TABLE registry_participant ADD COLUMN {name} {ddl}"))
+    fl_cols = {c["name"] for c in inspect(conn).get_columns("registry_formlist")}
+    for name, ddl in (("signatory", "VARCHAR"), ("supersedes_version", "INTEGER"),
+                      ("created_at", "TIMESTAMP"), ("approved_by", "VARCHAR")):
+        if name not in fl_cols:
+            conn.execute(text(f"ALTER TABLE registry_formlist ADD COLUMN {name} {ddl}"))
+    SQLModel.metadata.create_all(conn, tables=[HeadTermRow.__table__, AuditEntry.__table__])
+    if "head_iin" in cols:  # carry the single head of v1 into the history, then drop the columns
+        conn.execute(text(
+            "INSERT INTO registry_head_term (participant_id, iin, full_name, valid_from) "
+            "SELECT participant_id, head_iin, COALESCE(head_name, ''), CAST('2000-01-01' AS DATE) "
+            "FROM registry_participant WHERE head_iin IS NOT NULL"))
+        for name in ("head_iin", "head_name", "active"):
+            conn.execute(text(f"ALTER TABLE registry_participant DROP COLUMN {name}"))
+
+
+def _v1_tables(conn) -> None:
+    """The v1 shape, created from plain DDL so later model changes never alter history."""
+    from sqlalchemy import text
+
+    conn.execute(text(
+        "CREATE TABLE IF NOT EXISTS registry_participant (participant_id VARCHAR PRIMARY KEY, "
+        "bin VARCHAR UNIQUE NOT NULL, level VARCHAR NOT NULL, kind VARCHAR NOT NULL, parent_id VARCHAR, "
+        "name_kk VARCHAR NOT NULL, name_ru VARCHAR NOT NULL, head_iin VARCHAR, head_name VARCHAR, "
+        "active BOOLEAN NOT NULL DEFAULT TRUE, updated_at TIMESTAMP NOT NULL)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_registry_participant_parent_id ON registry_participant (parent_id)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_registry_participant_level ON registry_participant (level)"))
+    conn.execute(text(
+        "CREATE TABLE IF NOT EXISTS registry_formlist (year INTEGER NOT NULL, version INTEGER NOT NULL, "
+        "status VARCHAR NOT NULL, order_no VARCHAR, order_date DATE, forms_json VARCHAR NOT NULL, "
+        "approved_at TIMESTAMP, PRIMARY KEY (year, version))"))
+
+
+MIGRATIONS = [
+    Migration(1, "participants and form lists", _v1_tables),
+    Migration(2, "participant details, heads' history, audit", _v2_participant_details),
+]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from uise_contracts.examples import SCHOOL_FORM
 
 MINISTRY = "100140011059"
-REGION = "210240000011"
-DISTRICT = "210340000012"
-SCHOOLS = {"220440000013": "800101300011", "220440000024": "800202400022"}
+REGION = "210240000018"
+DISTRICT = "210340000013"
+SCHOOLS = {"220440000019": "800101300016", "220440000029": "800202400021"}
 
 DEMO_FORM = SCHOOL_FORM
 
@@ -25,5 +25,5 @@ def demo_participants() -> list[dict]:
     for n, (bin_, iin) in enumerate(SCHOOLS.items(), start=1):
         rows.append(dict(participant_id=bin_, bin=bin_, level="organization", kind="school",
                          parent_id=DISTRICT, name_kk=f"№{n} мектеп-лицей", name_ru=f"Школа-лицей №{n}",
-                         head_iin=iin, head_name=f"Директор {n}"))
+                         head_iin=iin, head_name=f"Директор {n}", head_from="2020-09-01"))
     return rows

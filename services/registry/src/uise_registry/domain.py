@@ -41,3 +41,17 @@ def check_placement(level: Level, kind: str, parent_level: Level | None) -> None
             f"участнику уровня {level} нужен вышестоящий уровня {PARENT_LEVEL[level]}",
             f"{level} деңгейіндегі қатысушыға {PARENT_LEVEL[level]} деңгейіндегі жоғары тұрған қажет",
         )
+
+
+def forms_diff(old: list[dict], new: list[dict]) -> dict[str, list]:
+    """What an amending list changes: forms added, removed, and changed (with the top-level
+    keys that differ), so the Ministry and participants see the amendment plainly."""
+    before = {f["code"]: f for f in old}
+    after = {f["code"]: f for f in new}
+    changed = []
+    for code in sorted(before.keys() & after.keys()):
+        keys = sorted(k for k in before[code].keys() | after[code].keys() if before[code].get(k) != after[code].get(k))
+        if keys:
+            changed.append({"code": code, "changed": keys})
+    return {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
+            "changed": changed}

@@ -1,104 +1,127 @@
-"""Registry process: the admin HTTP API; it produces participant and form-list events."""
+"""Registry process and command line.
+
+    uise-registry [serve]                     the HTTP API (default)
+    uise-registry seed [--national | --regions N --districts N --schools N] [--seed S] [--dry-run]
+    uise-registry import FILE [--apply]       CSV or XLSX; a dry run unless --apply
+    uise-registry export FILE                 .csv or .xlsx
+
+The commands work on the registry's own database and queue their events in its outbox; the
+running service (or the next one to start) publishes them.
+"""
 
 from __future__ import annotations
 
-import json
+import argparse
+import sys
+import time
 from datetime import date
+from pathlib import Path
 
-from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlmodel import Session, select
-from uise_common.http import ApiError
-from uise_common.service import ServiceRuntime, ServiceSpec, run
-from uise_contracts.events import FormDefinition, ParticipantUpserted
+from sqlmodel import Session
 
-from uise_registry import handlers
-from uise_registry.adapters import MIGRATIONS, FormList, Participant
-from uise_registry.domain import RegistryError
-
-
-class FormListDraft(BaseModel):
-    year: int
-    forms: list[FormDefinition]
-
-
-class Approval(BaseModel):
-    order_no: str
-    order_date: date
-
-
-def _api_error(exc: RegistryError) -> ApiError:
-    status = 409 if exc.code in ("FORMLIST_IMMUTABLE", "DRAFT_EXISTS") else 422
-    if exc.code == "FORMLIST_UNKNOWN":
-        status = 404
-    return ApiError(status, exc.code, exc.en, exc.ru, exc.kk)
-
-
-def router(rt: ServiceRuntime) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["registry"])
-
-    async def command(work):
-        try:
-            return await rt.in_transaction(work)
-        except RegistryError as exc:
-            raise _api_error(exc) from exc
-
-    @api.put("/participants/{participant_id}")
-    async def put_participant(participant_id: str, body: ParticipantUpserted) -> ParticipantUpserted:
-        if body.participant_id != participant_id:
-            raise ApiError(422, "ID_MISMATCH", "path and body ids differ",
-                           "идентификаторы в пути и теле различаются", "жолдағы және денедегі id әртүрлі")
-
-        def work(s: Session) -> ParticipantUpserted:
-            event = handlers.upsert_participant(s, body)
-            rt.emit(s, event)
-            return event
-
-        return await command(work)
-
-    @api.get("/participants")
-    async def list_participants() -> list[dict]:
-        def work(s: Session) -> list[dict]:
-            return [p.model_dump(mode="json") for p in s.exec(select(Participant))]
-        return await rt.in_transaction(work)
-
-    @api.post("/formlists", status_code=201)
-    async def create_formlist(body: FormListDraft) -> dict:
-        def work(s: Session) -> dict:
-            row = handlers.create_formlist(s, body.year, body.forms)
-            return {"year": row.year, "version": row.version, "status": row.status}
-        return await command(work)
-
-    @api.post("/formlists/{year}/{version}/approve")
-    async def approve(year: int, version: int, body: Approval) -> dict:
-        def work(s: Session) -> dict:
-            event = handlers.approve_formlist(s, year, version, body.order_no, body.order_date)
-            rt.emit(s, event)
-            return {"year": year, "version": version, "status": "approved"}
-        return await command(work)
-
-    @api.get("/formlists/{year}")
-    async def get_formlists(year: int) -> list[dict]:
-        def work(s: Session) -> list[dict]:
-            rows = s.exec(select(FormList).where(FormList.year == year).order_by(FormList.version))
-            return [{"year": r.year, "version": r.version, "status": r.status, "order_no": r.order_no,
-                     "order_date": r.order_date, "forms": json.loads(r.forms_json)} for r in rows]
-        return await rt.in_transaction(work)
-
-    return api
-
+from uise_common.db import database_url, make_engine, migrate
+from uise_common.outbox import add_event
+from uise_common.service import COMMON_MIGRATION, ServiceSpec, run
+from uise_common.settings import Settings
+from uise_registry import api, handlers, importing
+from uise_registry.adapters import MIGRATIONS
 
 SPEC = ServiceSpec(
     name="registry",
-    description="Participants' hierarchy and the annual list of forms approved by order.",
+    description="Participants' hierarchy and the annual list of forms approved by order (Rules, clauses 4, 6, 7).",
     migrations=MIGRATIONS,
-    router=router,
+    router=api.router,
 )
+SYSTEM_ACTOR = "system@cli"
 
 
-def main() -> None:
-    run(SPEC)
+def _engine(settings: Settings):
+    engine = make_engine(database_url(settings, "registry"), "registry")
+    migrate(engine, [COMMON_MIGRATION, *MIGRATIONS])
+    return engine
+
+
+def apply_rows(settings: Settings, rows: list[importing.RawRow], apply: bool) -> importing.ImportPlan:
+    """Plan an import against the database and, with `apply`, store it with its events, all in
+    one transaction: a file imports whole or not at all."""
+    engine = _engine(settings)
+    with Session(engine) as s:
+        existing = handlers.all_participants(s)
+        plan = importing.plan(rows, existing, test_mode=settings.registry_test_identifiers, today=date.today())
+        if apply:
+            for event in plan.created + plan.updated:
+                handlers.store_participant(s, event, existing.get(event.participant_id), SYSTEM_ACTOR)
+                add_event(s, event, "registry")
+            s.commit()
+    return plan
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from uise_registry import seed
+
+    started = time.perf_counter()
+    people = seed.national(args.seed) if args.national else seed.generate(
+        args.seed, regions=args.regions, districts_per_region=args.districts, schools_per_district=args.schools)
+    rows = importing.rows_from_participants(people)
+    plan = apply_rows(settings, rows, apply=not args.dry_run)
+    print(f"seed {args.seed}: {len(people)} participants generated; {plan.summary()} "
+          f"in {time.perf_counter() - started:.1f} s{' (dry run)' if args.dry_run else ''}")
+    for r in plan.rejected[:20]:
+        print(f"  row {r.row_no}: {r.code} {r.message}")
+    return 1 if plan.rejected else 0
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        rows = importing.read_rows(path.read_bytes(), path.name)
+    except importing.ImportFileError as exc:
+        print(f"{exc.code}: {exc}", file=sys.stderr)
+        return 2
+    plan = apply_rows(settings, rows, apply=args.apply)
+    print(("imported" if args.apply else "dry run (nothing changed; --apply to import)") + f": {plan.summary()}")
+    for r in plan.rejected:
+        print(f"  row {r.row_no} ({r.bin}): {r.code} — {r.message}")
+    return 1 if plan.rejected else 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    with Session(_engine(settings)) as s:
+        people = list(handlers.all_participants(s).values())
+    path.write_bytes(importing.export_xlsx(people) if path.suffix == ".xlsx" else importing.export_csv(people))
+    print(f"wrote {len(people)} participants to {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] == "serve":
+        run(SPEC)
+        return 0
+    p = argparse.ArgumentParser(prog="uise-registry", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    sd = sub.add_parser("seed", help="generate a realistic hierarchy, deterministic from a seed")
+    sd.add_argument("--national", action="store_true", help="all 20 regions, ~20,000 participants")
+    sd.add_argument("--regions", type=int, default=1)
+    sd.add_argument("--districts", type=int, default=2, help="per region")
+    sd.add_argument("--schools", type=int, default=5, help="per district")
+    sd.add_argument("--seed", type=int, default=2026)
+    sd.add_argument("--dry-run", action="store_true")
+    im = sub.add_parser("import", help="participants from CSV or XLSX")
+    im.add_argument("file")
+    im.add_argument("--apply", action="store_true", help="import; without it, a dry run")
+    ex = sub.add_parser("export")
+    ex.add_argument("file")
+    args = p.parse_args(argv)
+    settings = Settings(service_name="registry")
+    return {"seed": cmd_seed, "import": cmd_import, "export": cmd_export}[args.command](settings, args)
+
+
+def cli() -> None:
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    main()
+    cli()

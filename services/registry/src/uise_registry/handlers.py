@@ -1,67 +1,278 @@
-"""Registry commands: each takes a session and returns the events it emits."""
+"""Registry commands: each takes a session (and the acting officer) and returns the events it
+emits; every change is written to the audit log in the same transaction."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
-from sqlmodel import Session, select
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
 from uise_common.db import utcnow
-from uise_contracts.events import FormDefinition, FormListApproved, Level, ParticipantUpserted
+from uise_contracts.events import (
+    FormDefinition,
+    FormListApproved,
+    HeadTerm,
+    Level,
+    ParticipantUpserted,
+)
+from uise_registry import identifiers
+from uise_registry.adapters import AuditEntry, FormList, HeadTermRow, Participant
+from uise_registry.domain import PARENT_LEVEL, RegistryError, check_placement, forms_diff
 
-from uise_registry.adapters import FormList, Participant
-from uise_registry.domain import RegistryError, check_placement
+
+class ParticipantCommand(BaseModel):
+    """Create or update a participant (the API body and an import row alike)."""
+
+    bin: str = Field(pattern=r"^\d{12}$")
+    level: Level
+    kind: str
+    parent_id: str | None = None
+    name_kk: str = Field(min_length=1)
+    name_ru: str = Field(min_length=1)
+    kato: str | None = Field(default=None, pattern=r"^\d{9}$")
+    active_from: date | None = None
+    head_iin: str | None = Field(default=None, pattern=r"^\d{12}$")
+    head_name: str | None = None
+    head_from: date | None = Field(default=None, description="When the new head took office (default today)")
 
 
-def upsert_participant(session: Session, data: ParticipantUpserted) -> ParticipantUpserted:
+def audit(session: Session, actor: str, action: str, entity: str, entity_id: str,
+          before: dict | None, after: dict | None) -> None:
+    session.add(AuditEntry(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                           before=json.dumps(before, default=str, ensure_ascii=False) if before else None,
+                           after=json.dumps(after, default=str, ensure_ascii=False) if after else None))
+
+
+def heads_of(session: Session, participant_id: str) -> list[HeadTerm]:
+    rows = session.exec(select(HeadTermRow).where(HeadTermRow.participant_id == participant_id)
+                        .order_by(col(HeadTermRow.valid_from), col(HeadTermRow.id))).all()
+    return [HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
+
+
+def participant_event(session: Session, p: Participant, today: date | None = None) -> ParticipantUpserted:
+    today = today or date.today()
+    heads = heads_of(session, p.participant_id)
+    active = p.active_to is None or p.active_to >= today
+    current = next((h for h in reversed(heads) if h.valid_to is None), None)
+    return ParticipantUpserted(
+        participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind, parent_id=p.parent_id,
+        name_kk=p.name_kk, name_ru=p.name_ru, head_iin=current.iin if current else None,
+        head_name=current.full_name if current else None, active=active, kato=p.kato,
+        active_from=p.active_from, active_to=p.active_to, heads=heads)
+
+
+def _snapshot(session: Session, p: Participant) -> dict:
+    return participant_event(session, p).model_dump(mode="json")
+
+
+def upsert_participant(session: Session, participant_id: str, cmd: ParticipantCommand, actor: str,
+                       today: date | None = None, test_mode: bool = False) -> ParticipantUpserted:
+    today = today or date.today()
+    for number, what in ((cmd.bin, "BIN"), (cmd.head_iin, "IIN")):
+        if number is not None and (code := identifiers.check(number, what, test_mode)):
+            raise RegistryError(code, f"{what} {number} has a wrong control digit",
+                                f"{what} {number}: неверный контрольный разряд",
+                                f"{what} {number}: бақылау разряды қате")
+    if cmd.bin != participant_id:
+        raise RegistryError("ID_MISMATCH", "the participant id is its BIN", "идентификатор участника — его БИН",
+                            "қатысушының идентификаторы — оның БСН")
+    existing = session.get(Participant, participant_id)
+    if existing is not None and existing.level != cmd.level.value:
+        raise RegistryError("LEVEL_CHANGE", "a participant's level cannot change; close it and register anew",
+                            "уровень участника изменить нельзя", "қатысушының деңгейін өзгертуге болмайды")
+    if existing is not None and existing.active_to is not None:
+        raise RegistryError("PARTICIPANT_CLOSED", f"{participant_id} is closed; its record is kept as history",
+                            f"{participant_id} закрыт; запись хранится как история",
+                            f"{participant_id} жабылған; жазба тарих ретінде сақталады")
     parent_level = None
-    if data.parent_id is not None:
-        parent = session.get(Participant, data.parent_id)
-        if parent is None:
-            raise RegistryError("PARENT_UNKNOWN", f"unknown parent {data.parent_id}",
-                                f"неизвестный вышестоящий участник {data.parent_id}",
-                                f"белгісіз жоғары тұрған қатысушы {data.parent_id}")
+    if cmd.parent_id is not None:
+        parent = session.get(Participant, cmd.parent_id)
+        if parent is None or parent.active_to is not None:
+            raise RegistryError("PARENT_UNKNOWN", f"unknown or closed parent {cmd.parent_id}",
+                                f"неизвестный или закрытый вышестоящий участник {cmd.parent_id}",
+                                f"белгісіз немесе жабылған жоғары тұрған қатысушы {cmd.parent_id}")
         parent_level = Level(parent.level)
-    check_placement(data.level, data.kind, parent_level)
-    row = session.get(Participant, data.participant_id) or Participant(
-        participant_id=data.participant_id, bin=data.bin, level=data.level, kind=data.kind,
-        name_kk=data.name_kk, name_ru=data.name_ru)
-    for k, v in data.model_dump().items():
-        if k in Participant.model_fields:
-            setattr(row, k, v.value if isinstance(v, Level) else v)
+    elif PARENT_LEVEL[cmd.level] is not None:
+        raise RegistryError("PARENT_REQUIRED", f"a {cmd.level} participant needs a parent",
+                            f"участнику уровня {cmd.level} нужен вышестоящий",
+                            f"{cmd.level} деңгейіндегі қатысушыға жоғары тұрған қажет")
+    check_placement(cmd.level, cmd.kind, parent_level)
+    clash = session.exec(select(Participant).where(Participant.bin == cmd.bin,
+                                                   Participant.participant_id != participant_id)).first()
+    if clash is not None:
+        raise RegistryError("BIN_TAKEN", f"BIN {cmd.bin} belongs to {clash.participant_id}",
+                            f"БИН {cmd.bin} уже принадлежит {clash.participant_id}",
+                            f"{cmd.bin} БСН {clash.participant_id} қатысушысына тиесілі")
+
+    before = _snapshot(session, existing) if existing else None
+    row = existing or Participant(participant_id=participant_id, bin=cmd.bin, level=cmd.level.value, kind=cmd.kind,
+                                  name_kk=cmd.name_kk, name_ru=cmd.name_ru)
+    row.kind, row.parent_id, row.name_kk, row.name_ru = cmd.kind, cmd.parent_id, cmd.name_kk, cmd.name_ru
+    row.kato = cmd.kato
+    row.active_from = cmd.active_from or row.active_from
     row.updated_at = utcnow()
     session.add(row)
-    return data
+    if cmd.head_iin:
+        _set_head(session, participant_id, cmd.head_iin, cmd.head_name or "", cmd.head_from or today)
+    session.flush()
+    event = participant_event(session, row, today)
+    audit(session, actor, "update" if existing else "create", "participant", participant_id,
+          before, event.model_dump(mode="json"))
+    return event
 
 
-def create_formlist(session: Session, year: int, forms: list[FormDefinition]) -> FormList:
+def _set_head(session: Session, participant_id: str, iin: str, name: str, since: date) -> None:
+    """A new head closes the current term the day before; the same head only updates the name."""
+    current = session.exec(select(HeadTermRow).where(HeadTermRow.participant_id == participant_id,
+                                                     col(HeadTermRow.valid_to).is_(None))).first()
+    if current is not None and current.iin == iin:
+        current.full_name = name or current.full_name
+        session.add(current)
+        return
+    if current is not None:
+        if since <= current.valid_from:
+            raise RegistryError("HEAD_DATE_INVALID", "a new head must take office after the current one",
+                                "новый руководитель должен вступить в должность после текущего",
+                                "жаңа басшы қазіргі басшыдан кейін тағайындалуы керек")
+        current.valid_to = since - timedelta(days=1)
+        session.add(current)
+    session.add(HeadTermRow(participant_id=participant_id, iin=iin, full_name=name, valid_from=since))
+
+
+def close_participant(session: Session, participant_id: str, active_to: date, actor: str) -> ParticipantUpserted:
+    row = session.get(Participant, participant_id)
+    if row is None:
+        raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
+                            f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
+    children = session.exec(select(Participant).where(Participant.parent_id == participant_id,
+                                                      col(Participant.active_to).is_(None))).first()
+    if children is not None:
+        raise RegistryError("HAS_ACTIVE_CHILDREN", f"{participant_id} still has active subordinates",
+                            f"у {participant_id} есть действующие подведомственные",
+                            f"{participant_id} қарамағында жұмыс істеп тұрғандар бар")
+    before = _snapshot(session, row)
+    row.active_to = active_to
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    event = participant_event(session, row)
+    audit(session, actor, "close", "participant", participant_id, before, event.model_dump(mode="json"))
+    return event
+
+
+def head_on(session: Session, participant_id: str, day: date) -> HeadTerm | None:
+    row = session.get(Participant, participant_id)
+    if row is None:
+        raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
+                            f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
+    return participant_event(session, row).head_on(day)
+
+
+# --- lists of forms -----------------------------------------------------------------------
+
+
+def create_formlist(session: Session, year: int, forms: list[FormDefinition], actor: str = "system") -> FormList:
     """A new draft version of the year's list (amending an approved list starts here too)."""
     last = session.exec(select(FormList).where(FormList.year == year)
-                        .order_by(FormList.version.desc())).first()
+                        .order_by(col(FormList.version).desc())).first()
     if last is not None and last.status == "draft":
         raise RegistryError("DRAFT_EXISTS", f"version {last.version} of {year} is still a draft",
                             f"версия {last.version} на {year} год ещё черновик",
                             f"{year} жылғы {last.version} нұсқасы әлі жоба")
-    row = FormList(year=year, version=(last.version + 1) if last else 1,
-                   forms_json=json.dumps([f.model_dump(mode="json") for f in forms]))
+    codes = [f.code for f in forms]
+    if len(codes) != len(set(codes)):
+        raise RegistryError("FORM_CODE_REPEATED", "each form code appears once in a list",
+                            "код формы должен встречаться в перечне один раз",
+                            "нысан коды тізбеде бір рет кездесуі тиіс")
+    row = FormList(year=year, version=(last.version + 1) if last else 1, forms_json=forms_json(forms))
     session.add(row)
+    audit(session, actor, "create", "formlist", f"{year}/{row.version}", None, {"forms": codes})
     return row
 
 
-def approve_formlist(session: Session, year: int, version: int, order_no: str, order_date: date) -> FormListApproved:
+def forms_json(forms: list[FormDefinition]) -> str:
+    return json.dumps([f.model_dump(mode="json") for f in forms], ensure_ascii=False)
+
+
+def approve_formlist(session: Session, year: int, version: int, order_no: str, order_date: date,
+                     signatory: str | None = None, actor: str = "system") -> FormListApproved:
     row = session.get(FormList, (year, version))
     if row is None:
         raise RegistryError("FORMLIST_UNKNOWN", f"no list of forms {year} v{version}",
                             f"нет перечня форм {year} v{version}", f"{year} v{version} нысандар тізбесі жоқ")
     if row.status != "draft":
         raise RegistryError("FORMLIST_IMMUTABLE",
-                            f"list {year} v{version} is {row.status}; amend it by a new version",
-                            f"перечень {year} v{version} уже утверждён; изменения — новой версией по приказу",
-                            f"{year} v{version} тізбесі бекітілген; өзгерту тек жаңа нұсқамен")
+                            f"list {year} v{version} is {row.status}; amend it by a new version under a new order",
+                            f"перечень {year} v{version} уже утверждён; изменения — новой версией по новому приказу",
+                            f"{year} v{version} тізбесі бекітілген; өзгерту тек жаңа бұйрықпен жаңа нұсқа арқылы")
+    superseded = None
     for older in session.exec(select(FormList).where(FormList.year == year, FormList.status == "approved")):
         older.status = "superseded"
+        superseded = older.version
         session.add(older)
-    row.status, row.order_no, row.order_date, row.approved_at = "approved", order_no, order_date, utcnow()
+    row.status, row.order_no, row.order_date, row.signatory = "approved", order_no, order_date, signatory
+    row.approved_at, row.approved_by, row.supersedes_version = utcnow(), actor, superseded
     session.add(row)
     forms = [FormDefinition.model_validate(f) for f in json.loads(row.forms_json)]
-    return FormListApproved(year=year, version=version, order_no=order_no, order_date=order_date, forms=forms)
+    audit(session, actor, "approve", "formlist", f"{year}/{version}", {"status": "draft"},
+          {"status": "approved", "order_no": order_no, "order_date": order_date, "supersedes": superseded})
+    return FormListApproved(year=year, version=version, order_no=order_no, order_date=order_date, forms=forms,
+                            signatory=signatory, supersedes_version=superseded)
+
+
+def formlist_view(row: FormList, previous: FormList | None = None) -> dict:
+    forms = json.loads(row.forms_json)
+    out = {"year": row.year, "version": row.version, "status": row.status, "order_no": row.order_no,
+           "order_date": row.order_date, "signatory": row.signatory, "supersedes_version": row.supersedes_version,
+           "approved_at": row.approved_at, "forms": forms}
+    if previous is not None:
+        out["diff"] = forms_diff(json.loads(previous.forms_json), forms)
+    return out
+
+
+def current_forms(session: Session, year: int) -> list[FormDefinition]:
+    row = session.exec(select(FormList).where(FormList.year == year, FormList.status == "approved")).first()
+    return [FormDefinition.model_validate(f) for f in json.loads(row.forms_json)] if row else []
+
+
+# --- bulk ---------------------------------------------------------------------------------
+
+
+def all_participants(session: Session) -> dict[str, ParticipantUpserted]:
+    """Every participant as its event, heads loaded in one query (20,000 rows in seconds)."""
+    heads: dict[str, list[HeadTerm]] = {}
+    for r in session.exec(select(HeadTermRow).order_by(col(HeadTermRow.valid_from), col(HeadTermRow.id))):
+        heads.setdefault(r.participant_id, []).append(
+            HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to))
+    today = date.today()
+    out = {}
+    for p in session.exec(select(Participant)):
+        terms = heads.get(p.participant_id, [])
+        current = next((h for h in reversed(terms) if h.valid_to is None), None)
+        out[p.participant_id] = ParticipantUpserted(
+            participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind, parent_id=p.parent_id,
+            name_kk=p.name_kk, name_ru=p.name_ru, head_iin=current.iin if current else None,
+            head_name=current.full_name if current else None, active=p.active_to is None or p.active_to >= today,
+            kato=p.kato, active_from=p.active_from, active_to=p.active_to, heads=terms)
+    return out
+
+
+def store_participant(session: Session, event: ParticipantUpserted, before: ParticipantUpserted | None,
+                      actor: str) -> None:
+    """Write a participant whose invariants were already checked as a whole (an import plan)."""
+    row = session.get(Participant, event.participant_id) if before else None
+    row = row or Participant(participant_id=event.participant_id, bin=event.bin, level=event.level.value,
+                             kind=event.kind, name_kk=event.name_kk, name_ru=event.name_ru)
+    row.kind, row.parent_id, row.name_kk, row.name_ru = event.kind, event.parent_id, event.name_kk, event.name_ru
+    row.kato, row.active_from, row.active_to, row.updated_at = event.kato, event.active_from, event.active_to, utcnow()
+    session.add(row)
+    if before is None or before.heads != event.heads:
+        for old in session.exec(select(HeadTermRow).where(HeadTermRow.participant_id == event.participant_id)):
+            session.delete(old)
+        for h in event.heads:
+            session.add(HeadTermRow(participant_id=event.participant_id, iin=h.iin, full_name=h.full_name,
+                                    valid_from=h.valid_from, valid_to=h.valid_to))
+    audit(session, actor, "import-update" if before else "import-create", "participant", event.participant_id,
+          before.model_dump(mode="json") if before else None, event.model_dump(mode="json"))

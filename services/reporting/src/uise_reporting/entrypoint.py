@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlmodel import Session, select
+
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     DeadlineViolation,
@@ -12,7 +13,6 @@ from uise_contracts.events import (
     SubmissionAccepted,
 )
 from uise_contracts.topics import topic_for
-
 from uise_reporting import handlers
 from uise_reporting.adapters import MIGRATIONS, Report
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 from sqlmodel import Session, select
+
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
     DeadlineViolation,
@@ -17,7 +18,6 @@ from uise_contracts.events import (
     SubmissionAccepted,
     SubmissionAggregated,
 )
-
 from uise_reporting.adapters import Contribution, KnownForm, KnownParticipant, Report, Violation
 from uise_reporting.domain import consolidate
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlmodel import Session, select
+
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     FormListApproved,
@@ -12,7 +13,6 @@ from uise_contracts.events import (
     SubmissionValidated,
 )
 from uise_contracts.topics import topic_for
-
 from uise_routing import handlers
 from uise_routing.adapters import MIGRATIONS, InboxItem
 

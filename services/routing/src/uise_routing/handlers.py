@@ -4,6 +4,7 @@ Decision row; a second event about a decided submission emits nothing."""
 from __future__ import annotations
 
 from sqlmodel import Session, select
+
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
     FormListApproved,
@@ -13,7 +14,6 @@ from uise_contracts.events import (
     SubmissionRejected,
     SubmissionValidated,
 )
-
 from uise_routing.adapters import Decision, InboxItem, KnownForm, KnownParticipant
 from uise_routing.domain import check_route
 

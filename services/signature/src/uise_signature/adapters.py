@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
-from uise_common.db import Migration, create_tables, utcnow
+
+from uise_common.db import Migration, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -13,6 +15,7 @@ class KnownParticipant(SQLModel, table=True):
     participant_id: str = Field(primary_key=True)
     bin: str
     head_iin: str | None = None
+    heads: str = "[]"  # JSON list of HeadTerm: who was head when (v2)
 
 
 class Verdict(SQLModel, table=True):
@@ -25,4 +28,15 @@ class Verdict(SQLModel, table=True):
     checked_at: datetime = Field(default_factory=utcnow)
 
 
-MIGRATIONS = [Migration(1, "participants and verdicts", create_tables(KnownParticipant, Verdict))]
+def _v1(conn) -> None:
+    conn.execute(text("CREATE TABLE IF NOT EXISTS signature_participant (participant_id VARCHAR PRIMARY KEY, "
+                      "bin VARCHAR NOT NULL, head_iin VARCHAR)"))
+    SQLModel.metadata.create_all(conn, tables=[Verdict.__table__])
+
+
+def _v2_heads(conn) -> None:
+    if "heads" not in {c["name"] for c in inspect(conn).get_columns("signature_participant")}:
+        conn.execute(text("ALTER TABLE signature_participant ADD COLUMN heads VARCHAR NOT NULL DEFAULT '[]'"))
+
+
+MIGRATIONS = [Migration(1, "participants and verdicts", _v1), Migration(2, "heads' history", _v2_heads)]

@@ -147,8 +147,10 @@ def verify(signature: bytes, document: bytes, trust: TrustStore, at: datetime | 
     when = signing_time or at or datetime.now(UTC)
     if trust.issuer_of(cert) is None:
         raise SignatureError("CHAIN_UNTRUSTED", "the signer's certificate does not chain to a trusted CA")
-    if not (cert.not_valid_before_utc <= when <= cert.not_valid_after_utc):
-        raise SignatureError("CERT_EXPIRED", f"the certificate is not valid at {when.isoformat()}")
+    if when < cert.not_valid_before_utc:
+        raise SignatureError("CERT_NOT_YET_VALID", f"the certificate is not valid yet at {when.isoformat()}")
+    if when > cert.not_valid_after_utc:
+        raise SignatureError("CERT_EXPIRED", f"the certificate had expired at {when.isoformat()}")
     return describe(cert, "sha256WithRSA", signing_time)
 
 

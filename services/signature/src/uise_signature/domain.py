@@ -13,5 +13,7 @@ def check_authority(signer: SignerInfo, participant_bin: str, head_iin: str | No
         raise SignatureError("WRONG_ORGANIZATION", f"signed for BIN {signer.bin}, submitted by BIN {participant_bin}")
     if EKU_FIRST_HEAD not in signer.extended_key_usage:
         raise SignatureError("NOT_FIRST_HEAD", "the signer is not the organization's first head")
-    if head_iin is not None and signer.iin != head_iin:
-        raise SignatureError("HEAD_MISMATCH", f"the registry's head is IIN {head_iin}, the signer is IIN {signer.iin}")
+    if head_iin is None:
+        raise SignatureError("HEAD_MISMATCH", "the registry records no head for the signing date")
+    if signer.iin != head_iin:
+        raise SignatureError("HEAD_MISMATCH", f"the registry's head then was IIN {head_iin}, the signer is IIN {signer.iin}")

@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
+
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
+    HeadTerm,
     ParticipantUpserted,
     SignatureChecked,
     Signer,
     StoredObject,
     SubmissionReceived,
 )
-
 from uise_signature.adapters import KnownParticipant, Verdict
 from uise_signature.cms import SignatureError, TrustStore, verify
 from uise_signature.domain import check_authority
 
 Fetch = Callable[[StoredObject], bytes]
+ALMATY = ZoneInfo("Asia/Almaty")
 
 
 def on_participant(event: ParticipantUpserted, session: Session) -> list:
-    session.merge(KnownParticipant(participant_id=event.participant_id, bin=event.bin, head_iin=event.head_iin))
+    heads = json.dumps([h.model_dump(mode="json") for h in event.heads])
+    session.merge(KnownParticipant(participant_id=event.participant_id, bin=event.bin, head_iin=event.head_iin,
+                                   heads=heads))
     return []
+
+
+def head_at(participant: KnownParticipant, when: datetime) -> str | None:
+    """The head on the signing day (Almaty) from the registry's history; without a history,
+    the current head."""
+    terms = [HeadTerm.model_validate(h) for h in json.loads(participant.heads or "[]")]
+    if not terms:
+        return participant.head_iin
+    day = when.astimezone(ALMATY).date()
+    for term in terms:
+        if term.valid_from <= day and (term.valid_to is None or day <= term.valid_to):
+            return term.iin
+    return None
 
 
 def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
@@ -38,7 +58,8 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
         try:
             info = verify(signature, document, trust())
             signer = Signer(iin=info.iin, name=info.name, bin=info.bin, serial=info.serial, algorithm=info.algorithm)
-            check_authority(info, participant.bin, participant.head_iin)
+            signed_at = info.signing_time or event.delivered_at
+            check_authority(info, participant.bin, head_at(participant, signed_at))
             ok, code, message = True, None, None
         except SignatureError as exc:
             ok, code, message = False, exc.code, str(exc)

@@ -51,7 +51,7 @@ class TestCA:
 
     def issue(self, *, iin: str, name: str, bin_: str | None, org: str | None = None,
               eku: tuple[str, ...] = (EKU_LEGAL_ENTITY, EKU_FIRST_HEAD),
-              valid_days: int = 365) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+              valid_days: int = 365, valid_from: datetime | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name),
                  x509.NameAttribute(NameOID.SERIAL_NUMBER, f"IIN{iin}"),
@@ -59,10 +59,10 @@ class TestCA:
         if bin_ is not None:
             attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org or f"Organization {bin_}"),
                       x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"BIN{bin_}")]
-        now = datetime.now(UTC)
+        start = valid_from or datetime.now(UTC) - timedelta(days=1)
         cert = (x509.CertificateBuilder().subject_name(x509.Name(attrs)).issuer_name(self.cert.subject)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=valid_days))
+                .not_valid_before(start).not_valid_after(start + timedelta(days=valid_days))
                 .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
                 .add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in eku]), critical=False)
                 .sign(self.key, hashes.SHA256()))

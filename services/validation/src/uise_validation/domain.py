@@ -1,11 +1,12 @@
-"""Pure parsing and rule checking. A document is JSON (`{"field": value}`) or CSV (rows of
-`field,value`); XLSX from the form's template arrives with issue 3."""
+"""Pure parsing and rule checking. A document is the form's XLSX template filled in (read
+through the map the template carries), JSON (`{"cell code": value}`) or CSV (`code,value` rows)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -18,6 +19,44 @@ class ParseError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True)
+class Document:
+    values: dict
+    form_code: str | None = None  # what an XLSX template says it is
+    participant_bin: str | None = None
+    period: str | None = None
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def read_document(data: bytes, media_type: str) -> Document:
+    if media_type == XLSX:
+        from uise_contracts.workbook import WorkbookError, read_workbook
+
+        try:
+            filled = read_workbook(data)
+        except WorkbookError as exc:
+            raise ParseError(exc.code, str(exc)) from exc
+        return Document(filled.values, filled.form_code, filled.participant_bin, filled.period)
+    return Document(parse_document(data, media_type))
+
+
+def check_identity(doc: Document, form_code: str, period: str, participant_bin: str) -> list[Finding]:
+    """A template filled in for another form, period or organization is an error, not a guess."""
+    out = []
+    if doc.form_code is not None and doc.form_code != form_code:
+        out.append(Finding(rule="FORM_MISMATCH", severity="error",
+                           message=f"the workbook is form {doc.form_code}, submitted as {form_code}"))
+    if doc.period and doc.period != period:
+        out.append(Finding(rule="PERIOD_MISMATCH", severity="error",
+                           message=f"the workbook is for period {doc.period}, submitted for {period}"))
+    if doc.participant_bin and doc.participant_bin != participant_bin:
+        out.append(Finding(rule="BIN_MISMATCH", severity="error",
+                           message=f"the workbook names BIN {doc.participant_bin}, submitted by {participant_bin}"))
+    return out
 
 
 def parse_document(data: bytes, media_type: str) -> dict[str, str]:

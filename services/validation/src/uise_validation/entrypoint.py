@@ -5,7 +5,6 @@ from __future__ import annotations
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import FormListApproved, SignatureChecked
 from uise_contracts.topics import topic_for
-
 from uise_validation import handlers
 from uise_validation.adapters import MIGRATIONS
 

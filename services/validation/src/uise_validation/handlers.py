@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 from sqlmodel import Session, select
+
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
     Finding,
@@ -15,9 +16,8 @@ from uise_contracts.events import (
     StoredObject,
     SubmissionValidated,
 )
-
 from uise_validation.adapters import KnownForm, Result
-from uise_validation.domain import ParseError, check, parse_document
+from uise_validation.domain import ParseError, check, check_identity, read_document
 
 
 def on_formlist(event: FormListApproved, session: Session) -> list:
@@ -41,7 +41,9 @@ def make_on_signature_checked(fetch: Callable[[StoredObject], bytes]):
         if form is None:
             raise NotYetKnown(f"form {event.form_code} for {event.period}")
         try:
-            values, findings = check(form, parse_document(fetch(event.document), event.document.media_type))
+            doc = read_document(fetch(event.document), event.document.media_type)
+            values, findings = check(form, doc.values)
+            findings = check_identity(doc, event.form_code, event.period, event.participant_id) + findings
         except ParseError as exc:
             values, findings = {}, [Finding(rule=exc.code, severity="error", message=str(exc))]
         ok = not any(f.severity == "error" for f in findings)

@@ -1,0 +1,99 @@
+"""The registry's lists of forms reach the other services, and a school's XLSX template, filled
+in as an accountant would, travels the whole path (issue 3)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+
+import httpx
+import openpyxl
+import pytest
+
+from uise_registry.demo import DISTRICT, MINISTRY, SCHOOLS
+from uise_stack.client import submit, wait_final
+from uise_stack.demo import head_signer
+
+pytestmark = pytest.mark.e2e
+SCHOOL1 = next(iter(SCHOOLS))
+MINISTRY_HEADERS = {"X-UISE-Actor": MINISTRY, "X-UISE-User": "e2e"}
+
+
+def fill(template: bytes, values: dict[str, object]) -> bytes:
+    """Type values into the input cells, found through the template's own map."""
+    wb = openpyxl.load_workbook(io.BytesIO(template))
+    where = {}
+    for row in wb["_uise"].iter_rows(values_only=True):
+        if row and row[0] in values and len(row) >= 3:
+            where[row[0]] = (row[1], row[2])
+    assert set(where) == set(values), f"cells not in the template: {set(values) - set(where)}"
+    for code, (sheet, coord) in where.items():
+        wb[sheet][coord] = values[code]
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_a_filled_xlsx_template_is_accepted_with_its_values(stack, ca):
+    registry, intake = stack.config.url("registry"), stack.config.url("intake")
+    form = httpx.get(f"{registry}/v1/forms/OSH-1", params={"year": 2026}).json()
+    template = httpx.get(f"{registry}/v1/forms/OSH-1/template.xlsx",
+                         params={"year": 2026, "participant_bin": SCHOOL1, "period": "2026"})
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+    values: dict[str, object] = {}
+    for sec in form["sections"]:
+        for row in sec["rows"]:
+            for col in sec["columns"]:
+                values[f"{sec['code']}.{row['code']}.{col['code']}"] = 0
+    # grade 1: 50 pupils, 24 girls, 30 in Kazakh, 20 in Russian
+    pupils = form["sections"][0]
+    g1 = pupils["rows"][1]["code"]
+    cols = [c["code"] for c in pupils["columns"]]
+    for col, v in zip(cols, [50, 24, 30, 20, 0], strict=False):
+        values[f"{pupils['code']}.{g1}.{col}"] = v
+    doc = fill(template.content, values)
+    resp = submit(intake, SCHOOL1, "OSH-1", "2026", doc, head_signer(ca, SCHOOL1), filename="osh-1.xlsx")
+    assert resp.status_code == 202, resp.text
+    final = wait_final(intake, resp.json()["submission_id"])
+    validated = next(t for t in final["timeline"] if t["step"] == "validated")["detail"]
+    assert final["status"] == "accepted", validated
+
+
+def test_a_template_for_another_school_is_rejected(stack, ca):
+    registry, intake = stack.config.url("registry"), stack.config.url("intake")
+    other = [s for s in SCHOOLS if s != SCHOOL1][0]
+    template = httpx.get(f"{registry}/v1/forms/OTH-HEAT/template.xlsx",
+                         params={"year": 2026, "participant_bin": other, "period": "2026"}).content
+    doc = fill(template, {"heating_type": "central", "ready_date": date(2026, 9, 1)})
+    resp = submit(intake, SCHOOL1, "OTH-HEAT", "2026", doc, head_signer(ca, SCHOOL1), filename="heat.xlsx")
+    final = wait_final(intake, resp.json()["submission_id"])
+    findings = next(t for t in final["timeline"] if t["step"] == "validated")["detail"]["findings"]
+    assert final["status"] == "rejected" and "BIN_MISMATCH" in [f["rule"] for f in findings]
+
+
+def test_an_approved_list_reaches_intake_and_cannot_be_edited(stack, ca):
+    registry, intake = stack.config.url("registry"), stack.config.url("intake")
+    forms = httpx.get(f"{registry}/v1/forms/MON-Q", params={"year": 2026}).json()
+    with httpx.Client(base_url=registry, headers=MINISTRY_HEADERS) as http:
+        assert http.post("/v1/formlists", json={"year": 2030, "forms": [forms]},
+                         headers={"X-UISE-Actor": DISTRICT}).json()["error"]["code"] == "FORBIDDEN"
+        draft = http.post("/v1/formlists", json={"year": 2030, "forms": [forms]})
+        assert draft.status_code == 201, draft.text
+        version = draft.json()["version"]
+        # before approval no other service knows the 2030 form
+        early = submit(intake, SCHOOL1, "MON-Q", "2030-Q1", json.dumps({}).encode(), head_signer(ca, SCHOOL1),
+                       wait_reference=0)
+        assert early.json()["error"]["code"] == "UNKNOWN_FORM"
+        ok = http.post(f"/v1/formlists/2030/{version}/approve",
+                       json={"order_no": "№ 77", "order_date": "2029-12-20", "signatory": "Министр"})
+        assert ok.status_code == 200, ok.text
+        edit = http.put(f"/v1/formlists/2030/{version}", json={"year": 2030, "forms": [forms]})
+        assert (edit.status_code, edit.json()["error"]["code"]) == (409, "FORMLIST_IMMUTABLE")
+        assert set(edit.json()["error"]["message"]) == {"kk", "ru", "en"}
+        pdf = http.get(f"/v1/formlists/2030/{version}.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # intake's read model, fed by formlist.approved on the broker, now knows the form
+    later = submit(intake, SCHOOL1, "MON-Q", "2030-Q1", json.dumps({"pupils.g01_04.enrolled": 1}).encode(),
+                   head_signer(ca, SCHOOL1), wait_reference=60)
+    assert later.status_code == 202, later.text
