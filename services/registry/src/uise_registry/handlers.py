@@ -269,8 +269,9 @@ def store_participant(session: Session, event: ParticipantUpserted, before: Part
     row.kato, row.active_from, row.active_to, row.updated_at = event.kato, event.active_from, event.active_to, utcnow()
     session.add(row)
     if before is None or before.heads != event.heads:
-        for old in session.exec(select(HeadTermRow).where(HeadTermRow.participant_id == event.participant_id)):
-            session.delete(old)
+        if before is not None:  # a new participant has no terms to replace: skip the query (and its autoflush)
+            for old in session.exec(select(HeadTermRow).where(HeadTermRow.participant_id == event.participant_id)):
+                session.delete(old)
         for h in event.heads:
             session.add(HeadTermRow(participant_id=event.participant_id, iin=h.iin, full_name=h.full_name,
                                     valid_from=h.valid_from, valid_to=h.valid_to))
