@@ -46,4 +46,4 @@ def test_national_seed_imports_in_one_command(tmp_path, monkeypatch, capsys):
 
     # the same command again changes nothing
     assert main(["seed", "--national"]) == 0
-    assert "'ignored': %d" % len(people) in capsys.readouterr().out
+    assert f"'ignored': {len(people)}" in capsys.readouterr().out
