@@ -97,3 +97,29 @@ def test_an_approved_list_reaches_intake_and_cannot_be_edited(stack, ca):
     later = submit(intake, SCHOOL1, "MON-Q", "2030-Q1", json.dumps({"pupils.g01_04.enrolled": 1}).encode(),
                    head_signer(ca, SCHOOL1), wait_reference=60)
     assert later.status_code == 202, later.text
+
+
+def test_import_dry_run_reports_each_bad_row_and_changes_nothing(stack):
+    registry = stack.config.url("registry")
+    csv_text = (
+        "bin,level,kind,parent_bin,name_kk,name_ru\n"
+        f"220440000039,organization,school,{DISTRICT},Жаңа мектеп,Новая школа\n"   # good
+        f"220440000038,organization,school,{DISTRICT},Қате,Ошибка\n"               # bad control digit
+        "220440000049,organization,school,210340000099,Белгісіз,Неизвестный\n"     # unknown parent
+        f"220440000059,district,district,{DISTRICT},Деңгей,Уровень\n"              # wrong level
+    )
+    with httpx.Client(base_url=registry, headers=MINISTRY_HEADERS) as http:
+        before = http.get("/v1/participants", params={"parent_id": DISTRICT}).json()
+        resp = http.post("/v1/participants/import", files={"file": ("schools.csv", csv_text.encode())})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["dry_run"] is True and body["summary"]["imported"] == 1 and body["summary"]["rejected"] == 3
+        assert {(r["row_no"], r["code"]) for r in body["rejected"]} == {
+            (3, "BIN_CHECKSUM"), (4, "PARENT_UNKNOWN"), (5, "PARENT_WRONG_LEVEL")}
+        assert http.get("/v1/participants", params={"parent_id": DISTRICT}).json() == before
+        # a school reads its own record, not its neighbour's
+        mine = http.get(f"/v1/participants/{SCHOOL1}", headers={"X-UISE-Actor": SCHOOL1})
+        assert mine.status_code == 200 and mine.json()["heads"]
+        other = [s for s in SCHOOLS if s != SCHOOL1][0]
+        theirs = http.get(f"/v1/participants/{other}", headers={"X-UISE-Actor": SCHOOL1})
+        assert (theirs.status_code, theirs.json()["error"]["code"]) == (403, "FORBIDDEN")
