@@ -30,3 +30,18 @@ def test_receipt_signature_verifies_and_detects_any_change(tmp_path):
     other = ReceiptSigner.load_or_create(tmp_path / "other.pem")
     assert not verify_receipt(receipt, other.public_pem())
     assert ReceiptSigner.load_or_create(tmp_path / "k.pem").key_id == signer.key_id  # the key persists
+
+
+def test_the_receipt_cli_verifies_offline(tmp_path, capsys):
+    import json
+
+    from uise_intake.receipts import main
+
+    signer = ReceiptSigner.load_or_create(tmp_path / "k.pem")
+    receipt = signer.sign({"submission_id": "s-1", "delivered_at": "2026-11-26T14:00:00+05:00"})
+    (tmp_path / "r.json").write_text(json.dumps(receipt))
+    (tmp_path / "pub.json").write_text(json.dumps({"pem": signer.public_pem()}))
+    assert main([str(tmp_path / "r.json"), "--key", str(tmp_path / "pub.json")]) == 0
+    assert "valid: submission s-1" in capsys.readouterr().out
+    (tmp_path / "r.json").write_text(json.dumps({**receipt, "delivered_at": "2026-11-27T14:00:00+05:00"}))
+    assert main([str(tmp_path / "r.json"), "--key", str(tmp_path / "pub.json")]) == 1

@@ -52,3 +52,24 @@ def verify_receipt(receipt: dict, public_pem: str) -> bool:
         return True
     except (InvalidSignature, KeyError, ValueError):
         return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`uise-receipt RECEIPT.json --key intake-public.pem`: verify a receipt offline against the
+    published key (GET /v1/receipts/public-key on intake gives it as `pem`)."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="uise-receipt", description=main.__doc__)
+    p.add_argument("receipt", help="the JSON receipt intake returned")
+    p.add_argument("--key", required=True, help="intake's public key: a PEM file, or the JSON from /v1/receipts/public-key")
+    args = p.parse_args(argv)
+    receipt = json.loads(Path(args.receipt).read_text())
+    key_text = Path(args.key).read_text()
+    if key_text.lstrip().startswith("{"):
+        key_text = json.loads(key_text)["pem"]
+    if verify_receipt(receipt, key_text):
+        print(f"valid: submission {receipt.get('submission_id')} delivered at {receipt.get('delivered_at')}")
+        return 0
+    print("INVALID: the receipt was altered or not signed by this key", file=sys.stderr)
+    return 1

@@ -21,6 +21,7 @@ class TestCA:
     def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> None:
         self.key = key
         self.cert = cert
+        self.revoked: dict[int, datetime] = {}
 
     @classmethod
     def create(cls, name: str = "UISE TEST ROOT CA") -> TestCA:
@@ -67,3 +68,26 @@ class TestCA:
                 .add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in eku]), critical=False)
                 .sign(self.key, hashes.SHA256()))
         return key, cert
+
+    def revoke(self, cert: x509.Certificate, when: datetime | None = None) -> None:
+        self.revoked[cert.serial_number] = when or datetime.now(UTC)
+
+    def crl(self, next_update_days: int = 7) -> bytes:
+        """A CRL (DER) listing what this CA revoked, signed by it."""
+        now = datetime.now(UTC)
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
+                   .last_update(now - timedelta(minutes=1)).next_update(now + timedelta(days=next_update_days)))
+        for serial, when in self.revoked.items():
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def publish_crl(self, directory: Path) -> Path:
+        """Write the CRL where the signature service reads its revocation lists."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "uise-test-ca.crl"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(self.crl())
+        tmp.replace(path)  # atomic: a reader never sees half a CRL
+        return path
+
