@@ -193,6 +193,10 @@ class SubmissionReceived(Event):
     signature_detached: bool = True
     delivered_at: datetime = Field(description="Recipient's intake receipt time (clause 10)")
     supersedes: str | None = None
+    # v1.1 (additive): the paper channel of clause 8. A paper submission's `signature` object is
+    # the scan of the signed title page, registered by the recipient.
+    channel: Literal["electronic", "paper"] = "electronic"
+    registered_by: str | None = Field(default=None, description="Who registered a paper submission")
 
 
 class Signer(Event):

@@ -99,3 +99,22 @@ def test_the_head_is_the_one_in_office_on_the_signing_day(tmp_path):
         "new head, signed today": (True, None),
         "new head, signed before taking office": (False, "HEAD_MISMATCH"),
     }
+
+
+def test_a_paper_submission_is_accepted_as_registered_not_verified(tmp_path):
+    engine = migrated_sqlite(tmp_path, MIGRATIONS)
+    run_handler(engine, on_participant, ParticipantUpserted(
+        participant_id=BIN, bin=BIN, level=Level.organization, kind="school", parent_id="210340000012",
+        name_kk="m", name_ru="ш", head_iin=IIN))
+    scan = b"%PDF-1.7 scan of the signed title page"
+    doc = b'{"pupils_total": 1}'
+
+    def never(_obj):
+        raise AssertionError("a paper submission's scan is not a CMS to verify")
+
+    handler = make_on_received(never, lambda: TrustStore([]))
+    [checked] = run_handler(engine, handler, SubmissionReceived(
+        submission_id="paper-1", participant_id=BIN, form_code="SCH-1", period="2026",
+        document=stored(doc, "d"), signature=stored(scan, "scans"), signature_detached=False,
+        delivered_at=datetime.now(UTC), channel="paper", registered_by="officer@210340000012"))
+    assert checked.ok and checked.signer.algorithm == "paper" and "officer@210340000012" in checked.message

@@ -53,6 +53,15 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
         participant = session.get(KnownParticipant, event.participant_id)
         if participant is None:
             raise NotYetKnown(f"participant {event.participant_id}")
+        if event.channel == "paper":
+            # Clause 8's paper channel: the head signed the letterhead; the recipient registered
+            # it with a scan. There is no electronic signature to verify, only who registered it.
+            session.add(Verdict(submission_id=event.submission_id, ok=True, reason_code=None))
+            return [SignatureChecked(
+                submission_id=event.submission_id, participant_id=event.participant_id,
+                form_code=event.form_code, period=event.period, document=event.document, ok=True,
+                message=f"paper submission registered by {event.registered_by or 'the recipient'}",
+                signer=Signer(algorithm="paper"))]
         document, signature = fetch(event.document), fetch(event.signature)
         signer = None
         try:
