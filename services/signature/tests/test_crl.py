@@ -29,3 +29,40 @@ def test_a_crl_not_signed_by_the_issuer_is_ignored(tmp_path):
     forged.revoke(cert)
     forged.publish_crl(tmp_path)
     assert RevocationLists(tmp_path).revoked_at(cert, ca.cert, datetime.now(UTC)) is None
+
+
+def test_verify_refuses_a_signer_once_the_crl_naming_it_is_published(tmp_path):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from uise_signature.cms import SignatureError, TrustStore, sign, verify
+
+    ca = TestCA.create()
+    (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
+    key, cert = ca.issue(iin="800101300016", name="Head", bin_="220440000019")
+    doc = b"figures"
+    trust = TrustStore.from_dir(tmp_path)
+    assert verify(sign(doc, key, cert), doc, trust).iin == "800101300016"
+    ca.revoke(cert)
+    ca.publish_crl(tmp_path)
+    try:
+        verify(sign(doc, key, cert), doc, trust)
+        raise AssertionError("a revoked certificate verified")
+    except SignatureError as exc:
+        assert exc.code == "CERT_REVOKED"
+
+
+def test_the_nca_test_crls_are_read_and_their_gost_signatures_verify():
+    from pathlib import Path
+
+    from cryptography import x509
+
+    from uise_signature.cms import _crl_signed_by
+    from uise_signature.crl import load_crl
+
+    pki = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "nca-test-pki"
+    assert pki.exists(), f"{pki} is missing: shared/ must sit beside the repository"
+    intermediate = x509.load_der_x509_certificate((pki / "ca" / "nca_gost2022_test.cer").read_bytes())
+    for name in ("nca_gost2022_test.crl", "nca_gost2022_d_test.crl"):
+        crl = load_crl((pki / "crl" / name).read_bytes())
+        assert crl.issuer == intermediate.subject
+        assert _crl_signed_by(crl, intermediate), name
