@@ -66,3 +66,32 @@ def test_the_nca_test_crls_are_read_and_their_gost_signatures_verify():
         crl = load_crl((pki / "crl" / name).read_bytes())
         assert crl.issuer == intermediate.subject
         assert _crl_signed_by(crl, intermediate), name
+
+
+def test_the_gost_test_ca_issues_signs_and_revokes(tmp_path):
+    import warnings
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from uise_signature.cms import GOST_512, SignatureError, TrustStore, sign, verify
+    from uise_signature.domain import check_authority
+    from uise_signature.testca import GostTestCA
+
+    warnings.filterwarnings("ignore", message=".*length must be.*")
+    ca = GostTestCA.load_or_create(tmp_path / "pki")
+    assert GostTestCA.load_or_create(tmp_path / "pki").cert == ca.cert  # persisted
+    (tmp_path / "trust").mkdir()
+    (tmp_path / "trust" / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
+    key, cert = ca.issue(iin="800101300016", name="Директор", bin_="220440000019")
+    doc = "Форма ОШ-1".encode()
+    trust = TrustStore.from_dir(tmp_path / "trust")
+    info = verify(sign(doc, key, cert), doc, trust)
+    assert info.algorithm == GOST_512
+    check_authority(info, "220440000019", "800101300016")
+    ca.revoke(cert)
+    ca.publish_crl(tmp_path / "trust")
+    try:
+        verify(sign(doc, key, cert), doc, trust)
+        raise AssertionError("revoked GOST certificate verified")
+    except SignatureError as exc:
+        assert exc.code == "CERT_REVOKED"

@@ -1,17 +1,22 @@
-"""The project's own test CA: NCA-shaped certificates (subject serialNumber=IIN…, OU=BIN…,
-extended key usage naming the role) for the demo hierarchy and the tests. RSA in this version;
-issue 4 adds GOST 34.10-2015."""
+"""The project's own test CAs: NCA-shaped certificates (subject serialNumber=IIN…, OU=BIN…,
+extended key usage naming the role) for the demo hierarchy and the tests, and CRLs so revocation
+is testable end to end. `GostTestCA` issues GOST 34.10-2015 512 as NCA RK does; `TestCA` RSA."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from asn1crypto import crl as acrl
+from asn1crypto import keys as akeys
+from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from uise_signature import gost, oids
 from uise_signature.oids import EKU_FIRST_HEAD, EKU_LEGAL_ENTITY
 
 
@@ -91,3 +96,114 @@ class TestCA:
         tmp.replace(path)  # atomic: a reader never sees half a CRL
         return path
 
+
+
+# --- GOST 34.10-2015 512, as NCA RK issues today ---------------------------------------------
+# cryptography cannot sign with GOST keys, so certificates and CRLs are assembled with
+# asn1crypto and signed with uise_signature.gost over their Streebog-512 digest.
+
+
+def _gost_sig_oid(curve: gost.Curve) -> str:
+    return oids.GOST_KZ_SIG_512 if curve.size == 64 else oids.GOST_KZ_SIG_256
+
+
+def _gost_certificate(subject: ax509.Name, issuer: ax509.Name, issuer_key: gost.PrivateKey,
+                      public: tuple[gost.Curve, tuple[int, int]], *, ca: bool, not_before: datetime,
+                      not_after: datetime, key_usage: set[str], eku: tuple[str, ...] = ()) -> x509.Certificate:
+    sig_oid = _gost_sig_oid(issuer_key.curve)
+    extensions = [
+        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
+        {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
+    ]
+    if eku:
+        extensions.append({"extn_id": "extended_key_usage", "critical": False, "extn_value": list(eku)})
+    tbs = ax509.TbsCertificate({
+        "version": "v3",
+        "serial_number": secrets.randbits(63),
+        "signature": {"algorithm": sig_oid},
+        "issuer": issuer,
+        "validity": {"not_before": ax509.Time({"utc_time": not_before}),
+                     "not_after": ax509.Time({"utc_time": not_after})},
+        "subject": subject,
+        "subject_public_key_info": akeys.PublicKeyInfo.load(gost.spki_der(public[0], public[1], kazakh=True)),
+        "extensions": extensions,
+    })
+    value = issuer_key.sign_digest(gost.streebog(tbs.dump(), issuer_key.curve.size))
+    cert = ax509.Certificate({"tbs_certificate": tbs, "signature_algorithm": {"algorithm": sig_oid},
+                              "signature_value": value})
+    return x509.load_der_x509_certificate(cert.dump())
+
+
+class GostTestCA:
+    """The project's own NCA-shaped test CA on GOST 34.10-2015 512 (tc26 paramSetA): issues heads'
+    certificates with IIN/BIN subjects and role EKUs, and signs CRLs. Same interface as TestCA."""
+
+    __test__ = False
+
+    def __init__(self, key: gost.PrivateKey, cert: x509.Certificate) -> None:
+        self.key = key
+        self.cert = cert
+        self.revoked: dict[int, datetime] = {}
+
+    @property
+    def _name(self) -> ax509.Name:
+        return ax509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER)).subject
+
+    @classmethod
+    def create(cls, name: str = "UISE GOST TEST ROOT CA", curve: gost.Curve = gost.TC26_512_A) -> GostTestCA:
+        key = gost.PrivateKey(curve, secrets.randbelow(curve.q - 1) + 1)
+        subject = ax509.Name.build({"common_name": name, "country_name": "KZ"})
+        now = datetime.now(UTC)
+        cert = _gost_certificate(subject, subject, key, (curve, key.public_point()), ca=True,
+                                 not_before=now - timedelta(days=1), not_after=now + timedelta(days=3650),
+                                 key_usage={"key_cert_sign", "crl_sign"})
+        return cls(key, cert)
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> GostTestCA:
+        key_path, cert_path = directory / "test-ca-gost.key", directory / "test-ca-gost.pem"
+        if key_path.exists() and cert_path.exists():
+            d = int(key_path.read_text().strip(), 16)
+            return cls(gost.PrivateKey(gost.TC26_512_A, d), x509.load_pem_x509_certificate(cert_path.read_bytes()))
+        ca = cls.create()
+        directory.mkdir(parents=True, exist_ok=True)
+        key_path.write_text(format(ca.key.d, "x"))
+        key_path.chmod(0o600)
+        cert_path.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+        return ca
+
+    def issue(self, *, iin: str, name: str, bin_: str | None, org: str | None = None,
+              eku: tuple[str, ...] = (EKU_LEGAL_ENTITY, EKU_FIRST_HEAD), valid_days: int = 365,
+              valid_from: datetime | None = None) -> tuple[gost.PrivateKey, x509.Certificate]:
+        curve = self.key.curve
+        key = gost.PrivateKey(curve, secrets.randbelow(curve.q - 1) + 1)
+        fields = {"common_name": name, "serial_number": f"IIN{iin}", "country_name": "KZ"}
+        if bin_ is not None:
+            fields.update({"organization_name": org or f"Organization {bin_}", "organizational_unit_name": f"BIN{bin_}"})
+        start = valid_from or datetime.now(UTC) - timedelta(days=1)
+        cert = _gost_certificate(ax509.Name.build(fields), self._name, self.key, (curve, key.public_point()),
+                                 ca=False, not_before=start, not_after=start + timedelta(days=valid_days),
+                                 key_usage={"digital_signature", "non_repudiation"}, eku=eku)
+        return key, cert
+
+    def revoke(self, cert: x509.Certificate, when: datetime | None = None) -> None:
+        self.revoked[cert.serial_number] = when or datetime.now(UTC)
+
+    def crl(self, next_update_days: int = 7) -> bytes:
+        now = datetime.now(UTC)
+        sig_oid = _gost_sig_oid(self.key.curve)
+        tbs = acrl.TbsCertList({
+            "version": "v2",
+            "signature": {"algorithm": sig_oid},
+            "issuer": self._name,
+            "this_update": ax509.Time({"utc_time": now - timedelta(minutes=1)}),
+            "next_update": ax509.Time({"utc_time": now + timedelta(days=next_update_days)}),
+            "revoked_certificates": [
+                {"user_certificate": serial, "revocation_date": ax509.Time({"utc_time": when})}
+                for serial, when in self.revoked.items()] or None,
+        })
+        value = self.key.sign_digest(gost.streebog(tbs.dump(), self.key.curve.size))
+        return acrl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": {"algorithm": sig_oid},
+                                     "signature": value}).dump()
+
+    publish_crl = TestCA.publish_crl
