@@ -76,25 +76,25 @@ def test_an_approved_list_reaches_intake_and_cannot_be_edited(stack, ca):
     registry, intake = stack.config.url("registry"), stack.config.url("intake")
     forms = httpx.get(f"{registry}/v1/forms/MON-Q", params={"year": 2026}).json()
     with httpx.Client(base_url=registry, headers=MINISTRY_HEADERS) as http:
-        assert http.post("/v1/formlists", json={"year": 2030, "forms": [forms]},
+        assert http.post("/v1/formlists", json={"year": 2025, "forms": [forms]},
                          headers={"X-UISE-Actor": DISTRICT}).json()["error"]["code"] == "FORBIDDEN"
-        draft = http.post("/v1/formlists", json={"year": 2030, "forms": [forms]})
+        draft = http.post("/v1/formlists", json={"year": 2025, "forms": [forms]})
         assert draft.status_code == 201, draft.text
         version = draft.json()["version"]
-        # before approval no other service knows the 2030 form
-        early = submit(intake, SCHOOL1, "MON-Q", "2030-Q1", json.dumps({}).encode(), head_signer(ca, SCHOOL1),
+        # before approval no other service knows the 2025 form
+        early = submit(intake, SCHOOL1, "MON-Q", "2025-Q4", json.dumps({}).encode(), head_signer(ca, SCHOOL1),
                        wait_reference=0)
         assert early.json()["error"]["code"] == "UNKNOWN_FORM"
-        ok = http.post(f"/v1/formlists/2030/{version}/approve",
-                       json={"order_no": "№ 77", "order_date": "2029-12-20", "signatory": "Министр"})
+        ok = http.post(f"/v1/formlists/2025/{version}/approve",
+                       json={"order_no": "№ 77", "order_date": "2024-12-20", "signatory": "Министр"})
         assert ok.status_code == 200, ok.text
-        edit = http.put(f"/v1/formlists/2030/{version}", json={"year": 2030, "forms": [forms]})
+        edit = http.put(f"/v1/formlists/2025/{version}", json={"year": 2025, "forms": [forms]})
         assert (edit.status_code, edit.json()["error"]["code"]) == (409, "FORMLIST_IMMUTABLE")
         assert set(edit.json()["error"]["message"]) == {"kk", "ru", "en"}
-        pdf = http.get(f"/v1/formlists/2030/{version}.pdf")
+        pdf = http.get(f"/v1/formlists/2025/{version}.pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     # intake's read model, fed by formlist.approved on the broker, now knows the form
-    later = submit(intake, SCHOOL1, "MON-Q", "2030-Q1", json.dumps({"pupils.g01_04.enrolled": 1}).encode(),
+    later = submit(intake, SCHOOL1, "MON-Q", "2025-Q4", json.dumps({"pupils.g01_04.enrolled": 1}).encode(),
                    head_signer(ca, SCHOOL1), wait_reference=60)
     assert later.status_code == 202, later.text
 

@@ -326,7 +326,7 @@ def build_template(form: FormDefinition, *, participant_bin: str | None = None,
 # --- reading ------------------------------------------------------------------------------
 
 
-def _inspect_zip(data: bytes, max_uncompressed: int, max_ratio: int) -> None:
+def inspect_zip(data: bytes, max_uncompressed: int, max_ratio: int) -> None:
     """Refuse what must not reach an XML parser: non-zips, bombs and DTDs."""
     # An XLSX starts with a local file header; zipfile alone would also accept junk in front.
     if not data.startswith(b"PK\x03\x04"):
@@ -498,7 +498,7 @@ def _header_text(value: object, *, digits: int | None = None) -> str | None:
 def read_workbook(data: bytes, *, max_uncompressed: int = 50 * 1024 * 1024,
                   max_ratio: int = 100) -> FilledWorkbook:
     """The values of a workbook filled from a template, by cell code. Raises WorkbookError."""
-    _inspect_zip(data, max_uncompressed, max_ratio)
+    inspect_zip(data, max_uncompressed, max_ratio)
     from openpyxl import load_workbook
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,13 @@ class StackConfig:
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or os.environ.get("UISE_DATABASE_URL"))
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or os.environ.get("UISE_REDIS_URL"))
     otlp_endpoint: str | None = field(default_factory=lambda: os.environ.get("UISE_OTLP_ENDPOINT"))
+    # Intake's ops endpoint (API keys) is enabled with a token made for this run; the stack uses
+    # it to issue the demo participants' keys (docs/intake.md).
+    intake_admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Submissions are authenticated by API keys, not by a header (there is no gateway here).
+    intake_env: dict[str, str] = field(default_factory=lambda: {
+        "UISE_INTAKE_TRUST_GATEWAY_HEADER": "false",
+    })
 
     @classmethod
     def ephemeral(cls, base_dir: Path, **overrides) -> StackConfig:
@@ -59,6 +67,11 @@ class StackConfig:
     def log_dir(self) -> Path:
         return self.base_dir / "logs"
 
+    @property
+    def intake_keys_file(self) -> Path:
+        """The demo participants' API keys, written at start (mode 0600)."""
+        return self.base_dir / "intake-keys.json"
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[service]}"
 
@@ -79,4 +92,7 @@ class StackConfig:
             env["UISE_DATABASE_URL"] = self.database_url
         if self.otlp_endpoint:
             env["UISE_OTLP_ENDPOINT"] = self.otlp_endpoint
+        if service == "intake":
+            env["UISE_INTAKE_ADMIN_TOKEN"] = self.intake_admin_token
+            env.update(self.intake_env)
         return env

@@ -14,6 +14,7 @@ from uise_contracts.events import FormDefinition
 from uise_registry.demo import DEMO_FORM, DISTRICT, MINISTRY, SCHOOLS, demo_participants
 from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_signature.testca import TestCA
+from uise_stack import client
 from uise_stack.client import Signer, submit, wait_final
 from uise_stack.config import StackConfig
 
@@ -67,9 +68,20 @@ def as_csv(values: dict) -> bytes:
     return out.getvalue().encode()
 
 
+def use_demo_keys(config: StackConfig) -> None:
+    """The demo participants' API keys the stack issued at start (intake-keys.json), and the
+    admin token to issue more."""
+    intake = config.url("intake")
+    client.use_admin_token(intake, config.intake_admin_token)
+    if config.intake_keys_file.exists():
+        for participant_id, token in json.loads(config.intake_keys_file.read_text()).items():
+            client.remember_key(intake, participant_id, token)
+
+
 def run_demo(config: StackConfig, ca: TestCA) -> list[dict]:
     seed_registry(config.url("registry"))
     intake = config.url("intake")
+    use_demo_keys(config)
     (school1, _), (school2, _) = list(SCHOOLS.items())
     deputy_key, deputy_cert = ca.issue(iin="850505400033", name="Deputy", bin_=school2,
                                        eku=(EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN))

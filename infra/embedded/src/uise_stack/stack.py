@@ -10,6 +10,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+import httpx
 from minio import Minio
 
 from uise_common.broker import ensure_topics
@@ -117,10 +118,38 @@ class Stack:
         try:
             self.start_infra()
             self.start_services()
+            self.issue_api_keys()
         except BaseException:
             self.stop()
             raise
         self.write_state()
+
+    # --- API keys -----------------------------------------------------------------------------
+
+    def issue_api_keys(self) -> dict[str, str]:
+        """Keys for the demo participants through intake's ops endpoint, remembered by the client
+        in this process and written to `intake-keys.json` (0600) for curl; keys still valid
+        from an earlier run on the same data directory are kept."""
+        from uise_registry.demo import demo_participants
+        from uise_stack import client
+
+        url = self.config.url("intake")
+        client.use_admin_token(url, self.config.intake_admin_token)
+        path = self.config.intake_keys_file
+        known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        tokens: dict[str, str] = {}
+        for p in demo_participants():
+            pid = p["participant_id"]
+            token = known.get(pid)
+            if token is None or httpx.get(f"{url}/v1/submissions", params={"limit": 1},
+                                          headers=client.bearer(token), timeout=10).status_code != 200:
+                token = client.issue_key(url, pid, label="embedded stack")["token"]
+            client.remember_key(url, pid, token)
+            tokens[pid] = token
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(tokens, indent=2) + "\n")
+        return tokens
 
     def stop(self) -> None:
         for name in [*SERVICES, "redis", "kafka", "s3"]:

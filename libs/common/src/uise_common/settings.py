@@ -48,6 +48,23 @@ class Settings(BaseSettings):
     # Intake limits (issue 4 deepens these).
     max_document_bytes: int = 20 * 1024 * 1024
 
+    # Intake (issue 4; docs/intake.md). Participants authenticate with API keys; the
+    # X-Participant-Id header is believed only behind a gateway that authenticates them itself.
+    intake_trust_gateway_header: bool = False
+    intake_admin_token: str | None = None  # enables /v1/ops/api-keys; unset = disabled
+    intake_max_in_flight: int = 32  # uploads processed at once per process; beyond: 429
+    intake_retry_after_seconds: int = 1
+    intake_max_signature_bytes: int = 1024 * 1024
+    intake_max_scan_bytes: int = 20 * 1024 * 1024
+    intake_xlsx_max_uncompressed_bytes: int = 50 * 1024 * 1024
+    intake_xlsx_max_ratio: int = 100
+    # A period may be submitted from its start (minus `opens_days_before`) until
+    # `closes_days_after` days after its end.
+    intake_window_opens_days_before: int = 0
+    intake_window_closes_days_after: int = 365
+    # How long after the delivery date a recipient may still register a paper submission.
+    intake_paper_max_age_days: int = 31
+
     # Registry: admit the NCA RK test identifiers (BIN 123456789021, IIN 123456789011/012),
     # which carry no valid control digit. For test and demo installations only.
     registry_test_identifiers: bool = False

@@ -1,3 +1,5 @@
+import sys
+
 from uise_intake.entrypoint import main
 
-main()
+sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
 from uise_common.db import Migration, create_tables, utcnow
@@ -22,13 +23,14 @@ class KnownForm(SQLModel, table=True):
     code: str = Field(primary_key=True)
     year: int = Field(primary_key=True)
     respondent_kinds: str  # comma-separated
+    period_type: str | None = None  # v2; None for rows read before it
 
 
 class Submission(SQLModel, table=True):
     __tablename__ = "intake_submission"
     submission_id: str = Field(primary_key=True)
     participant_id: str = Field(index=True)
-    recipient_id: str | None = None
+    recipient_id: str | None = Field(default=None, index=True)
     form_code: str
     period: str
     document_key: str
@@ -37,9 +39,13 @@ class Submission(SQLModel, table=True):
     signature_sha256: str
     media_type: str
     delivered_at: datetime
-    supersedes: str | None = None
+    # a correction names the submission it replaces; each one is replaced at most once, so the
+    # versions of (participant, form, period) form one chain
+    supersedes: str | None = Field(default=None, unique=True)
     status: str = "received"
     reason_code: str | None = None
+    channel: str = "electronic"  # v2: or "paper" (registered by the recipient, clause 8)
+    registered_by: str | None = None  # v2: paper only, "<recipient id>/<user>"
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -52,5 +58,56 @@ class TimelineEntry(SQLModel, table=True):
     detail: str = "{}"  # JSON
 
 
-MIGRATIONS = [Migration(1, "submissions, timelines, read models",
-                        create_tables(KnownParticipant, KnownForm, Submission, TimelineEntry))]
+class ApiKey(SQLModel, table=True):
+    """A participant's API key: only the SHA-256 of the token is kept."""
+
+    __tablename__ = "intake_api_key"
+    key_hash: str = Field(primary_key=True)
+    key_id: str = Field(index=True, unique=True)  # the hash's first 12 hex digits
+    participant_id: str = Field(index=True)
+    label: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str | None = None
+    revoked_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a POST with an Idempotency-Key, written in the submission's
+    transaction; a retry with the same key replays it."""
+
+    __tablename__ = "intake_idempotency"
+    participant_id: str = Field(primary_key=True)  # the authenticated caller
+    key: str = Field(primary_key=True)
+    fingerprint: str
+    submission_id: str
+    status_code: int
+    response: str  # JSON: the receipt as first returned
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def _v2_keys_idempotency_paper(conn) -> None:
+    """Issue 4: API keys, idempotency keys, the paper channel, corrections as a chain, and the
+    form's periodicity in the read model. Version 1 builds its tables from the current models,
+    so on a fresh database the columns already exist: add only what is missing."""
+    insp = inspect(conn)
+    sub_cols = {c["name"] for c in insp.get_columns("intake_submission")}
+    for name, ddl in (("channel", "VARCHAR NOT NULL DEFAULT 'electronic'"), ("registered_by", "VARCHAR")):
+        if name not in sub_cols:
+            conn.execute(text(f"ALTER TABLE intake_submission ADD COLUMN {name} {ddl}"))
+    if "period_type" not in {c["name"] for c in insp.get_columns("intake_form")}:
+        conn.execute(text("ALTER TABLE intake_form ADD COLUMN period_type VARCHAR"))
+    unique = {tuple(u["column_names"]) for u in insp.get_unique_constraints("intake_submission")}
+    unique |= {tuple(i["column_names"]) for i in insp.get_indexes("intake_submission") if i.get("unique")}
+    if ("supersedes",) not in unique:
+        conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_intake_submission_supersedes_unique "
+                          "ON intake_submission (supersedes)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_intake_submission_recipient_id "
+                      "ON intake_submission (recipient_id)"))
+    SQLModel.metadata.create_all(conn, tables=[ApiKey.__table__, IdempotencyRecord.__table__])
+
+
+MIGRATIONS = [
+    Migration(1, "submissions, timelines, read models",
+              create_tables(KnownParticipant, KnownForm, Submission, TimelineEntry)),
+    Migration(2, "API keys, idempotency keys, paper channel, correction chain", _v2_keys_idempotency_paper),
+]

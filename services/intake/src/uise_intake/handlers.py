@@ -32,7 +32,8 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
-        session.merge(KnownForm(code=form.code, year=event.year, respondent_kinds=",".join(form.respondent_kinds)))
+        session.merge(KnownForm(code=form.code, year=event.year, respondent_kinds=",".join(form.respondent_kinds),
+                                period_type=form.period_type))
     return []
 
 

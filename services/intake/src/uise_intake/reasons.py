@@ -1,0 +1,188 @@
+"""Every reason intake refuses a request for: a stable code, its HTTP status and the message in
+English, Russian and Kazakh (templates filled from keyword arguments). docs/intake.md lists the
+same table; a test keeps the two in step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from uise_common.http import ApiError
+
+
+@dataclass(frozen=True)
+class Reason:
+    status: int
+    en: str
+    ru: str
+    kk: str
+
+
+REASONS: dict[str, Reason] = {
+    # --- who is asking -------------------------------------------------------------------
+    "UNAUTHENTICATED": Reason(
+        401, "an API key is required: Authorization: Bearer <key>",
+        "требуется API-ключ: Authorization: Bearer <ключ>",
+        "API кілті қажет: Authorization: Bearer <кілт>"),
+    "API_KEY_INVALID": Reason(
+        401, "the API key is not valid", "API-ключ недействителен", "API кілті жарамсыз"),
+    "API_KEY_REVOKED": Reason(
+        401, "the API key has been revoked", "API-ключ отозван", "API кілті кері қайтарылған"),
+    "UNKNOWN_PARTICIPANT": Reason(
+        403, "participant {participant_id} is not registered",
+        "участник {participant_id} не зарегистрирован", "{participant_id} қатысушысы тіркелмеген"),
+    "NOT_RECIPIENT": Reason(
+        403, "only the recipient of {participant_id} (its parent) may register its paper submissions",
+        "регистрировать бумажные отчёты {participant_id} может только его получатель (вышестоящий)",
+        "{participant_id} қағаз есептерін тек оның алушысы (жоғары тұрған) тіркей алады"),
+    "ADMIN_TOKEN_INVALID": Reason(
+        401, "the admin token is missing or wrong", "токен администратора отсутствует или неверен",
+        "әкімші токені жоқ немесе қате"),
+    "OPS_DISABLED": Reason(
+        403, "the ops endpoints are disabled (UISE_INTAKE_ADMIN_TOKEN is not set)",
+        "служебные методы отключены (UISE_INTAKE_ADMIN_TOKEN не задан)",
+        "қызметтік әдістер өшірулі (UISE_INTAKE_ADMIN_TOKEN берілмеген)"),
+    "API_KEY_UNKNOWN": Reason(
+        404, "no API key {key_id}", "нет API-ключа {key_id}", "{key_id} API кілті жоқ"),
+    # --- reading what was sent -------------------------------------------------------------
+    "REQUEST_TOO_LARGE": Reason(
+        413, "the request is larger than {limit} bytes", "запрос больше {limit} байт",
+        "сұрау {limit} байттан үлкен"),
+    "REQUEST_MALFORMED": Reason(
+        400, "the multipart body cannot be read", "тело запроса (multipart) не читается",
+        "сұрау денесі (multipart) оқылмайды"),
+    "DOCUMENT_TOO_LARGE": Reason(
+        413, "the document is larger than {limit} bytes", "документ больше {limit} байт",
+        "құжат {limit} байттан үлкен"),
+    "SIGNATURE_TOO_LARGE": Reason(
+        413, "the signature is larger than {limit} bytes", "подпись больше {limit} байт",
+        "қолтаңба {limit} байттан үлкен"),
+    "SCAN_TOO_LARGE": Reason(
+        413, "the scan is larger than {limit} bytes", "скан больше {limit} байт",
+        "скан {limit} байттан үлкен"),
+    "EMPTY_UPLOAD": Reason(
+        422, "the {what} is empty", "файл ({what}) пуст", "файл ({what}) бос"),
+    "IDEMPOTENCY_KEY_INVALID": Reason(
+        422, "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        "Idempotency-Key должен состоять из 1–255 видимых символов ASCII",
+        "Idempotency-Key 1–255 көрінетін ASCII таңбадан тұруы тиіс"),
+    "IDEMPOTENCY_KEY_REUSED": Reason(
+        422, "this Idempotency-Key was used for a different request (submission {submission_id})",
+        "этот Idempotency-Key уже использован для другого запроса (отправка {submission_id})",
+        "бұл Idempotency-Key басқа сұрау үшін қолданылған ({submission_id} жіберілімі)"),
+    # --- what the document is --------------------------------------------------------------
+    "DOCUMENT_TYPE_UNSUPPORTED": Reason(
+        415, "the document is {detected}, not XLSX, CSV or JSON",
+        "документ является {detected}, а не XLSX, CSV или JSON",
+        "құжат XLSX, CSV немесе JSON емес, ол {detected}"),
+    "DOCUMENT_TYPE_MISMATCH": Reason(
+        415, "the document is named {filename} but its content is {detected}",
+        "документ назван {filename}, но его содержимое — {detected}",
+        "құжат {filename} деп аталған, бірақ мазмұны {detected}"),
+    "DOCUMENT_NOT_UTF8": Reason(
+        422, "the document is not UTF-8 text; save it as UTF-8",
+        "документ не в кодировке UTF-8; сохраните его в UTF-8",
+        "құжат UTF-8 кодтауында емес; оны UTF-8 түрінде сақтаңыз"),
+    "DOCUMENT_JSON_INVALID": Reason(
+        422, "the JSON document cannot be read: {why}", "JSON-документ не читается: {why}",
+        "JSON құжаты оқылмайды: {why}"),
+    "XLSX_NOT_A_ZIP": Reason(
+        422, "the XLSX is damaged: {why}", "XLSX повреждён: {why}", "XLSX бүлінген: {why}"),
+    "XLSX_RATIO": Reason(
+        422, "the XLSX inflates far beyond its size (a zip bomb): {why}",
+        "XLSX распаковывается в непомерный объём (zip-бомба): {why}",
+        "XLSX шамадан тыс көлемге ашылады (zip-бомба): {why}"),
+    "XLSX_TOO_LARGE": Reason(
+        422, "the XLSX is too large once unpacked: {why}", "XLSX слишком велик после распаковки: {why}",
+        "XLSX ашылғаннан кейін тым үлкен: {why}"),
+    "XLSX_XML_ENTITIES": Reason(
+        422, "the XLSX declares an XML DOCTYPE or ENTITY, which a workbook never needs: {why}",
+        "XLSX объявляет XML DOCTYPE или ENTITY, которые в книге Excel не нужны: {why}",
+        "XLSX ішінде XML DOCTYPE немесе ENTITY бар, кітапқа олар қажет емес: {why}"),
+    "SIGNATURE_NOT_CMS": Reason(
+        422, "the signature is not a CMS (PKCS#7) SignedData in DER: {why}",
+        "подпись не является CMS (PKCS#7) SignedData в DER: {why}",
+        "қолтаңба DER пішіміндегі CMS (PKCS#7) SignedData емес: {why}"),
+    "SCAN_NOT_PDF": Reason(
+        422, "the scan must be a PDF (it is {detected})", "скан должен быть PDF (получен {detected})",
+        "скан PDF болуы тиіс (алынғаны {detected})"),
+    # --- what it is for --------------------------------------------------------------------
+    "PERIOD_INVALID": Reason(
+        422, "{period} is not a period: use 2026, 2026-H1, 2026-Q3, 2026-10 or 2026-10-15",
+        "{period} не является периодом: 2026, 2026-H1, 2026-Q3, 2026-10 или 2026-10-15",
+        "{period} кезең емес: 2026, 2026-H1, 2026-Q3, 2026-10 немесе 2026-10-15"),
+    "PERIOD_OUTSIDE_WINDOW": Reason(
+        422, "period {period} is collected from {opens} to {closes}",
+        "период {period} принимается с {opens} по {closes}",
+        "{period} кезеңі {opens} бастап {closes} дейін қабылданады"),
+    "PERIOD_MISMATCH": Reason(
+        422, "form {form_code} is {period_type}; {period} is not such a period",
+        "форма {form_code} имеет периодичность {period_type}; {period} ей не соответствует",
+        "{form_code} нысанының кезеңділігі {period_type}; {period} оған сәйкес емес"),
+    "UNKNOWN_FORM": Reason(
+        422, "form {form_code} is not on the approved list for {period}",
+        "формы {form_code} нет в утверждённом перечне на {period}",
+        "{form_code} нысаны {period} бекітілген тізбеде жоқ"),
+    "FORM_NOT_APPLICABLE": Reason(
+        422, "form {form_code} does not apply to a {kind}", "форма {form_code} не применяется к виду {kind}",
+        "{form_code} нысаны {kind} түріне қолданылмайды"),
+    "DELIVERED_ON_IN_FUTURE": Reason(
+        422, "the delivery date {delivered_on} is in the future", "дата доставки {delivered_on} ещё не наступила",
+        "жеткізу күні {delivered_on} әлі келмеген"),
+    "PAPER_DELIVERY_TOO_OLD": Reason(
+        422, "a paper submission delivered on {delivered_on} can no longer be registered (limit {days} days)",
+        "бумажный отчёт, доставленный {delivered_on}, уже нельзя зарегистрировать (срок {days} дн.)",
+        "{delivered_on} жеткізілген қағаз есепті енді тіркеуге болмайды (мерзімі {days} күн)"),
+    # --- reading back -----------------------------------------------------------------------
+    "SUBMISSION_UNKNOWN": Reason(
+        404, "no submission {submission_id}", "нет отправки {submission_id}", "{submission_id} жіберілімі жоқ"),
+    # --- capacity and dependencies ----------------------------------------------------------
+    "OVERLOADED": Reason(
+        429, "intake is at capacity; retry after {seconds} s", "приём перегружен; повторите через {seconds} с",
+        "қабылдау толып тұр; {seconds} с кейін қайталаңыз"),
+    "KAFKA_UNAVAILABLE": Reason(
+        503, "the event bus is unavailable; nothing was stored, retry later",
+        "шина событий недоступна; ничего не сохранено, повторите позже",
+        "оқиғалар шинасы қолжетімсіз; ештеңе сақталмады, кейінірек қайталаңыз"),
+    "STORAGE_UNAVAILABLE": Reason(
+        503, "object storage is unavailable; nothing was stored, retry later",
+        "хранилище недоступно; ничего не сохранено, повторите позже",
+        "қойма қолжетімсіз; ештеңе сақталмады, кейінірек қайталаңыз"),
+    "DATABASE_UNAVAILABLE": Reason(
+        503, "the database is unavailable; nothing was stored, retry later",
+        "база данных недоступна; ничего не сохранено, повторите позже",
+        "дерекқор қолжетімсіз; ештеңе сақталмады, кейінірек қайталаңыз"),
+}
+
+# Raised by the common HTTP layer, not here; listed so the documentation covers them too.
+COMMON_REASONS = {"REQUEST_INVALID": 422}
+
+
+class Refused(Exception):
+    """A pure check's verdict: `code` from REASONS, `params` fill its message."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def refuse(code: str, headers: dict[str, str] | None = None, **params: object) -> ApiError:
+    """The ApiError for `code`; params fill the messages and are returned as detail too."""
+    r = REASONS[code]
+    text = {k: str(v) for k, v in params.items()}
+    return ApiError(r.status, code, r.en.format_map(_Missing(text)), r.ru.format_map(_Missing(text)),
+                    r.kk.format_map(_Missing(text)), headers=headers,
+                    **{k: v for k, v in params.items() if _jsonable(v)})
+
+
+def from_refused(exc: Refused, headers: dict[str, str] | None = None) -> ApiError:
+    return refuse(exc.code, headers=headers, **exc.params)
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _jsonable(v: object) -> bool:
+    return isinstance(v, str | int | float | bool) or v is None

@@ -1,0 +1,506 @@
+"""Intake's HTTP API on a real (SQLite) database with an in-memory object store and a broker that
+answers its health check: authentication, access, idempotency, corrections, the paper channel,
+refusals and load shedding. The end-to-end tests repeat the main paths on the real stack."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from uise_common.db import migrate
+from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec
+from uise_common.settings import Settings
+from uise_contracts.events import StoredObject
+from uise_intake import api, handlers, keys
+from uise_intake.adapters import MIGRATIONS, KnownForm, KnownParticipant
+from uise_intake.domain import InFlightLimiter
+from uise_intake.receipts import ReceiptSigner, verify_receipt
+
+ALMATY = ZoneInfo("Asia/Almaty")
+DISTRICT, SCHOOL, SIBLING, OTHER_DISTRICT, STRANGER = "D1", "S1", "S2", "D2", "S9"
+SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+THIS_YEAR = datetime.now(ALMATY).year
+
+
+def cms_like(body: bytes = b"\x30\x00") -> bytes:
+    """Structurally a CMS ContentInfo (SEQUENCE, signedData, [0] ...); intake looks no deeper."""
+    content = SIGNED_DATA + b"\xa0" + bytes([len(body)]) + body
+    return b"\x30" + bytes([len(content)]) + content
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.puts = 0
+
+    def put(self, data: bytes, kind: str, media_type: str) -> StoredObject:
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"{kind}/sha256/{digest[:2]}/{digest}"
+        self.puts += 1
+        self.objects.setdefault(key, data)  # never overwritten
+        return StoredObject(key=key, sha256=digest, size=len(data), media_type=media_type)
+
+
+class Healthy:
+    async def ok(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def limiter():
+    return InFlightLimiter(4)
+
+
+def build(tmp_path, limiter, **overrides):
+    settings = Settings(**{"service_name": "intake", "data_dir": tmp_path, "kafka_bootstrap": "127.0.0.1:1",
+                           "intake_admin_token": "admin-secret", **overrides})
+    signer = ReceiptSigner.load_or_create(tmp_path / "receipt.key")
+    spec = ServiceSpec(name="intake", migrations=MIGRATIONS, consumers=lambda _rt: handlers.CONSUMERS,
+                       router=lambda rt: api.router(rt, signer, limiter), uses_object_store=False)
+    rt = ServiceRuntime(spec, settings)
+    migrate(rt.engine, [COMMON_MIGRATION, *MIGRATIONS])
+    rt.store = MemoryStore()
+    rt.kafka_health = Healthy()
+    with Session(rt.engine) as s:
+        s.add(KnownParticipant(participant_id=DISTRICT, kind="district", parent_id="R1"))
+        s.add(KnownParticipant(participant_id=OTHER_DISTRICT, kind="district", parent_id="R1"))
+        for school, parent in ((SCHOOL, DISTRICT), (SIBLING, DISTRICT), (STRANGER, OTHER_DISTRICT)):
+            s.add(KnownParticipant(participant_id=school, kind="school", parent_id=parent))
+        for year in (THIS_YEAR, THIS_YEAR - 5):
+            s.add(KnownForm(code="SCH-1", year=year, respondent_kinds="school", period_type="annual"))
+            s.add(KnownForm(code="MON-Q", year=year, respondent_kinds="school", period_type="quarterly"))
+            s.add(KnownForm(code="OTH", year=year, respondent_kinds="school", period_type=None))
+        s.commit()
+    return rt, signer
+
+
+@pytest.fixture
+def env(tmp_path, limiter):
+    rt, signer = build(tmp_path, limiter)
+    client = TestClient(rt.app())  # no lifespan: no broker, no relay
+    tokens = {}
+    with Session(rt.engine) as s:
+        for p in (DISTRICT, OTHER_DISTRICT, SCHOOL, SIBLING, STRANGER, "UNREGISTERED"):
+            tokens[p] = keys.issue(s, p).token
+        s.commit()
+    yield client, tokens, rt, signer
+    rt.engine.dispose()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post(client, token, document=b'{"pupils": 1}', signature=None, form_code="SCH-1", period=str(THIS_YEAR),
+         filename="r.json", headers=None):
+    return client.post("/v1/submissions", data={"form_code": form_code, "period": period},
+                       files={"document": (filename, document), "signature": ("r.p7s", signature or cms_like())},
+                       headers={**(auth(token) if token else {}), **(headers or {})})
+
+
+def code(resp) -> tuple[int, str]:
+    return resp.status_code, resp.json()["error"]["code"]
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+def test_a_key_names_the_submitter_and_the_receipt_verifies(env):
+    client, tokens, _rt, signer = env
+    resp = post(client, tokens[SCHOOL])
+    assert resp.status_code == 202, resp.text
+    receipt = resp.json()
+    assert (receipt["participant_id"], receipt["recipient_id"]) == (SCHOOL, DISTRICT)
+    assert receipt["delivered_at"].endswith("+05:00")
+    assert verify_receipt(receipt, signer.public_pem())
+
+
+def test_missing_wrong_and_revoked_keys_are_401(env):
+    client, tokens, _rt, _ = env
+    assert code(post(client, None)) == (401, "UNAUTHENTICATED")
+    assert code(post(client, "uise_not-a-key")) == (401, "API_KEY_INVALID")
+    assert code(client.post("/v1/submissions", headers={"Authorization": "Basic Zm9vOmJhcg=="},
+                            data={"form_code": "SCH-1", "period": "2026"})) == (401, "UNAUTHENTICATED")
+    # the header a gateway would set is not believed by default
+    assert code(post(client, None, headers={"X-Participant-Id": SCHOOL})) == (401, "UNAUTHENTICATED")
+    assert code(client.get("/v1/submissions")) == (401, "UNAUTHENTICATED")
+    listed = client.get("/v1/ops/api-keys", params={"participant_id": SCHOOL},
+                        headers={"X-UISE-Admin-Token": "admin-secret"}).json()
+    assert len(listed) == 1 and "token" not in listed[0] and len(listed[0]["key_id"]) == 12
+    revoked = client.delete(f"/v1/ops/api-keys/{listed[0]['key_id']}", headers={"X-UISE-Admin-Token": "admin-secret"})
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert code(post(client, tokens[SCHOOL])) == (401, "API_KEY_REVOKED")
+
+
+def test_only_the_token_hash_is_stored(env):
+    _client, tokens, rt, _ = env
+    with rt.engine.connect() as conn:
+        dump = "\n".join(str(r) for r in conn.exec_driver_sql("SELECT * FROM intake_api_key").fetchall())
+    assert tokens[SCHOOL] not in dump
+    assert hashlib.sha256(tokens[SCHOOL].encode()).hexdigest() in dump
+
+
+def test_the_gateway_header_is_believed_only_when_configured(tmp_path, limiter):
+    rt, _ = build(tmp_path, limiter, intake_trust_gateway_header=True)
+    client = TestClient(rt.app())
+    resp = post(client, None, headers={"X-Participant-Id": SCHOOL})
+    assert resp.status_code == 202 and resp.json()["participant_id"] == SCHOOL
+
+
+def test_ops_endpoints_need_the_admin_token(env, tmp_path, limiter):
+    client, _tokens, _rt, _ = env
+    body = {"participant_id": SCHOOL}
+    assert code(client.post("/v1/ops/api-keys", json=body)) == (401, "ADMIN_TOKEN_INVALID")
+    assert code(client.post("/v1/ops/api-keys", json=body, headers={"X-UISE-Admin-Token": "nope"})) == (
+        401, "ADMIN_TOKEN_INVALID")
+    issued = client.post("/v1/ops/api-keys", json=body, headers={"X-UISE-Admin-Token": "admin-secret"})
+    assert issued.status_code == 201 and issued.json()["token"].startswith("uise_")
+    assert post(client, issued.json()["token"]).status_code == 202
+    assert code(client.delete("/v1/ops/api-keys/000000000000", headers={"X-UISE-Admin-Token": "admin-secret"})) == (
+        404, "API_KEY_UNKNOWN")
+    (tmp_path / "other").mkdir()
+    rt2, _ = build(tmp_path / "other", limiter, intake_admin_token=None)
+    assert code(TestClient(rt2.app()).post("/v1/ops/api-keys", json=body,
+                                           headers={"X-UISE-Admin-Token": "x"})) == (403, "OPS_DISABLED")
+
+
+# --- reading back -----------------------------------------------------------------------------
+
+
+def test_the_submitter_and_its_recipient_read_a_submission_nobody_else(env):
+    client, tokens, _rt, _ = env
+    sid = post(client, tokens[SCHOOL]).json()["submission_id"]
+    for who in (SCHOOL, DISTRICT):
+        got = client.get(f"/v1/submissions/{sid}", headers=auth(tokens[who]))
+        assert got.status_code == 200 and got.json()["timeline"][0]["step"] == "received"
+    for who in (SIBLING, OTHER_DISTRICT, STRANGER):
+        assert code(client.get(f"/v1/submissions/{sid}", headers=auth(tokens[who]))) == (404, "SUBMISSION_UNKNOWN")
+
+
+def test_the_list_holds_own_and_subordinates_with_filters(env):
+    client, tokens, _rt, _ = env
+    mine = post(client, tokens[SCHOOL]).json()["submission_id"]
+    sibling = post(client, tokens[SIBLING], form_code="MON-Q", period=f"{THIS_YEAR}-Q1").json()["submission_id"]
+    post(client, tokens[STRANGER])
+
+    def ids(token, **params):
+        resp = client.get("/v1/submissions", params=params, headers=auth(token))
+        assert resp.status_code == 200, resp.text
+        return [i["submission_id"] for i in resp.json()["items"]]
+
+    assert ids(tokens[SCHOOL]) == [mine]
+    assert ids(tokens[DISTRICT]) == [sibling, mine]  # newest first
+    assert ids(tokens[DISTRICT], form_code="MON-Q") == [sibling]
+    assert ids(tokens[DISTRICT], period=str(THIS_YEAR), participant_id=SCHOOL) == [mine]
+    assert ids(tokens[DISTRICT], status="accepted") == []
+    assert ids(tokens[DISTRICT], limit=1) == [sibling]
+    assert ids(tokens[OTHER_DISTRICT]) != [] and mine not in ids(tokens[OTHER_DISTRICT])
+    assert client.get("/v1/submissions", params={"limit": 0}, headers=auth(tokens[SCHOOL])).status_code == 422
+
+
+# --- idempotency ------------------------------------------------------------------------------
+
+
+def test_a_retry_with_the_same_key_replays_the_first_receipt(env):
+    client, tokens, rt, _ = env
+    key = {"Idempotency-Key": "retry-1"}
+    first = post(client, tokens[SCHOOL], headers=key)
+    again = post(client, tokens[SCHOOL], headers=key)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    with rt.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM intake_submission").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM uise_outbox").scalar() == 1
+    resigned = post(client, tokens[SCHOOL], signature=cms_like(b"\x30\x01\x01"), headers=key)
+    assert resigned.json() == first.json()  # a fresh signature over the same document is a retry
+    changed = post(client, tokens[SCHOOL], document=b'{"pupils": 2}', headers=key)
+    assert code(changed) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert changed.json()["error"]["submission_id"] == first.json()["submission_id"]
+    # the key is the caller's own: another participant may use the same string
+    assert post(client, tokens[SIBLING], headers=key).json()["submission_id"] != first.json()["submission_id"]
+    assert code(post(client, tokens[SCHOOL], headers={"Idempotency-Key": "x" * 300})) == (
+        422, "IDEMPOTENCY_KEY_INVALID")
+
+
+# --- corrections ------------------------------------------------------------------------------
+
+
+def test_corrections_form_a_chain_and_nothing_is_overwritten(env):
+    client, tokens, rt, _ = env
+    ids = [post(client, tokens[SCHOOL], document=json.dumps({"v": n}).encode()).json()["submission_id"]
+           for n in range(3)]
+    body = client.get(f"/v1/submissions/{ids[1]}", headers=auth(tokens[SCHOOL])).json()
+    assert (body["supersedes"], body["superseded_by"]) == (ids[0], ids[2])
+    assert [c["submission_id"] for c in body["chain"]] == ids
+    last = client.get(f"/v1/submissions/{ids[2]}", headers=auth(tokens[DISTRICT])).json()
+    assert last["superseded_by"] is None and [c["submission_id"] for c in last["chain"]] == ids
+    docs = {client.get(f"/v1/submissions/{i}", headers=auth(tokens[SCHOOL])).json()["document_key"] for i in ids}
+    assert len(docs) == 3 and all(k in rt.store.objects for k in docs)
+    # another form or period starts its own chain
+    other = post(client, tokens[SCHOOL], form_code="MON-Q", period=f"{THIS_YEAR}-Q1").json()
+    assert other["supersedes"] is None
+
+
+async def test_concurrent_versions_still_form_one_chain(tmp_path, limiter):
+    import asyncio
+
+    import httpx
+
+    rt, _ = build(tmp_path, InFlightLimiter(32))
+    with Session(rt.engine) as s:
+        token = keys.issue(s, SCHOOL).token
+        s.commit()
+    transport = httpx.ASGITransport(app=rt.app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async def one(n: int) -> httpx.Response:
+            return await client.post("/v1/submissions", data={"form_code": "SCH-1", "period": str(THIS_YEAR)},
+                                     files={"document": ("r.json", json.dumps({"n": n}).encode()),
+                                            "signature": ("r.p7s", cms_like())}, headers=auth(token))
+
+        answers = await asyncio.gather(*(one(n) for n in range(12)))
+        assert [a.status_code for a in answers] == [202] * 12
+        last = answers[-1].json()["submission_id"]
+        chain = (await client.get(f"/v1/submissions/{last}", headers=auth(token))).json()["chain"]
+    assert len(chain) == 12 and {c["submission_id"] for c in chain} == {a.json()["submission_id"] for a in answers}
+    supersedes = [a.json()["supersedes"] for a in answers]
+    assert supersedes.count(None) == 1 and len(set(supersedes)) == 12  # one root, no fork
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw, expected", [
+    (dict(document=b"%PDF-1.7 ..."), (415, "DOCUMENT_TYPE_UNSUPPORTED")),
+    (dict(document=b"pupils,1\n", filename="r.xlsx"), (415, "DOCUMENT_TYPE_MISMATCH")),
+    (dict(document=b'{"a": 1,'), (422, "DOCUMENT_JSON_INVALID")),
+    (dict(document=b""), (422, "EMPTY_UPLOAD")),
+    (dict(signature=b"not a signature at all"), (422, "SIGNATURE_NOT_CMS")),
+    (dict(period="2026-13"), (422, "PERIOD_INVALID")),
+    (dict(period=f"{THIS_YEAR}-Q1"), (422, "PERIOD_MISMATCH")),
+    (dict(period=str(THIS_YEAR - 5)), (422, "PERIOD_OUTSIDE_WINDOW")),
+    (dict(period=str(THIS_YEAR + 1)), (422, "PERIOD_OUTSIDE_WINDOW")),
+    (dict(form_code="NOPE"), (422, "UNKNOWN_FORM")),
+])
+def test_refusals_carry_their_reason(env, kw, expected):
+    client, tokens, rt, _ = env
+    resp = post(client, tokens[SCHOOL], **kw)
+    assert code(resp) == expected, resp.text
+    assert set(resp.json()["error"]["message"]) == {"kk", "ru", "en"}
+    assert rt.store.puts == 0  # refused before anything was stored
+
+
+def test_participant_and_form_applicability(env):
+    client, tokens, _rt, _ = env
+    assert code(post(client, tokens["UNREGISTERED"])) == (403, "UNKNOWN_PARTICIPANT")
+    assert code(post(client, tokens[DISTRICT])) == (422, "FORM_NOT_APPLICABLE")
+    assert post(client, tokens[SCHOOL], form_code="OTH", period=f"{THIS_YEAR}-05-01").status_code == 202
+
+
+def test_sizes_are_refused_before_the_body_is_parsed(tmp_path, limiter):
+    rt, _ = build(tmp_path, limiter, max_document_bytes=1000, intake_max_signature_bytes=100,
+                  intake_max_scan_bytes=100)
+    client = TestClient(rt.app())
+    with Session(rt.engine) as s:
+        token = keys.issue(s, SCHOOL).token
+        s.commit()
+    assert code(post(client, token, document=b'{"a": "' + b"x" * 1000 + b'"}')) == (413, "DOCUMENT_TOO_LARGE")
+    assert code(post(client, token, signature=cms_like(b"\x04\x7f" + b"x" * 127))) == (413, "SIGNATURE_TOO_LARGE")
+    too_big = post(client, token, document=b'{"a": "' + b"x" * 300_000 + b'"}')
+    assert code(too_big) == (413, "REQUEST_TOO_LARGE")
+
+    def chunks():  # a chunked upload declares no length: it is counted as it comes
+        yield b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"d.json\"\r\n\r\n"
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    streamed = client.post("/v1/submissions", content=chunks(),
+                           headers={**auth(token), "Content-Type": "multipart/form-data; boundary=b"})
+    assert "content-length" not in streamed.request.headers
+    assert code(streamed) == (413, "REQUEST_TOO_LARGE")
+    garbled = client.post("/v1/submissions", content=b"--b\r\nnonsense", headers={
+        **auth(token), "Content-Type": "multipart/form-data; boundary=b"})
+    assert garbled.status_code in (400, 422) and garbled.json()["error"]["code"] in ("REQUEST_MALFORMED",
+                                                                                    "REQUEST_INVALID")
+
+
+def test_beyond_the_in_flight_limit_the_answer_is_429_at_once(env, limiter):
+    client, tokens, _rt, _ = env
+    for _ in range(limiter.limit):
+        assert limiter.try_acquire()
+    resp = post(client, tokens[SCHOOL])
+    assert code(resp) == (429, "OVERLOADED") and int(resp.headers["Retry-After"]) >= 1
+    for _ in range(limiter.limit):
+        limiter.release()
+    assert post(client, tokens[SCHOOL]).status_code == 202
+    assert limiter.in_flight == 0  # every request gave its slot back, refused or not
+    post(client, tokens[SCHOOL], document=b"%PDF")
+    assert limiter.in_flight == 0
+
+
+def test_infrastructure_failures_are_503_with_retry_after(env):
+    client, tokens, rt, _ = env
+
+    class Down:
+        async def ok(self) -> bool:
+            return False
+
+    rt.kafka_health = Down()
+    resp = post(client, tokens[SCHOOL])
+    assert code(resp) == (503, "KAFKA_UNAVAILABLE") and resp.headers["Retry-After"]
+    rt.kafka_health = Healthy()
+
+    class Broken:
+        def put(self, *_a):
+            raise OSError("S3 down")
+
+    rt.store = Broken()
+    assert code(post(client, tokens[SCHOOL])) == (503, "STORAGE_UNAVAILABLE")
+
+
+# --- the paper channel --------------------------------------------------------------------------
+
+PDF_SCAN = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def paper(client, token, participant=SCHOOL, delivered_on=None, scan=PDF_SCAN, user="Айгүл", **extra):
+    today = datetime.now(ALMATY).date()
+    return client.post("/v1/paper-submissions", data={
+        "participant_id": participant, "form_code": "SCH-1", "period": str(THIS_YEAR),
+        "delivered_on": (delivered_on or today).isoformat(), **extra},
+        files={"scan": ("title.pdf", scan), "document": ("data.json", b'{"pupils": 3}')},
+        headers={**auth(token), **({"X-UISE-User": quote(user)} if user else {})})
+
+
+def test_the_recipient_registers_a_paper_submission(env):
+    client, tokens, rt, signer = env
+    yesterday = datetime.now(ALMATY).date() - timedelta(days=1)
+    resp = paper(client, tokens[DISTRICT], delivered_on=yesterday)
+    assert resp.status_code == 202, resp.text
+    receipt = resp.json()
+    assert verify_receipt(receipt, signer.public_pem())
+    assert receipt["channel"] == "paper" and receipt["delivered_on"] == yesterday.isoformat()
+    assert receipt["delivered_at"] == f"{yesterday.isoformat()}T00:00:00+05:00"
+    assert receipt["participant_id"] == SCHOOL and receipt["registered_by"] == f"{DISTRICT}/Айгүл"
+    body = client.get(f"/v1/submissions/{receipt['submission_id']}", headers=auth(tokens[SCHOOL])).json()
+    assert body["channel"] == "paper" and body["status"] == "received"
+    assert [t["step"] for t in body["timeline"]] == ["received", "registered_on_paper"]
+    with rt.engine.connect() as conn:
+        event = json.loads(conn.exec_driver_sql("SELECT body FROM uise_outbox").scalar())
+    assert (event["channel"], event["signature_detached"]) == ("paper", False)
+    assert event["signature"]["media_type"] == "application/pdf" and event["registered_by"] == receipt["registered_by"]
+
+
+def test_paper_refusals(env):
+    client, tokens, _rt, _ = env
+    today = datetime.now(ALMATY).date()
+    assert code(paper(client, tokens[SIBLING])) == (403, "NOT_RECIPIENT")
+    assert code(paper(client, tokens[SCHOOL])) == (403, "NOT_RECIPIENT")  # not even for itself
+    assert code(paper(client, tokens[OTHER_DISTRICT])) == (403, "NOT_RECIPIENT")
+    assert code(paper(client, tokens[DISTRICT], delivered_on=today + timedelta(days=1))) == (
+        422, "DELIVERED_ON_IN_FUTURE")
+    assert code(paper(client, tokens[DISTRICT], delivered_on=today - timedelta(days=400))) == (
+        422, "PAPER_DELIVERY_TOO_OLD")
+    assert code(paper(client, tokens[DISTRICT], scan=b"\x89PNG\r\n\x1a\n....")) == (422, "SCAN_NOT_PDF")
+    assert code(paper(client, tokens[DISTRICT], user=None)) == (422, "REQUEST_INVALID")
+    assert code(paper(client, tokens[DISTRICT], delivered_on=date(2020, 1, 1))) == (422, "PAPER_DELIVERY_TOO_OLD")
+
+
+# --- the migration from version 1 ------------------------------------------------------------
+
+
+def test_version_2_migrates_a_version_1_database(tmp_path):
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'v1.db'}")
+    with engine.begin() as conn:  # the v1 shape, as deployed before issue 4
+        conn.exec_driver_sql(
+            "CREATE TABLE intake_submission (submission_id VARCHAR PRIMARY KEY, participant_id VARCHAR NOT NULL, "
+            "recipient_id VARCHAR, form_code VARCHAR NOT NULL, period VARCHAR NOT NULL, document_key VARCHAR NOT NULL,"
+            " document_sha256 VARCHAR NOT NULL, signature_key VARCHAR NOT NULL, signature_sha256 VARCHAR NOT NULL, "
+            "media_type VARCHAR NOT NULL, delivered_at DATETIME NOT NULL, supersedes VARCHAR, status VARCHAR NOT NULL,"
+            " reason_code VARCHAR)")
+        conn.exec_driver_sql("CREATE TABLE intake_form (code VARCHAR NOT NULL, year INTEGER NOT NULL, "
+                             "respondent_kinds VARCHAR NOT NULL, PRIMARY KEY (code, year))")
+        conn.exec_driver_sql("INSERT INTO intake_submission VALUES ('old', 'S1', 'D1', 'SCH-1', '2026', 'k', 'h', "
+                             "'k', 'h', 'application/json', '2026-01-01 00:00:00', NULL, 'accepted', NULL)")
+        conn.exec_driver_sql("CREATE TABLE uise_schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                             "applied_at DATETIME NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO uise_schema_migration VALUES (1, 'v1', '2026-01-01 00:00:00')")
+    assert migrate(engine, MIGRATIONS) == [2]
+    insp = inspect(engine)
+    assert {"channel", "registered_by"} <= {c["name"] for c in insp.get_columns("intake_submission")}
+    assert "period_type" in {c["name"] for c in insp.get_columns("intake_form")}
+    assert {"intake_api_key", "intake_idempotency"} <= set(insp.get_table_names())
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT channel FROM intake_submission").scalar() == "electronic"
+    assert migrate(engine, MIGRATIONS) == []
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def test_issue_key_command_prints_a_token_once_and_it_authenticates(tmp_path, monkeypatch, capsys, limiter):
+    from uise_intake.entrypoint import main
+
+    monkeypatch.setenv("UISE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("UISE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert main(["issue-key", SCHOOL, "--label", "accountant"]) == 0
+    token = capsys.readouterr().out.strip()
+    rt, _ = build(tmp_path, limiter)  # the same database file
+    client = TestClient(rt.app())
+    assert post(client, token).status_code == 202
+    assert main(["list-keys", SCHOOL]) == 0
+    listed = json.loads(capsys.readouterr().out.strip())
+    assert listed["label"] == "accountant" and token not in json.dumps(listed)
+    assert main(["revoke-key", listed["key_id"]]) == 0
+    assert code(post(client, token)) == (401, "API_KEY_REVOKED")
+    assert main(["revoke-key", "nope"]) == 1
+
+
+# --- the hostile corpus (tests/fixtures/hostile), here in-process; tests/e2e posts it to the stack ---
+
+
+def _corpus():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "hostile" / "corpus.py"
+    spec = importlib.util.spec_from_file_location("hostile_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CORPUS = _corpus()
+
+
+# A false Content-Length needs a raw socket, which the in-process client has not: that case runs
+# in tests/e2e/test_hostile_uploads.py only.
+@pytest.mark.parametrize("case", [c for c in CORPUS.cases() if c.get("generate") != "declared_huge"],
+                         ids=lambda c: c["name"])
+def test_every_hostile_upload_gets_its_reason(env, case):
+    client, tokens, _rt, _ = env
+    settings = Settings()
+    data, files = CORPUS.request_parts(case, lambda _doc: cms_like(), settings.max_document_bytes,
+                                       settings.intake_max_signature_bytes)
+    data["period"] = data["period"].replace("2026", str(THIS_YEAR), 1)
+    who = {"school": SCHOOL, "district": DISTRICT}[case["as"]]
+    if case["auth"] == "revoked":
+        with Session(_rt.engine) as s:
+            token = keys.issue(s, who).token
+            keys.revoke(s, keys.key_id_of(keys.hash_token(token)))
+            s.commit()
+        headers = auth(token)
+    else:
+        headers = {"key": auth(tokens[who]), "none": {}, "forged": auth("uise_forged"),
+                   "stranger": auth(tokens["UNREGISTERED"]), "gateway-header": {"X-Participant-Id": who}}[case["auth"]]
+    resp = client.post("/v1/submissions", data=data, files=files, headers={**headers, **case.get("headers", {})})
+    assert code(resp) == (case["status"], case["code"]), resp.text
