@@ -155,3 +155,21 @@ def test_kafka_down_means_503_and_no_receipt_then_recovery(stack, ca, intake):
         time.sleep(1)
     assert resp.status_code == 202, resp.text
     assert wait_final(intake, resp.json()["submission_id"], timeout=180)["status"] == "accepted"
+
+
+def test_a_certificate_revoked_by_the_test_ca_is_refused_once_its_crl_is_published(stack, ca, intake):
+    from uise_stack.client import Signer
+
+    key, cert = ca.issue(iin=SCHOOLS[SCHOOL2], name="Head of school 2", bin_=SCHOOL2)
+    signer = Signer(key, cert)
+
+    def send() -> dict:
+        resp = submit(intake, SCHOOL2, DEMO_FORM.code, "2026", json.dumps(figures(40, 41)).encode(), signer)
+        assert resp.status_code == 202, resp.text
+        return wait_final(intake, resp.json()["submission_id"])
+
+    assert send()["status"] == "accepted"
+    ca.revoke(cert)
+    ca.publish_crl(stack.config.trust_dir)
+    refused = send()
+    assert (refused["status"], refused["reason_code"]) == ("rejected", "CERT_REVOKED")

@@ -15,6 +15,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from uise_signature import gost
 from uise_signature.cms import sign
 
 NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM"}  # intake's read model still catching up
@@ -26,7 +27,7 @@ _readers: dict[str, str] = {}  # submission id → the key that may read it
 
 @dataclass
 class Signer:
-    key: rsa.RSAPrivateKey
+    key: rsa.RSAPrivateKey | gost.PrivateKey  # GOST 34.10-2015, as NCA RK issues; RSA too
     cert: x509.Certificate
 
 

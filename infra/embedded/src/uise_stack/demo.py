@@ -13,7 +13,7 @@ import httpx
 from uise_contracts.events import FormDefinition
 from uise_registry.demo import DEMO_FORM, DISTRICT, MINISTRY, SCHOOLS, demo_participants
 from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
-from uise_signature.testca import TestCA
+from uise_signature.testca import GostTestCA
 from uise_stack import client
 from uise_stack.client import Signer, submit, wait_final
 from uise_stack.config import StackConfig
@@ -49,7 +49,7 @@ def seed_registry(registry_url: str, forms: list[FormDefinition] | None = None, 
                         "signatory": "Министр просвещения (демо)"}).raise_for_status()
 
 
-def head_signer(ca: TestCA, school_bin: str) -> Signer:
+def head_signer(ca: GostTestCA, school_bin: str) -> Signer:
     key, cert = ca.issue(iin=SCHOOLS[school_bin], name=f"Head of {school_bin}", bin_=school_bin)
     return Signer(key, cert)
 
@@ -78,7 +78,7 @@ def use_demo_keys(config: StackConfig) -> None:
             client.remember_key(intake, participant_id, token)
 
 
-def run_demo(config: StackConfig, ca: TestCA) -> list[dict]:
+def run_demo(config: StackConfig, ca: GostTestCA) -> list[dict]:
     seed_registry(config.url("registry"))
     intake = config.url("intake")
     use_demo_keys(config)

@@ -11,10 +11,11 @@ import sys
 from dataclasses import dataclass, field
 
 import httpx
+from cryptography.hazmat.primitives.serialization import Encoding
 from minio import Minio
 
 from uise_common.broker import ensure_topics
-from uise_signature.testca import TestCA
+from uise_signature.testca import GostTestCA
 from uise_stack.config import (
     DOCUMENT_BUCKET,
     KAFKA_BUCKET,
@@ -76,12 +77,13 @@ class Stack:
                                               "--save", "", "--appendonly", "no"], c.log_dir)
         wait_until(lambda: port_open(c.redis_port), "valkey", self.procs["redis"])
 
-    def prepare_pki(self) -> TestCA:
-        """The project's test CA; its certificate is the signature service's trust anchor."""
-        ca = TestCA.load_or_create(self.config.base_dir / "pki")
+    def prepare_pki(self) -> GostTestCA:
+        """The project's GOST 34.10-2015 test CA, NCA-shaped; its certificate is the signature
+        service's trust anchor and its CRL is published beside it (`ca.publish_crl(trust_dir)`)."""
+        ca = GostTestCA.load_or_create(self.config.base_dir / "pki")
         trust = self.config.trust_dir
         trust.mkdir(parents=True, exist_ok=True)
-        (trust / "uise-test-ca.pem").write_bytes((self.config.base_dir / "pki" / "test-ca.pem").read_bytes())
+        (trust / "uise-test-ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
         return ca
 
     def start_infra(self) -> None:
