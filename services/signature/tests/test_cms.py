@@ -85,6 +85,13 @@ def test_a_certificate_used_before_it_is_valid_is_refused(ca, trust):
     assert code_of(lambda: verify(sign(DOC, key, cert, signing_time=early), DOC, trust)) == "CERT_NOT_YET_VALID"
 
 
+def test_a_cms_without_the_signers_certificate_is_refused(head, trust):
+    key, cert = head
+    info = acms.ContentInfo.load(sign(DOC, key, cert))
+    info["content"]["certificates"] = []
+    assert code_of(lambda: verify(info.dump(force=True), DOC, trust)) == "SIGNER_CERT_MISSING"
+
+
 def test_garbage_is_malformed(trust):
     assert code_of(lambda: verify(b"\x30\x03\x02\x01\x00", DOC, trust)) == "SIGNATURE_MALFORMED"
     assert code_of(lambda: verify(b"not der at all", DOC, trust)) == "SIGNATURE_MALFORMED"

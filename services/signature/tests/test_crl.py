@@ -95,3 +95,44 @@ def test_the_gost_test_ca_issues_signs_and_revokes(tmp_path):
         raise AssertionError("revoked GOST certificate verified")
     except SignatureError as exc:
         assert exc.code == "CERT_REVOKED"
+
+
+def test_crls_are_fetched_from_urls_cached_and_refreshed(tmp_path):
+    import http.server
+    import threading
+
+    ca = TestCA.create()
+    _, cert = ca.issue(iin="800101300016", name="Head", bin_="220440000019")
+    served = {"body": ca.crl(), "fail": False}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            if served["fail"]:
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(served["body"])))
+            self.end_headers()
+            self.wfile.write(served["body"])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    now = [0.0]
+    try:
+        lists = RevocationLists(None, urls=[f"http://127.0.0.1:{server.server_port}/nca.crl"],
+                                cache_dir=tmp_path / "cache", refresh_seconds=60, clock=lambda: now[0])
+        at = datetime.now(UTC) + timedelta(minutes=1)
+        assert lists.revoked_at(cert, ca.cert, at) is None  # fetched: nothing revoked yet
+        ca.revoke(cert)
+        served["body"] = ca.crl()
+        assert lists.revoked_at(cert, ca.cert, at) is None  # not due for a refresh yet
+        now[0] = 61
+        assert lists.revoked_at(cert, ca.cert, at) is not None  # refreshed
+        served["fail"] = True
+        now[0] = 200
+        assert lists.revoked_at(cert, ca.cert, at) is not None  # the server fails: the cached copy stands
+    finally:
+        server.shutdown()

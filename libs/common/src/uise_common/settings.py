@@ -71,6 +71,10 @@ class Settings(BaseSettings):
 
     # Signature: where trusted CA certificates (PEM or DER) are read from.
     trust_dir: Path | None = None
+    # CRLs fetched over HTTP (comma-separated URLs; NCA RK publishes base and delta), cached
+    # under <data_dir>/crl-cache and refreshed this often.
+    crl_urls: str = ""
+    crl_refresh_seconds: float = 3600.0
 
     @property
     def trace_dir(self) -> Path:

@@ -162,10 +162,12 @@ class TrustStore:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def from_dir(cls, path: Path | None) -> TrustStore:
+    def from_dir(cls, path: Path | None, *, crl_urls: Sequence[str] = (), crl_cache: Path | None = None,
+                 crl_refresh_seconds: float = 3600.0) -> TrustStore:
         """Every certificate in the directory (PEM, possibly several per file, or DER): the
         self-signed ones become anchors, the others intermediates. Other files are skipped."""
-        store = cls(revocations=RevocationLists(path, check_signature=_crl_signed_by))
+        store = cls(revocations=RevocationLists(path, check_signature=_crl_signed_by, urls=list(crl_urls),
+                                                cache_dir=crl_cache, refresh_seconds=crl_refresh_seconds))
         if path is None or not path.exists():
             return store
         certs: list[x509.Certificate] = []

@@ -1,5 +1,7 @@
-"""Certificate revocation lists: base and delta CRLs from files (a directory the operator or a
-fetcher keeps current), re-read when they change, each checked against its issuer's signature.
+"""Certificate revocation lists: base and delta CRLs from files (a directory the operator keeps
+current) and from URLs (NCA publishes its CRLs over HTTP: fetched into a cache directory and
+refreshed periodically; a failed fetch keeps the last good copy), re-read when they change, each
+checked against its issuer's signature.
 
 A certificate is revoked at a time `t` when a CRL from its issuer lists its serial with a
 revocation date not after `t` (a signature made before the revocation stays valid)."""
@@ -7,6 +9,7 @@ revocation date not after `t` (a signature made before the revocation stays vali
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,30 +37,67 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
     return x509.load_der_x509_crl(data)
 
 
+def fetch(urls: list[str], cache_dir: Path, timeout: float = 10.0) -> int:
+    """Download each CRL URL into `cache_dir` (atomically, only if it parses); returns how many
+    were refreshed. A URL that fails keeps its previous copy."""
+    import hashlib
+
+    import httpx
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fresh = 0
+    for url in urls:
+        target = cache_dir / f"fetched-{hashlib.sha256(url.encode()).hexdigest()[:16]}.crl"
+        try:
+            resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+            resp.raise_for_status()
+            load_crl(resp.content)
+        except Exception as exc:
+            log.warning("CRL fetch failed; keeping the cached copy", extra={"url": url, "error": repr(exc)})
+            continue
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(resp.content)
+        tmp.replace(target)
+        fresh += 1
+    return fresh
+
+
 @dataclass
 class RevocationLists:
     directory: Path | None
     check_signature: SignatureCheck = cryptography_check
+    urls: list[str] = field(default_factory=list)
+    cache_dir: Path | None = None
+    refresh_seconds: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
     _crls: list[x509.CertificateRevocationList] = field(default_factory=list)
     _stamp: tuple = ()
+    _fetched_at: float | None = None
 
-    def _current_stamp(self) -> tuple:
-        if self.directory is None or not self.directory.exists():
-            return ()
-        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                            for p in self.directory.glob("*.crl")))
+    def _files(self) -> list[Path]:
+        out: list[Path] = []
+        for d in (self.directory, self.cache_dir):
+            if d is not None and d.exists():
+                out.extend(sorted(d.glob("*.crl")))
+        return out
 
     def refresh(self) -> None:
-        """Re-read the directory when a CRL was added, replaced or removed."""
-        stamp = self._current_stamp()
+        """Fetch the URLs when due, then re-read the files when a CRL was added, replaced or
+        removed."""
+        if self.urls and self.cache_dir is not None and (
+                self._fetched_at is None or self.clock() - self._fetched_at >= self.refresh_seconds):
+            self._fetched_at = self.clock()
+            fetch(self.urls, self.cache_dir)
+        files = self._files()
+        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
         if stamp == self._stamp:
             return
         crls = []
-        for name, *_ in stamp:
+        for path in files:
             try:
-                crls.append(load_crl((self.directory / name).read_bytes()))
+                crls.append(load_crl(path.read_bytes()))
             except ValueError as exc:
-                log.warning("unreadable CRL skipped", extra={"crl": name, "error": str(exc)})
+                log.warning("unreadable CRL skipped", extra={"crl": str(path), "error": str(exc)})
         self._crls, self._stamp = crls, stamp
 
     def revoked_at(self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime) -> datetime | None:

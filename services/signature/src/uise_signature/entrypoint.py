@@ -11,7 +11,9 @@ from uise_signature.cms import TrustStore
 
 
 def consumers(rt: ServiceRuntime):
-    trust = TrustStore.from_dir(rt.settings.trust_dir)
+    s = rt.settings
+    trust = TrustStore.from_dir(s.trust_dir, crl_urls=[u for u in s.crl_urls.split(",") if u.strip()],
+                                crl_cache=s.data_dir / "crl-cache", crl_refresh_seconds=s.crl_refresh_seconds)
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(SubmissionReceived): handlers.make_on_received(rt.store.get, lambda: trust),
