@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms as acms
-from asn1crypto import keys as akeys
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import RC2
@@ -25,6 +24,7 @@ from gostcrypto.gostsignature import new as gostcrypto_signature
 from uise_signature import gost, oids, pkcs12
 from uise_signature.cms import GOST_256, GOST_512, SignatureError, TrustStore, sign, verify
 from uise_signature.domain import check_authority
+from uise_signature.testca import gost_certificate
 
 PKI = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "nca-test-pki"
 PASSWORD = "Qwerty12"
@@ -355,30 +355,8 @@ def _name(**fields) -> ax509.Name:
 def _gost_certificate(subject: ax509.Name, issuer: ax509.Name, issuer_key: gost.PrivateKey, curve: gost.Curve,
                       point: tuple[int, int], *, ca: bool, not_before: datetime, not_after: datetime,
                       key_usage: set[str], eku: tuple[str, ...] = (), kazakh: bool = True) -> x509.Certificate:
-    big = issuer_key.curve.size == 64
-    sig_oid = (oids.GOST_KZ_SIG_512 if big else oids.GOST_KZ_SIG_256) if kazakh else \
-        (oids.GOST_TC26_SIG_512 if big else oids.GOST_TC26_SIG_256)
-    extensions = [
-        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
-        {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
-    ]
-    if eku:
-        extensions.append({"extn_id": "extended_key_usage", "critical": False, "extn_value": list(eku)})
-    tbs = ax509.TbsCertificate({
-        "version": "v3",
-        "serial_number": secrets.randbits(64),
-        "signature": {"algorithm": sig_oid},
-        "issuer": issuer,
-        "validity": {"not_before": ax509.Time({"utc_time": not_before}),
-                     "not_after": ax509.Time({"utc_time": not_after})},
-        "subject": subject,
-        "subject_public_key_info": akeys.PublicKeyInfo.load(gost.spki_der(curve, point, kazakh=kazakh)),
-        "extensions": extensions,
-    })
-    value = issuer_key.sign_digest(gost.streebog(tbs.dump(), issuer_key.curve.size))
-    cert = ax509.Certificate({"tbs_certificate": tbs, "signature_algorithm": {"algorithm": sig_oid},
-                              "signature_value": value})
-    return x509.load_der_x509_certificate(cert.dump())
+    return gost_certificate(subject, issuer, issuer_key, (curve, point), ca=ca, not_before=not_before,
+                            not_after=not_after, key_usage=key_usage, eku=eku, kazakh=kazakh)
 
 
 class GostCA:

@@ -97,19 +97,24 @@ def _gost_key(cert: x509.Certificate) -> tuple[gost.Curve, tuple[int, int]] | No
         raise SignatureError("ALGORITHM_UNSUPPORTED", f"unsupported GOST key: {exc}") from exc
 
 
+def _gost_signed_by(algorithm: str, tbs: bytes, signature: bytes, issuer: x509.Certificate) -> bool:
+    """A GOST signature by `issuer` over the to-be-signed bytes of a certificate or a CRL."""
+    try:
+        key = _gost_key(issuer)
+    except SignatureError:
+        return False
+    size = GOST_SIGNATURES[algorithm]
+    if key is None or key[0].size != size:
+        return False
+    return gost.verify(key[0], key[1], gost.streebog(tbs, size), signature)
+
+
 def _certificate_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Does `issuer`'s key verify `cert`'s signature? GOST with gost.verify (cryptography cannot),
     everything else with cryptography."""
     algorithm = cert.signature_algorithm_oid.dotted_string
     if algorithm in GOST_SIGNATURES:
-        try:
-            key = _gost_key(issuer)
-        except SignatureError:
-            return False
-        size = GOST_SIGNATURES[algorithm]
-        if key is None or key[0].size != size:
-            return False
-        return gost.verify(key[0], key[1], gost.streebog(cert.tbs_certificate_bytes, size), cert.signature)
+        return _gost_signed_by(algorithm, cert.tbs_certificate_bytes, cert.signature, issuer)
     try:
         cert.verify_directly_issued_by(issuer)
         return True
@@ -276,14 +281,7 @@ def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate
     """A CRL's signature, GOST through gost.verify, the rest through cryptography."""
     algorithm = crl.signature_algorithm_oid.dotted_string
     if algorithm in GOST_SIGNATURES:
-        try:
-            key = _gost_key(issuer)
-        except SignatureError:
-            return False
-        size = GOST_SIGNATURES[algorithm]
-        if key is None or key[0].size != size:
-            return False
-        return gost.verify(key[0], key[1], gost.streebog(crl.tbs_certlist_bytes, size), crl.signature)
+        return _gost_signed_by(algorithm, crl.tbs_certlist_bytes, crl.signature, issuer)
     return cryptography_check(crl, issuer)
 
 

@@ -103,14 +103,18 @@ class TestCA:
 # asn1crypto and signed with uise_signature.gost over their Streebog-512 digest.
 
 
-def _gost_sig_oid(curve: gost.Curve) -> str:
-    return oids.GOST_KZ_SIG_512 if curve.size == 64 else oids.GOST_KZ_SIG_256
+def _gost_sig_oid(curve: gost.Curve, kazakh: bool = True) -> str:
+    if kazakh:
+        return oids.GOST_KZ_SIG_512 if curve.size == 64 else oids.GOST_KZ_SIG_256
+    return oids.GOST_TC26_SIG_512 if curve.size == 64 else oids.GOST_TC26_SIG_256
 
 
-def _gost_certificate(subject: ax509.Name, issuer: ax509.Name, issuer_key: gost.PrivateKey,
-                      public: tuple[gost.Curve, tuple[int, int]], *, ca: bool, not_before: datetime,
-                      not_after: datetime, key_usage: set[str], eku: tuple[str, ...] = ()) -> x509.Certificate:
-    sig_oid = _gost_sig_oid(issuer_key.curve)
+def gost_certificate(subject: ax509.Name, issuer: ax509.Name, issuer_key: gost.PrivateKey,
+                     public: tuple[gost.Curve, tuple[int, int]], *, ca: bool, not_before: datetime,
+                     not_after: datetime, key_usage: set[str], eku: tuple[str, ...] = (),
+                     kazakh: bool = True) -> x509.Certificate:
+    """An X.509 certificate signed with GOST, in the Kazakh OID arc (or tc26 with kazakh=False)."""
+    sig_oid = _gost_sig_oid(issuer_key.curve, kazakh)
     extensions = [
         {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
         {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
@@ -125,7 +129,7 @@ def _gost_certificate(subject: ax509.Name, issuer: ax509.Name, issuer_key: gost.
         "validity": {"not_before": ax509.Time({"utc_time": not_before}),
                      "not_after": ax509.Time({"utc_time": not_after})},
         "subject": subject,
-        "subject_public_key_info": akeys.PublicKeyInfo.load(gost.spki_der(public[0], public[1], kazakh=True)),
+        "subject_public_key_info": akeys.PublicKeyInfo.load(gost.spki_der(public[0], public[1], kazakh=kazakh)),
         "extensions": extensions,
     })
     value = issuer_key.sign_digest(gost.streebog(tbs.dump(), issuer_key.curve.size))
@@ -154,7 +158,7 @@ class GostTestCA:
         key = gost.PrivateKey(curve, secrets.randbelow(curve.q - 1) + 1)
         subject = ax509.Name.build({"common_name": name, "country_name": "KZ"})
         now = datetime.now(UTC)
-        cert = _gost_certificate(subject, subject, key, (curve, key.public_point()), ca=True,
+        cert = gost_certificate(subject, subject, key, (curve, key.public_point()), ca=True,
                                  not_before=now - timedelta(days=1), not_after=now + timedelta(days=3650),
                                  key_usage={"key_cert_sign", "crl_sign"})
         return cls(key, cert)
@@ -181,7 +185,7 @@ class GostTestCA:
         if bin_ is not None:
             fields.update({"organization_name": org or f"Organization {bin_}", "organizational_unit_name": f"BIN{bin_}"})
         start = valid_from or datetime.now(UTC) - timedelta(days=1)
-        cert = _gost_certificate(ax509.Name.build(fields), self._name, self.key, (curve, key.public_point()),
+        cert = gost_certificate(ax509.Name.build(fields), self._name, self.key, (curve, key.public_point()),
                                  ca=False, not_before=start, not_after=start + timedelta(days=valid_days),
                                  key_usage={"digital_signature", "non_repudiation"}, eku=eku)
         return key, cert
