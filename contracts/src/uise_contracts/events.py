@@ -149,6 +149,10 @@ class FormDefinition(Event):
         description="Days after the period end by which each level delivers to its parent"
     )
     sections: list[FormSection] = Field(default=[], description="Tables of the form (v1.1, additive)")
+    signers: Literal["first_head", "first_head_or_right_to_sign"] = Field(
+        default="first_head",
+        description="Who may sign a submission (clause 8): the first head only, or also an "
+                    "employee with the right to sign (v1.1, additive)")
 
     def cells(self) -> list[FormField]:
         """Every input cell: the flat fields, then each section's rows × columns."""
@@ -197,6 +201,8 @@ class SubmissionReceived(Event):
     # the scan of the signed title page, registered by the recipient.
     channel: Literal["electronic", "paper"] = "electronic"
     registered_by: str | None = Field(default=None, description="Who registered a paper submission")
+    explanations: dict[str, str] = Field(
+        default={}, description="The submitter's written explanations of validation queries, by rule code (v1.1)")
 
 
 class Signer(Event):
@@ -217,6 +223,7 @@ class SignatureChecked(Event):
     reason_code: str | None = None
     message: str | None = None
     signer: Signer | None = None
+    explanations: dict[str, str] = Field(default={}, description="Carried from submission.received (v1.1)")
 
 
 class Finding(Event):

@@ -46,7 +46,7 @@ TOPICS: tuple[Topic, ...] = (
           partitions=1, cleanup="compact",
           description="Latest state of each participant of the hierarchy (clause 4)."),
     Topic("formlist", "approved", 1, e.FormListApproved, "year",
-          ("registry",), ("intake", "validation", "routing", "deadline", "reporting"),
+          ("registry",), ("intake", "signature", "validation", "routing", "deadline", "reporting"),
           partitions=1, cleanup="compact",
           description="The list of forms approved by order of the Minister for a year (clauses 6, 7)."),
     Topic("submission", "received", 1, e.SubmissionReceived, "participant_id",

@@ -504,3 +504,27 @@ def test_every_hostile_upload_gets_its_reason(env, case):
                    "stranger": auth(tokens["UNREGISTERED"]), "gateway-header": {"X-Participant-Id": who}}[case["auth"]]
     resp = client.post("/v1/submissions", data=data, files=files, headers={**headers, **case.get("headers", {})})
     assert code(resp) == (case["status"], case["code"]), resp.text
+
+
+def test_explanations_of_queries_travel_in_the_event_and_bad_ones_are_refused(env):
+    import json as _json
+
+    from sqlmodel import select
+
+    from uise_common.outbox import OutboxRow
+
+    client, tokens, rt, _ = env
+    resp = client.post("/v1/submissions", data={"form_code": "SCH-1", "period": str(THIS_YEAR),
+                                                "explanations": _json.dumps({"Q1": "a part-time music teacher"})},
+                       files={"document": ("r.json", b'{"pupils": 1}'), "signature": ("r.p7s", cms_like())},
+                       headers=auth(tokens[SCHOOL]))
+    assert resp.status_code == 202, resp.text
+    with Session(rt.engine) as s:
+        row = s.exec(select(OutboxRow).where(OutboxRow.topic == "uise.submission.received.v1")).one()
+    assert _json.loads(row.body)["explanations"] == {"Q1": "a part-time music teacher"}
+    for bad in ("not json", "[1]", _json.dumps({"Q1": ""}), _json.dumps({"Q1": 5})):
+        refused = client.post("/v1/submissions", data={"form_code": "SCH-1", "period": str(THIS_YEAR),
+                                                       "explanations": bad},
+                              files={"document": ("r.json", b'{"pupils": 2}'), "signature": ("r.p7s", cms_like())},
+                              headers=auth(tokens[SCHOOL]))
+        assert code(refused) == (422, "EXPLANATIONS_INVALID"), bad

@@ -118,3 +118,39 @@ def test_a_paper_submission_is_accepted_as_registered_not_verified(tmp_path):
         document=stored(doc, "d"), signature=stored(scan, "scans"), signature_detached=False,
         delivered_at=datetime.now(UTC), channel="paper", registered_by="officer@210340000012"))
     assert checked.ok and checked.signer.algorithm == "paper" and "officer@210340000012" in checked.message
+
+
+def test_a_signer_with_the_right_to_sign_passes_only_where_the_form_allows_it(tmp_path):
+    from datetime import date
+
+    from uise_contracts.events import FormListApproved
+    from uise_contracts.examples import SCHOOL_FORM
+    from uise_signature.handlers import on_formlist
+    from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
+
+    engine = migrated_sqlite(tmp_path, MIGRATIONS)
+    ca = TestCA.create()
+    run_handler(engine, on_participant, ParticipantUpserted(
+        participant_id=BIN, bin=BIN, level=Level.organization, kind="school", parent_id="210340000013",
+        name_kk="m", name_ru="ш", head_iin=IIN))
+    key, cert = ca.issue(iin="850505400033", name="Deputy", bin_=BIN, eku=(EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN))
+    doc = b'{"pupils_total": 1}'
+    sig = sign(doc, key, cert)
+    blobs = {stored(doc, "d").key: doc, stored(sig, "s").key: sig}
+    handler = make_on_received(lambda o: blobs[o.key], lambda: TrustStore([ca.cert]))
+
+    def received(sid: str, form: str) -> SubmissionReceived:
+        return SubmissionReceived(submission_id=sid, participant_id=BIN, form_code=form, period="2026",
+                                  document=stored(doc, "d"), signature=stored(sig, "s"),
+                                  delivered_at=datetime.now(UTC), explanations={"R1": "a class merged in May"})
+
+    with pytest.raises(NotYetKnown):  # the form's policy has not arrived yet
+        run_handler(engine, handler, received("a", "SCH-1"))
+    lenient = SCHOOL_FORM.model_copy(update={"code": "SCH-L", "signers": "first_head_or_right_to_sign"})
+    run_handler(engine, on_formlist, FormListApproved(year=2026, version=1, order_no="1", order_date=date(2026, 1, 15),
+                                                      forms=[SCHOOL_FORM, lenient]))
+    [strict] = run_handler(engine, handler, received("a", "SCH-1"))
+    [allowed] = run_handler(engine, handler, received("b", "SCH-L"))
+    assert (strict.ok, strict.reason_code) == (False, "NOT_FIRST_HEAD")
+    assert (allowed.ok, allowed.signer.iin) == (True, "850505400033")
+    assert allowed.explanations == {"R1": "a class merged in May"}  # carried on to validation

@@ -71,3 +71,19 @@ def test_handler_validates_against_the_form_of_the_period(tmp_path):
     assert run_handler(engine, handler, event) == []
     refused = event.model_copy(update={"submission_id": "s2", "ok": False})
     assert run_handler(engine, handler, refused) == []  # refused signatures are not validated
+
+
+def test_a_query_passes_only_with_its_written_explanation():
+    from uise_contracts.events import FormRule
+    from uise_validation.domain import apply_explanations
+
+    form = DEMO_FORM.model_copy(update={"rules": [FormRule(
+        code="Q1", severity="warning", left="teachers", right=["classes"],
+        message="teachers usually equal classes")]})
+    _, found = check(form, GOOD)  # 3 teachers, 2 classes: a query
+    assert [(f.rule, f.severity) for f in found] == [("Q1", "warning")]
+    unexplained = apply_explanations(found, {})
+    assert [(f.rule, f.severity) for f in unexplained] == [("Q1", "warning"), ("EXPLANATION_REQUIRED", "error")]
+    explained = apply_explanations(found, {"Q1": "a part-time teacher of music"})
+    assert [(f.rule, f.severity) for f in explained] == [("Q1", "warning")]
+    assert "part-time teacher" in explained[0].message

@@ -8,7 +8,7 @@ import json
 import urllib.parse
 import uuid
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ from uise_intake.domain import (
     check_window,
     fingerprint,
     inspect_document,
+    parse_explanations,
     parse_period,
 )
 from uise_intake.edge import guarded_route
@@ -124,6 +125,7 @@ class Delivery:
     delivered_at: datetime
     registered_by: str | None = None
     delivered_on: date | None = None
+    explanations: dict[str, str] = field(default_factory=dict)
 
 
 def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter | None = None) -> APIRouter:
@@ -308,7 +310,8 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         event = SubmissionReceived(
             submission_id=submission_id, participant_id=participant.participant_id, form_code=d.form_code,
             period=d.period.text, document=doc, signature=proof, signature_detached=not paper,
-            delivered_at=d.delivered_at, supersedes=previous, channel=d.channel, registered_by=d.registered_by)
+            delivered_at=d.delivered_at, supersedes=previous, channel=d.channel, registered_by=d.registered_by,
+            explanations=d.explanations)
 
         def record(s: Session) -> None:  # inserts only: nothing read here can go stale
             s.add(Submission(
@@ -351,6 +354,8 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         period: Annotated[str, Form(max_length=16, description=PERIOD_HELP)],
         document: Annotated[UploadFile, File(description="XLSX from the form's template, CSV or JSON")],
         signature: Annotated[UploadFile, File(description="CMS (PKCS#7) SignedData in DER, detached or attached")],
+        explanations: Annotated[str | None, Form(
+            description='Written explanations of validation queries: JSON {"rule code": "text"}')] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Deliver a signed document (clause 8). The submitter is the participant of the API key;
@@ -367,13 +372,14 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
             return first
         p = check(parse_period, period)
         check(window, p, delivered_at.date())
+        explained = check(parse_explanations, explanations)
         media_type = await check_in_thread(inspect_document, doc, document.filename, xlsx_limits)
         check(check_cms, sig)
         participant = await read(lambda s: reference(s, participant_id, form_code, p))
         return await deliver(Delivery(
             caller_id=participant_id, participant=participant, form_code=form_code, period=p, document=doc,
             media_type=media_type, proof=sig, channel="electronic", fingerprint=fp,
-            idempotency_key=idempotency_key, delivered_at=delivered_at))
+            idempotency_key=idempotency_key, delivered_at=delivered_at, explanations=explained))
 
     # --- the paper channel (clause 8, registered by the recipient) -----------------------------
 

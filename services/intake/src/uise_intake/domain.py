@@ -306,6 +306,27 @@ def key_id_of(key_hash: str) -> str:
     return key_hash[:12]
 
 
+# --- explanations of validation queries ----------------------------------------------------
+
+MAX_EXPLANATIONS, MAX_EXPLANATION_CHARS = 200, 2000
+
+
+def parse_explanations(text: str | None) -> dict[str, str]:
+    """The submitter's written explanations of validation queries (warnings), as a JSON object
+    of rule code → text; the validation service accepts a query only with its explanation."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise Refused("EXPLANATIONS_INVALID") from None
+    if (not isinstance(value, dict) or len(value) > MAX_EXPLANATIONS
+            or not all(isinstance(k, str) and isinstance(v, str) and 0 < len(v.strip()) <= MAX_EXPLANATION_CHARS
+                       and 0 < len(k) <= 64 for k, v in value.items())):
+        raise Refused("EXPLANATIONS_INVALID")
+    return {k: v.strip() for k, v in value.items()}
+
+
 # --- idempotency ---------------------------------------------------------------------------
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

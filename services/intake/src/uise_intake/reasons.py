@@ -61,6 +61,10 @@ REASONS: dict[str, Reason] = {
         "скан {limit} байттан үлкен"),
     "EMPTY_UPLOAD": Reason(
         422, "the {what} is empty", "файл ({what}) пуст", "файл ({what}) бос"),
+    "EXPLANATIONS_INVALID": Reason(
+        422, "explanations must be a JSON object of rule code → text (at most 200, each up to 2000 characters)",
+        "пояснения должны быть JSON-объектом «код правила → текст» (не более 200, до 2000 символов каждое)",
+        "түсініктемелер JSON-объект болуы тиіс: «ереже коды → мәтін» (200-ден аспай, әрқайсысы 2000 таңбаға дейін)"),
     "IDEMPOTENCY_KEY_INVALID": Reason(
         422, "Idempotency-Key must be 1 to 255 visible ASCII characters",
         "Idempotency-Key должен состоять из 1–255 видимых символов ASCII",

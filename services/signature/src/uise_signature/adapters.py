@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, utcnow
+from uise_common.db import Migration, create_tables, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -16,6 +16,15 @@ class KnownParticipant(SQLModel, table=True):
     bin: str
     head_iin: str | None = None
     heads: str = "[]"  # JSON list of HeadTerm: who was head when (v2)
+
+
+class KnownForm(SQLModel, table=True):
+    """Each approved form's signing policy (v3)."""
+
+    __tablename__ = "signature_form"
+    code: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    signers: str = "first_head"
 
 
 class Verdict(SQLModel, table=True):
@@ -39,4 +48,8 @@ def _v2_heads(conn) -> None:
         conn.execute(text("ALTER TABLE signature_participant ADD COLUMN heads VARCHAR NOT NULL DEFAULT '[]'"))
 
 
-MIGRATIONS = [Migration(1, "participants and verdicts", _v1), Migration(2, "heads' history", _v2_heads)]
+MIGRATIONS = [
+    Migration(1, "participants and verdicts", _v1),
+    Migration(2, "heads' history", _v2_heads),
+    Migration(3, "forms' signing policy", create_tables(KnownForm)),
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from uise_common.service import ServiceRuntime, ServiceSpec, run
-from uise_contracts.events import ParticipantUpserted, SubmissionReceived
+from uise_contracts.events import FormListApproved, ParticipantUpserted, SubmissionReceived
 from uise_contracts.topics import topic_for
 from uise_signature import handlers
 from uise_signature.adapters import MIGRATIONS
@@ -16,6 +16,7 @@ def consumers(rt: ServiceRuntime):
                                 crl_cache=s.data_dir / "crl-cache", crl_refresh_seconds=s.crl_refresh_seconds)
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
+        topic_for(FormListApproved): handlers.on_formlist,
         topic_for(SubmissionReceived): handlers.make_on_received(rt.store.get, lambda: trust),
     }
 

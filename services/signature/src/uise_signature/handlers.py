@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
+    FormListApproved,
     HeadTerm,
     ParticipantUpserted,
     SignatureChecked,
@@ -18,9 +19,10 @@ from uise_contracts.events import (
     StoredObject,
     SubmissionReceived,
 )
-from uise_signature.adapters import KnownParticipant, Verdict
+from uise_signature.adapters import KnownForm, KnownParticipant, Verdict
 from uise_signature.cms import SignatureError, TrustStore, verify
 from uise_signature.domain import check_authority
+from uise_signature.oids import EKU_FIRST_HEAD, EKU_RIGHT_TO_SIGN
 
 Fetch = Callable[[StoredObject], bytes]
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -46,6 +48,24 @@ def head_at(participant: KnownParticipant, when: datetime) -> str | None:
     return None
 
 
+def on_formlist(event: FormListApproved, session: Session) -> list:
+    for form in event.forms:
+        session.merge(KnownForm(code=form.code, year=event.year, signers=form.signers))
+    return []
+
+
+def allows_right_to_sign(session: Session, event: SubmissionReceived, info) -> bool:
+    """The form's policy; asked only of a signer who holds the right to sign but is not the head,
+    so a form still on its way from the registry delays just those (NotYetKnown retries)."""
+    if EKU_FIRST_HEAD in info.extended_key_usage or EKU_RIGHT_TO_SIGN not in info.extended_key_usage:
+        return False
+    year = int(event.period[:4]) if event.period[:4].isdigit() else -1
+    form = session.get(KnownForm, (event.form_code, year))
+    if form is None:
+        raise NotYetKnown(f"form {event.form_code}/{year}")
+    return form.signers == "first_head_or_right_to_sign"
+
+
 def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
     def on_received(event: SubmissionReceived, session: Session) -> list:
         if session.get(Verdict, event.submission_id) is not None:
@@ -61,14 +81,15 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
                 submission_id=event.submission_id, participant_id=event.participant_id,
                 form_code=event.form_code, period=event.period, document=event.document, ok=True,
                 message=f"paper submission registered by {event.registered_by or 'the recipient'}",
-                signer=Signer(algorithm="paper"))]
+                signer=Signer(algorithm="paper"), explanations=event.explanations)]
         document, signature = fetch(event.document), fetch(event.signature)
         signer = None
         try:
             info = verify(signature, document, trust())
             signer = Signer(iin=info.iin, name=info.name, bin=info.bin, serial=info.serial, algorithm=info.algorithm)
             signed_at = info.signing_time or event.delivered_at
-            check_authority(info, participant.bin, head_at(participant, signed_at))
+            check_authority(info, participant.bin, head_at(participant, signed_at),
+                            allow_right_to_sign=allows_right_to_sign(session, event, info))
             ok, code, message = True, None, None
         except SignatureError as exc:
             ok, code, message = False, exc.code, str(exc)
@@ -77,7 +98,7 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
         return [SignatureChecked(
             submission_id=event.submission_id, participant_id=event.participant_id,
             form_code=event.form_code, period=event.period, document=event.document,
-            ok=ok, reason_code=code, message=message, signer=signer,
+            ok=ok, reason_code=code, message=message, signer=signer, explanations=event.explanations,
         )]
 
     return on_received

@@ -137,3 +137,19 @@ def check(form: FormDefinition, raw: dict) -> tuple[Values, list[Finding]]:
             findings.append(Finding(rule=rule.code, severity=rule.severity, field=rule.left,
                                     message=f"{rule.message} ({left} ≠ {sum(parts)})"))
     return values, findings
+
+
+def apply_explanations(findings: list[Finding], explanations: dict[str, str]) -> list[Finding]:
+    """A warning is a query (DESIGN §3, step 4): it passes only with the submitter's written
+    explanation, keyed by the rule's code; without one it becomes an EXPLANATION_REQUIRED error."""
+    out: list[Finding] = []
+    for f in findings:
+        if f.severity != "warning":
+            out.append(f)
+        elif text := explanations.get(f.rule):
+            out.append(f.model_copy(update={"message": f"{f.message} — explained: {text}"}))
+        else:
+            out += [f, Finding(rule="EXPLANATION_REQUIRED", severity="error", field=f.field,
+                               message=f"query {f.rule} needs a written explanation: {f.message}")]
+    return out
+

@@ -17,7 +17,13 @@ from uise_contracts.events import (
     SubmissionValidated,
 )
 from uise_validation.adapters import KnownForm, Result
-from uise_validation.domain import ParseError, check, check_identity, read_document
+from uise_validation.domain import (
+    ParseError,
+    apply_explanations,
+    check,
+    check_identity,
+    read_document,
+)
 
 
 def on_formlist(event: FormListApproved, session: Session) -> list:
@@ -44,6 +50,7 @@ def make_on_signature_checked(fetch: Callable[[StoredObject], bytes]):
             doc = read_document(fetch(event.document), event.document.media_type)
             values, findings = check(form, doc.values)
             findings = check_identity(doc, event.form_code, event.period, event.participant_id) + findings
+            findings = apply_explanations(findings, event.explanations)
         except ParseError as exc:
             values, findings = {}, [Finding(rule=exc.code, severity="error", message=str(exc))]
         ok = not any(f.severity == "error" for f in findings)
