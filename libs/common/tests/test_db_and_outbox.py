@@ -138,21 +138,37 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, re
             sent[name].append(json.loads(body)["submission_id"])
         return publish
 
+    async def until(check, what: str, timeout: float = 20.0) -> None:  # a loaded machine is slow
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not check():
+            assert loop.time() < end, f"timed out waiting for {what}: {sent}"
+            await asyncio.sleep(0.05)
+
     a = OutboxRelay(engine, recorder("a"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=1))
     b = OutboxRelay(engine, recorder("b"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=1))
-    a.start()
-    await asyncio.sleep(0.3)  # a holds the lease
-    b.start()
-    with Session(engine) as s:
-        add_event(s, event(1), "test")
-        s.commit()
-    await asyncio.sleep(0.5)
-    assert (sent["a"], sent["b"]) == (["s1"], [])
-    await a.stop()  # releases the lease: b takes over
-    with Session(engine) as s:
-        add_event(s, event(2), "test")
-        s.commit()
-    await asyncio.sleep(0.5)
-    await b.stop()
-    await redis.aclose()
-    assert (sent["a"], sent["b"]) == (["s1"], ["s2"])
+    try:
+        a.start()
+        for _ in range(400):  # a holds the lease before b starts (20 s at most)
+            if await redis.get(a.lease.key) == a.lease.token.encode():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("relay a never took the lease")
+        b.start()
+        with Session(engine) as s:
+            add_event(s, event(1), "test")
+            s.commit()
+        await until(lambda: sent["a"] or sent["b"], "s1 to go out")
+        await asyncio.sleep(0.3)  # b polls several times meanwhile and must stay idle
+        assert (sent["a"], sent["b"]) == (["s1"], [])
+        await a.stop()  # releases the lease: b takes over
+        with Session(engine) as s:
+            add_event(s, event(2), "test")
+            s.commit()
+        await until(lambda: sent["b"], "b to take over")
+        assert (sent["a"], sent["b"]) == (["s1"], ["s2"])
+    finally:
+        await a.stop()
+        await b.stop()
+        await redis.aclose()
