@@ -63,7 +63,7 @@ def test_refusals_end_rejected_with_their_reason(ca, intake):
                     Signer(deputy_key, deputy_cert))
     other_school = submit(intake, SCHOOL2, DEMO_FORM.code, "2026", json.dumps(figures(1, 1)).encode(),
                           head_signer(ca, SCHOOL1))
-    validated = wait_final(intake, bad_sums["submission_id"])
+    validated = wait_for_steps(intake, bad_sums["submission_id"], {"validated", "rejected"})
     assert (validated["status"], validated["reason_code"]) == ("rejected", "VALIDATION_FAILED")
     findings = next(t for t in validated["timeline"] if t["step"] == "validated")["detail"]["findings"]
     assert [f["rule"] for f in findings] == ["R1"]
