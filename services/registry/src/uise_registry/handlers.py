@@ -51,16 +51,18 @@ def heads_of(session: Session, participant_id: str) -> list[HeadTerm]:
     return [HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
 
 
-def participant_event(session: Session, p: Participant, today: date | None = None) -> ParticipantUpserted:
-    today = today or date.today()
-    heads = heads_of(session, p.participant_id)
-    active = p.active_to is None or p.active_to >= today
+def to_event(p: Participant, heads: list[HeadTerm], today: date) -> ParticipantUpserted:
+    """A participant row and its heads' terms as the event the other services read."""
     current = next((h for h in reversed(heads) if h.valid_to is None), None)
     return ParticipantUpserted(
         participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind, parent_id=p.parent_id,
         name_kk=p.name_kk, name_ru=p.name_ru, head_iin=current.iin if current else None,
-        head_name=current.full_name if current else None, active=active, kato=p.kato,
-        active_from=p.active_from, active_to=p.active_to, heads=heads)
+        head_name=current.full_name if current else None, active=p.active_to is None or p.active_to >= today,
+        kato=p.kato, active_from=p.active_from, active_to=p.active_to, heads=heads)
+
+
+def participant_event(session: Session, p: Participant, today: date | None = None) -> ParticipantUpserted:
+    return to_event(p, heads_of(session, p.participant_id), today or date.today())
 
 
 def _snapshot(session: Session, p: Participant) -> dict:
@@ -247,16 +249,8 @@ def all_participants(session: Session) -> dict[str, ParticipantUpserted]:
         heads.setdefault(r.participant_id, []).append(
             HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to))
     today = date.today()
-    out = {}
-    for p in session.exec(select(Participant)):
-        terms = heads.get(p.participant_id, [])
-        current = next((h for h in reversed(terms) if h.valid_to is None), None)
-        out[p.participant_id] = ParticipantUpserted(
-            participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind, parent_id=p.parent_id,
-            name_kk=p.name_kk, name_ru=p.name_ru, head_iin=current.iin if current else None,
-            head_name=current.full_name if current else None, active=p.active_to is None or p.active_to >= today,
-            kato=p.kato, active_from=p.active_from, active_to=p.active_to, heads=terms)
-    return out
+    return {p.participant_id: to_event(p, heads.get(p.participant_id, []), today)
+            for p in session.exec(select(Participant))}
 
 
 def store_participant(session: Session, event: ParticipantUpserted, before: ParticipantUpserted | None,
