@@ -4,7 +4,7 @@
 
 The GOST signature is a real one made by NCA RK's own software: the test CA's signature on the
 certificate inside ../shared/testdata/nca-test-pki/legal_ceo_valid.p12, checked with the
-intermediate CA's public key (uise_signature.gost.verify, gmpy2). P-521 is cryptography's
+intermediate CA's public key (uise_common.pki.gost.verify, gmpy2). P-521 is cryptography's
 ECDSA with SHA-512 over a prehashed digest, so both sides verify a digest and nothing else.
 Rounds alternate between the two so that machine noise hits both alike. Exits 1 if GOST is more
 than --max-ratio times slower than P-521.
@@ -23,7 +23,7 @@ from asn1crypto import x509 as ax509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from uise_signature import gost, pkcs12
+from uise_common.pki import gost, pkcs12
 
 PKI = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "nca-test-pki"
 
@@ -82,7 +82,7 @@ def main() -> int:
     total = args.rounds * args.batch
     gost_rate, p521_rate = total / gost_time, total / p521_time
     ratio = p521_rate / gost_rate
-    print(f"GOST 34.10-2015 512 verify (uise_signature.gost, gmpy2): {gost_rate:9.1f} /s")
+    print(f"GOST 34.10-2015 512 verify (uise_common.pki.gost, gmpy2): {gost_rate:9.1f} /s")
     print(f"ECDSA P-521 verify (OpenSSL via cryptography):          {p521_rate:9.1f} /s")
     print(f"GOST is {ratio:.2f}x slower than P-521 (limit {args.max_ratio:g}x) "
           f"over {args.rounds} interleaved rounds of {args.batch}")

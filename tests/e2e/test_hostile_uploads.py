@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from uise_common.pki.cms import sign
 from uise_common.settings import Settings
 from uise_registry.demo import DISTRICT, SCHOOLS
-from uise_signature.cms import sign
 from uise_stack.client import bearer, issue_key, key_for, revoke_key, submit, wait_final
 from uise_stack.demo import head_signer
 

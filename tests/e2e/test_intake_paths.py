@@ -18,9 +18,9 @@ import httpx
 import pytest
 from minio import Minio
 
+from uise_common.pki.cms import sign
 from uise_common.settings import Settings
 from uise_registry.demo import DEMO_FORM, DISTRICT, REGION, SCHOOLS
-from uise_signature.cms import sign
 from uise_stack.client import (
     bearer,
     get_submission,

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
+from uise_common.pki.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS
-from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_stack.client import Signer, bearer, issue_key, key_for, submit, wait_final, wait_for_steps
 from uise_stack.demo import figures, head_signer
 from uise_stack.traces import load_spans, traces_of_submission
@@ -82,7 +82,7 @@ def test_edge_refusals_are_specific_and_never_500(intake, ca):
         (bearer("uise_forged"), b'{"a": 1}', 401, "API_KEY_INVALID"),
     ]
     for headers, doc, status, code in cases:
-        from uise_signature.cms import sign
+        from uise_common.pki.cms import sign
 
         resp = httpx.post(f"{intake}/v1/submissions", data={"form_code": "SCH-1", "period": "2026"},
                           files={"document": ("d", doc), "signature": ("s.p7s", sign(doc, signer.key, signer.cert))},

@@ -6,12 +6,12 @@ import pytest
 
 from uise_common.consumer import NotYetKnown
 from uise_common.objectstore import sha256_hex
+from uise_common.pki.cms import TrustStore, sign
+from uise_common.pki.testca import TestCA
 from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import Level, ParticipantUpserted, StoredObject, SubmissionReceived
 from uise_signature.adapters import MIGRATIONS
-from uise_signature.cms import TrustStore, sign
 from uise_signature.handlers import make_on_received, on_participant
-from uise_signature.testca import TestCA
 
 BIN, IIN = "220440000013", "800101300011"
 
@@ -123,10 +123,10 @@ def test_a_paper_submission_is_accepted_as_registered_not_verified(tmp_path):
 def test_a_signer_with_the_right_to_sign_passes_only_where_the_form_allows_it(tmp_path):
     from datetime import date
 
+    from uise_common.pki.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
     from uise_contracts.events import FormListApproved
     from uise_contracts.examples import SCHOOL_FORM
     from uise_signature.handlers import on_formlist
-    from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 
     engine = migrated_sqlite(tmp_path, MIGRATIONS)
     ca = TestCA.create()

@@ -15,8 +15,8 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from uise_signature import gost
-from uise_signature.cms import sign
+from uise_common.pki import gost
+from uise_common.pki.cms import sign
 
 NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM"}  # intake's read model still catching up
 

@@ -10,10 +10,10 @@ from datetime import date
 
 import httpx
 
+from uise_common.pki.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
+from uise_common.pki.testca import GostTestCA
 from uise_contracts.events import FormDefinition
 from uise_registry.demo import DEMO_FORM, DISTRICT, MINISTRY, SCHOOLS, demo_participants
-from uise_signature.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
-from uise_signature.testca import GostTestCA
 from uise_stack import client
 from uise_stack.client import Signer, submit, wait_final
 from uise_stack.config import StackConfig

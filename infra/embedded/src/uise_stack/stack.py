@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from minio import Minio
 
 from uise_common.broker import ensure_topics
-from uise_signature.testca import GostTestCA
+from uise_common.pki.testca import GostTestCA
 from uise_stack.config import (
     DOCUMENT_BUCKET,
     KAFKA_BUCKET,

@@ -14,8 +14,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from uise_signature import pkcs12
-from uise_signature.cms import SignatureError, TrustStore, sign, verify
+from uise_common.pki import pkcs12
+from uise_common.pki.cms import SignatureError, TrustStore, sign, verify
 from uise_signature.domain import check_authority
 
 

@@ -3,8 +3,8 @@ form whose policy allows it, also an employee holding the right to sign (EKU .2.
 
 from __future__ import annotations
 
-from uise_signature.cms import SignatureError, SignerInfo
-from uise_signature.oids import EKU_FIRST_HEAD, EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
+from uise_common.pki.cms import SignatureError, SignerInfo
+from uise_common.pki.oids import EKU_FIRST_HEAD, EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 
 
 def check_authority(signer: SignerInfo, participant_bin: str, head_iin: str | None,

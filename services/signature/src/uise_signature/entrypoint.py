@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from uise_common.pki.cms import TrustStore
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import FormListApproved, ParticipantUpserted, SubmissionReceived
 from uise_contracts.topics import topic_for
 from uise_signature import handlers
 from uise_signature.adapters import MIGRATIONS
-from uise_signature.cms import TrustStore
 
 
 def consumers(rt: ServiceRuntime):

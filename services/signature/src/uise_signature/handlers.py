@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from uise_common.consumer import NotYetKnown
+from uise_common.pki.cms import SignatureError, TrustStore, verify
+from uise_common.pki.oids import EKU_FIRST_HEAD, EKU_RIGHT_TO_SIGN
 from uise_contracts.events import (
     FormListApproved,
     HeadTerm,
@@ -20,9 +22,7 @@ from uise_contracts.events import (
     SubmissionReceived,
 )
 from uise_signature.adapters import KnownForm, KnownParticipant, Verdict
-from uise_signature.cms import SignatureError, TrustStore, verify
 from uise_signature.domain import check_authority
-from uise_signature.oids import EKU_FIRST_HEAD, EKU_RIGHT_TO_SIGN
 
 Fetch = Callable[[StoredObject], bytes]
 ALMATY = ZoneInfo("Asia/Almaty")

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import pkcs12 as cpkcs12
 
-from uise_signature import gost
-from uise_signature.gost import GOST_KEY_ALGORITHMS, KeyParameters
+from uise_common.pki import gost
+from uise_common.pki.gost import GOST_KEY_ALGORITHMS, KeyParameters
 
 
 class PKCS12Error(Exception):

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from uise_signature import gost, oids
-from uise_signature.oids import EKU_FIRST_HEAD, EKU_LEGAL_ENTITY
+from uise_common.pki import gost, oids
+from uise_common.pki.oids import EKU_FIRST_HEAD, EKU_LEGAL_ENTITY
 
 
 class TestCA:
@@ -100,7 +100,7 @@ class TestCA:
 
 # --- GOST 34.10-2015 512, as NCA RK issues today ---------------------------------------------
 # cryptography cannot sign with GOST keys, so certificates and CRLs are assembled with
-# asn1crypto and signed with uise_signature.gost over their Streebog-512 digest.
+# asn1crypto and signed with uise_common.pki.gost over their Streebog-512 digest.
 
 
 def _gost_sig_oid(curve: gost.Curve, kazakh: bool = True) -> str:

@@ -21,12 +21,12 @@ from gostcrypto.gosthash import new as gostcrypto_hash
 from gostcrypto.gostsignature import CURVES_R_1323565_1_024_2019, MODE_256, MODE_512
 from gostcrypto.gostsignature import new as gostcrypto_signature
 
-from uise_signature import gost, oids, pkcs12
-from uise_signature.cms import GOST_256, GOST_512, SignatureError, TrustStore, sign, verify
+from uise_common.pki import gost, oids, pkcs12
+from uise_common.pki.cms import GOST_256, GOST_512, SignatureError, TrustStore, sign, verify
+from uise_common.pki.testca import gost_certificate
 from uise_signature.domain import check_authority
-from uise_signature.testca import gost_certificate
 
-PKI = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "nca-test-pki"
+PKI = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
 PASSWORD = "Qwerty12"
 # NCA common names exceed X.520's 64 characters; cryptography warns about it on every access.
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
@@ -204,7 +204,7 @@ def test_a_legacy_3des_rsa_container_written_by_openssl_opens():
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import pkcs12 as cpkcs12
 
-    from uise_signature.testca import TestCA
+    from uise_common.pki.testca import TestCA
 
     ca = TestCA.create()
     key, cert = ca.issue(iin="800101300011", name="Head", bin_="220440000013")
@@ -223,7 +223,7 @@ def test_a_modern_pbes2_container_opens_through_cryptography():
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
     from cryptography.hazmat.primitives.serialization import pkcs12 as cpkcs12
 
-    from uise_signature.testca import TestCA
+    from uise_common.pki.testca import TestCA
 
     ca = TestCA.create()
     key, cert = ca.issue(iin="800101300011", name="Head", bin_="220440000013")

@@ -29,9 +29,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from uise_signature import gost, oids
-from uise_signature.crl import RevocationLists, cryptography_check
-from uise_signature.pkcs12 import KeyContainer
+from uise_common.pki import gost, oids
+from uise_common.pki.crl import RevocationLists, cryptography_check
+from uise_common.pki.pkcs12 import KeyContainer
 
 # NCA certificates have common names longer than X.520's 64-character upper bound (the CA names
 # alone are ~70 characters); cryptography warns on every access to such a name. Not a defect here.

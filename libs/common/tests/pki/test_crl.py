@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from uise_signature.crl import RevocationLists
-from uise_signature.testca import TestCA
+from uise_common.pki.crl import RevocationLists
+from uise_common.pki.testca import TestCA
 
 
 def test_a_published_crl_revokes_from_its_date_and_is_reread(tmp_path):
@@ -34,7 +34,7 @@ def test_a_crl_not_signed_by_the_issuer_is_ignored(tmp_path):
 def test_verify_refuses_a_signer_once_the_crl_naming_it_is_published(tmp_path):
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from uise_signature.cms import SignatureError, TrustStore, sign, verify
+    from uise_common.pki.cms import SignatureError, TrustStore, sign, verify
 
     ca = TestCA.create()
     (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
@@ -56,10 +56,10 @@ def test_the_nca_test_crls_are_read_and_their_gost_signatures_verify():
 
     from cryptography import x509
 
-    from uise_signature.cms import _crl_signed_by
-    from uise_signature.crl import load_crl
+    from uise_common.pki.cms import _crl_signed_by
+    from uise_common.pki.crl import load_crl
 
-    pki = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "nca-test-pki"
+    pki = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
     assert pki.exists(), f"{pki} is missing: shared/ must sit beside the repository"
     intermediate = x509.load_der_x509_certificate((pki / "ca" / "nca_gost2022_test.cer").read_bytes())
     for name in ("nca_gost2022_test.crl", "nca_gost2022_d_test.crl"):
@@ -73,9 +73,9 @@ def test_the_gost_test_ca_issues_signs_and_revokes(tmp_path):
 
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from uise_signature.cms import GOST_512, SignatureError, TrustStore, sign, verify
+    from uise_common.pki.cms import GOST_512, SignatureError, TrustStore, sign, verify
+    from uise_common.pki.testca import GostTestCA
     from uise_signature.domain import check_authority
-    from uise_signature.testca import GostTestCA
 
     warnings.filterwarnings("ignore", message=".*length must be.*")
     ca = GostTestCA.load_or_create(tmp_path / "pki")

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asn1crypto import cms as acms
 
-from uise_signature.cms import SignatureError, TrustStore, sign, verify
+from uise_common.pki.cms import SignatureError, TrustStore, sign, verify
+from uise_common.pki.oids import EKU_INDIVIDUAL, EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
+from uise_common.pki.testca import TestCA
 from uise_signature.domain import check_authority
-from uise_signature.oids import EKU_INDIVIDUAL, EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
-from uise_signature.testca import TestCA
 
 BIN, IIN = "220440000013", "800101300011"
 DOC = b'{"pupils_total": 810, "pupils_girls": 412, "pupils_boys": 398}'

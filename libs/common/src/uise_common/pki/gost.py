@@ -33,7 +33,7 @@ from gostcrypto.gostsignature.gost_34_10_2012 import (
     CURVES_R_1323565_1_024_2019 as _GOSTCRYPTO_CURVES,
 )
 
-from uise_signature import oids
+from uise_common.pki import oids
 
 # --------------------------------------------------------------------------------------------
 # 1. Curves
