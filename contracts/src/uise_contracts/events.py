@@ -38,6 +38,22 @@ class HeadTerm(Event):
     valid_to: date | None = None
 
 
+class StaffMember(Event):
+    """A person the head has named to act for the organization (v1.1, additive). Known roles:
+    `accountant` (fills in and uploads the forms), `officer` (a department's officer: inbox,
+    returns, registry of its subtree), `data_office` (the Ministry's data office: registry and the
+    list of forms), `analyst` (reads reports). A consumer treats an unknown role as no role."""
+
+    iin: str = Field(pattern=r"^\d{12}$")
+    full_name: str = Field(max_length=300)
+    role: str = Field(pattern=r"^[a-z_]{1,32}$")
+    valid_from: date
+    valid_to: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
 class ParticipantUpserted(Event):
     """The current state of one participant; the compacted topic keeps the latest per id."""
 
@@ -56,6 +72,7 @@ class ParticipantUpserted(Event):
     active_from: date | None = None
     active_to: date | None = Field(default=None, description="Set when the participant is closed")
     heads: list[HeadTerm] = []
+    staff: list[StaffMember] = Field(default=[], description="People the head has named, with their roles (v1.1)")
 
     def head_on(self, day: date) -> HeadTerm | None:
         """Who was the first head on `day` (clause 8: the signer must be the head then)."""
@@ -320,3 +337,30 @@ class ReportPublished(Event):
     period: str
     document: StoredObject
     totals: dict[str, float | int | None]
+
+
+# --- identity (audit) -------------------------------------------------------------------------
+
+
+class SessionStarted(Event):
+    """Somebody signed in (a person with the EDS, or a machine client with its credentials)."""
+
+    session_id: str
+    subject: str = Field(description="`iin:<IIN>` for a person, `client:<id>` for a machine client")
+    participant_id: str | None = Field(description="The organization the session acts for")
+    role: str
+    method: Literal["eds", "client_credentials"]
+    started_at: datetime
+    expires_at: datetime = Field(description="When the session (its refresh token) ends at the latest")
+    certificate_serial: str | None = Field(default=None, description="The EDS certificate signed in with")
+
+
+class SessionEnded(Event):
+    """A session ended before its time: signed out, revoked, or its holder lost the role."""
+
+    session_id: str
+    subject: str
+    participant_id: str | None
+    reason: Literal["signed_out", "revoked", "role_lost", "refresh_reused"]
+    ended_at: datetime
+    by: str | None = Field(default=None, description="Who ended it, when not the holder")

@@ -41,7 +41,9 @@ EXAMPLES: dict[type, e.Event] = {
     e.ParticipantUpserted: e.ParticipantUpserted(
         participant_id="220440000019", bin="220440000019", level=Level.organization, kind="school",
         parent_id="210340000013", name_kk="№1 мектеп-лицей", name_ru="Школа-лицей №1",
-        head_iin="800101300016", head_name="Директор 1"),
+        head_iin="800101300016", head_name="Директор 1",
+        staff=[e.StaffMember(iin="900202400027", full_name="Бухгалтер 1", role="accountant",
+                             valid_from=date(2026, 9, 1))]),
     e.FormListApproved: e.FormListApproved(year=2026, version=1, order_no="№ 1", order_date=date(2026, 1, 15),
                                            forms=[SCHOOL_FORM]),
     e.SubmissionReceived: e.SubmissionReceived(**_SUB, document=_DOC, signature=_SIG, delivered_at=_AT),
@@ -65,4 +67,9 @@ EXAMPLES: dict[type, e.Event] = {
     e.ReportPublished: e.ReportPublished(report_id="210340000013:SCH-1:2026", node_id="210340000013",
                                          form_code="SCH-1", period="2026", document=_DOC,
                                          totals={"pupils_total": 1321}),
+    e.SessionStarted: e.SessionStarted(session_id="s-5b1c", subject="iin:800101300016", participant_id="220440000019",
+                                       role="head", method="eds", started_at=_AT,
+                                       expires_at=datetime(2027, 1, 9, 0, 30, tzinfo=UTC), certificate_serial="4de3"),
+    e.SessionEnded: e.SessionEnded(session_id="s-5b1c", subject="iin:800101300016", participant_id="220440000019",
+                                   reason="signed_out", ended_at=datetime(2027, 1, 8, 17, 0, tzinfo=UTC)),
 }

@@ -42,7 +42,7 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic("participant", "upserted", 1, e.ParticipantUpserted, "participant_id",
-          ("registry",), ("intake", "signature", "routing", "deadline", "reporting"),
+          ("registry",), ("identity", "intake", "signature", "routing", "deadline", "reporting"),
           partitions=1, cleanup="compact",
           description="Latest state of each participant of the hierarchy (clause 4)."),
     Topic("formlist", "approved", 1, e.FormListApproved, "year",
@@ -85,6 +85,12 @@ TOPICS: tuple[Topic, ...] = (
     Topic("report", "published", 1, e.ReportPublished, "node_id",
           ("reporting",), ("external",),
           description="A consolidated report document in object storage (clauses 13, 14)."),
+    Topic("session", "started", 1, e.SessionStarted, "subject",
+          ("identity",), ("audit",),
+          description="A person signed in with the EDS, or a machine client took a token (section 10)."),
+    Topic("session", "ended", 1, e.SessionEnded, "subject",
+          ("identity",), ("audit",),
+          description="A session signed out or revoked; its tokens are refused from then on."),
 )
 
 _BY_MODEL = {t.model: t for t in TOPICS}
