@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session
 
 from uise_common import http
+from uise_common.auth import Authenticator, public, secure
 from uise_common.broker import make_broker
 from uise_common.consumer import ConsumerRunner, Handler, RetryPolicy, subscribe
 from uise_common.db import Migration, create_tables, database_url, make_engine, migrate
@@ -48,6 +49,11 @@ class ServiceSpec:
     router: Callable[[ServiceRuntime], APIRouter] | None = None
     uses_object_store: bool = False
     description: str = ""
+    # The chain from a participant up to the Ministry (itself first), from the service's own read
+    # model: what route policies check a caller's subtree against.
+    hierarchy: Callable[[Session, str], list[str]] | None = None
+    # The identity service verifies its own tokens from its own keys rather than over HTTP.
+    local_jwks: Callable[[ServiceRuntime], Callable[[], Any]] | None = None
 
 
 class KafkaHealth:
@@ -84,6 +90,8 @@ class ServiceRuntime:
         self.redis = make_redis(self.settings)
         self.store = ObjectStore.from_settings(self.settings) if spec.uses_object_store else None
         self.relay = OutboxRelay(self.engine, self._publish, lease=RelayLease(self.redis, spec.name))
+        self.authenticator = Authenticator.from_settings(
+            self.settings, self.redis, spec.local_jwks(self) if spec.local_jwks else None)
         self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds,
                                         self.settings.kafka_ping_timeout_seconds)
         policy = RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_seconds)
@@ -164,11 +172,11 @@ class ServiceRuntime:
         )
         http.install(app, self.spec.name)
 
-        @app.get("/healthz", tags=["ops"])
+        @app.get("/healthz", tags=["ops"], dependencies=[Depends(public("liveness, for orchestrators"))])
         async def healthz() -> dict[str, str]:
             return {"status": "alive", "service": self.spec.name}
 
-        @app.get("/readyz", tags=["ops"])
+        @app.get("/readyz", tags=["ops"], dependencies=[Depends(public("readiness, for orchestrators"))])
         async def readyz() -> JSONResponse:
             checks = await self.readiness()
             ok = all(checks.values())
@@ -176,7 +184,11 @@ class ServiceRuntime:
 
         if self.spec.router is not None:
             app.include_router(self.spec.router(self))
+        secure(app, self.authenticator, self._ancestors if self.spec.hierarchy else None)
         return app
+
+    async def _ancestors(self, participant_id: str) -> list[str]:
+        return await self.read(lambda s: self.spec.hierarchy(s, participant_id))
 
 
 def run(spec: ServiceSpec) -> None:

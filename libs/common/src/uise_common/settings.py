@@ -3,6 +3,7 @@ also read without it, as the usual names deployments set)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -40,6 +41,27 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("UISE_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
     log_level: str = "INFO"
+
+    # Authentication (issue 7; docs/identity.md). Every service verifies bearer tokens locally
+    # against the issuer's JWKS; the issuer is the identity service unless a ministry's own
+    # identity provider is configured here instead (its tokens then carry the claims below).
+    auth_issuer: str = "http://127.0.0.1:8008"
+    auth_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json
+    auth_audience: str = "uise"
+    auth_leeway_seconds: float = 30.0
+    auth_participant_claim: str = "uise_participant"
+    auth_role_claim: str = "uise_role"
+
+    # Identity service (issue 7).
+    identity_access_token_seconds: int = 300  # short: services verify locally, revocation is a list
+    identity_session_hours: float = 10.0  # a working day; refresh tokens die with the session
+    identity_challenge_seconds: int = 300
+    # Judge sign-in certificates at this time instead of now. For test installations only (the
+    # NCA RK test keys expire on 2027-05-08); unset in production.
+    identity_pki_time: datetime | None = None
+    # Where the token-signing key is kept is the identity database; this passphrase, when set,
+    # encrypts it there.
+    identity_key_passphrase: str | None = None
 
     # Consumer policy: how often a failing message is retried in place before it goes to the DLQ.
     retry_attempts: int = 8

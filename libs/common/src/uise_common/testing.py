@@ -25,3 +25,52 @@ def run_handler(engine: Engine, handler, event) -> list:
         out = handler(event, session)
         session.commit()
         return out
+
+
+class TokenIssuer:
+    """A stand-in identity provider for services' own API tests: its own ES256 key, its JWKS,
+    and tokens for any role, exactly as the identity service shapes them."""
+
+    def __init__(self, issuer: str = "https://identity.test", audience: str = "uise") -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.issuer = issuer
+        self.audience = audience
+        self.kid = "test-key"
+        self._key = ec.generate_private_key(ec.SECP256R1())
+
+    async def jwks(self) -> dict:
+        import json
+
+        from jwt.algorithms import ECAlgorithm
+
+        jwk = json.loads(ECAlgorithm.to_jwk(self._key.public_key()))
+        return {"keys": [{**jwk, "kid": self.kid, "alg": "ES256", "use": "sig"}]}
+
+    def authenticator(self, redis=None):
+        from uise_common.auth import Authenticator, KeySet
+
+        return Authenticator(issuer=self.issuer, audience=self.audience, keys=KeySet(self.jwks), redis=redis)
+
+    def token(self, role: str, participant_id: str | None = None, level: str | None = None, *,
+              scopes=None, subject: str = "iin:900101300011", session_id: str | None = None,
+              ttl: int = 300, issuer: str | None = None) -> str:
+        import time
+
+        import jwt
+
+        from uise_common.auth import LEVEL_CLAIM, PARTICIPANT_CLAIM, ROLE_CLAIM, ROLE_SCOPES
+
+        now = int(time.time())
+        claims = {"iss": issuer or self.issuer, "aud": self.audience, "sub": subject, "iat": now, "exp": now + ttl,
+                  ROLE_CLAIM: role, "scope": " ".join(sorted(ROLE_SCOPES[role] if scopes is None else scopes))}
+        if participant_id:
+            claims[PARTICIPANT_CLAIM] = participant_id
+        if level:
+            claims[LEVEL_CLAIM] = level
+        if session_id:
+            claims["sid"] = session_id
+        return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
+
+    def headers(self, *args, **kwargs) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*args, **kwargs)}"}
