@@ -89,7 +89,7 @@ TOPICS: tuple[Topic, ...] = (
           ("identity",), ("audit",),
           description="A person signed in with the EDS, or a machine client took a token (section 10)."),
     Topic("session", "ended", 1, e.SessionEnded, "subject",
-          ("identity",), ("audit",),
+          ("identity",), ("identity", "audit"),
           description="A session signed out or revoked; its tokens are refused from then on."),
 )
 

@@ -296,6 +296,8 @@ class Policy:
     def describe(self) -> dict[str, Any]:
         if self.public_because is not None:
             return {"public": True, "why": self.public_because}
+        if self.scope is None:
+            return {"signed_in": True}
         out: dict[str, Any] = {"scope": self.scope,
                                "roles": sorted(self.roles or [r for r, s in ROLE_SCOPES.items() if self.scope in s])}
         if self.subtree:
@@ -311,6 +313,8 @@ class Policy:
         if credentials is None or not credentials.credentials:
             raise unauthenticated()
         principal = await auth.principal(credentials.credentials)
+        if self.scope is None:  # any signed-in caller, acting on its own session
+            return principal
         if self.scope not in principal.scopes or (self.roles and principal.role not in self.roles):
             raise forbidden("SCOPE_MISSING", f"a {principal.role} may not do this ({self.scope})",
                             f"роль {principal.role} не даёт права на это ({self.scope})",
@@ -334,12 +338,18 @@ def allow(scope: str, *, subtree: str | None = None, roles: Sequence[str] = ()) 
     return Policy(scope=scope, subtree=subtree, roles=frozenset(roles))
 
 
+def signed_in() -> Policy:
+    """Any caller with a valid token, acting on its own behalf (its session, its own identity)."""
+    return Policy(scope=None)
+
+
 def public(why: str) -> Policy:
     return Policy(scope=None, public_because=why)
 
 
-def policy_of(route: APIRoute) -> Policy | None:
-    """The Policy a route depends on, searched through its dependency tree."""
+def policy_of(route: Any) -> Policy | None:
+    """The Policy a route depends on, searched through its dependency tree (router-level
+    dependencies included)."""
     stack = [route.dependant]
     while stack:
         dep = stack.pop()
@@ -347,6 +357,14 @@ def policy_of(route: APIRoute) -> Policy | None:
             return dep.call
         stack.extend(dep.dependencies)
     return None
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every API route of the app as served, through included routers (FastAPI ≥ 0.160 keeps an
+    included router as one entry of `app.routes`); not /openapi.json and /docs."""
+    from fastapi.routing import iter_route_contexts
+
+    return [ctx for ctx in iter_route_contexts(app.routes) if isinstance(ctx.original_route, APIRoute)]
 
 
 def secure(app: FastAPI, authenticator: Authenticator, ancestors: Ancestors | None = None) -> None:
@@ -357,14 +375,27 @@ def secure(app: FastAPI, authenticator: Authenticator, ancestors: Ancestors | No
         return [participant_id]
 
     app.state.ancestors = ancestors or only_itself
-    missing = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):  # /openapi.json and /docs: the API's own description
-            continue
+    missing, described = [], {}
+    for route in api_routes(app):
         found = policy_of(route)
         if found is None:
             missing.append(f"{sorted(route.methods)} {route.path}")
             continue
-        route.openapi_extra = {**(route.openapi_extra or {}), "x-uise-policy": found.describe()}
+        for method in route.methods:
+            described[(route.path_format, method.lower())] = found.describe()
     if missing:
         raise RuntimeError(f"routes without an access policy (deny by default): {missing}")
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The usual schema, each operation with its policy as `x-uise-policy`."""
+        if app.openapi_schema is None:
+            schema = generate()
+            for path, operations in schema.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if (path, method) in described:
+                        operation["x-uise-policy"] = described[(path, method)]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -54,6 +54,8 @@ class ServiceSpec:
     hierarchy: Callable[[Session, str], list[str]] | None = None
     # The identity service verifies its own tokens from its own keys rather than over HTTP.
     local_jwks: Callable[[ServiceRuntime], Callable[[], Any]] | None = None
+    # Work after the migrations and before serving (in a worker thread), e.g. identity's first key.
+    on_start: Callable[[ServiceRuntime], None] | None = None
 
 
 class KafkaHealth:
@@ -107,7 +109,8 @@ class ServiceRuntime:
         relay for any events it queued with `emit`."""
 
         def run() -> T:
-            with Session(self.engine) as session:
+            # objects handed back stay readable after the commit (routes render them)
+            with Session(self.engine, expire_on_commit=False) as session:
                 result = work(session)
                 session.commit()
                 return result
@@ -153,6 +156,8 @@ class ServiceRuntime:
         @asynccontextmanager
         async def lifespan(_app: FastAPI):
             await asyncio.to_thread(migrate, self.engine, [COMMON_MIGRATION, *self.spec.migrations])
+            if self.spec.on_start is not None:
+                await asyncio.to_thread(self.spec.on_start, self)
             if self.store is not None:
                 await asyncio.to_thread(self.store.ensure_bucket)
             await self.broker.start()

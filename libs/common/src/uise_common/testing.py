@@ -74,3 +74,19 @@ class TokenIssuer:
 
     def headers(self, *args, **kwargs) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(*args, **kwargs)}"}
+
+
+def serve_without_lifespan(app):
+    """A TestClient over `app` that keeps one event loop for all its requests (async clients such
+    as Redis's stay usable) without running the lifespan (no broker, no relay): use as a context
+    manager."""
+    from contextlib import asynccontextmanager
+
+    from fastapi.testclient import TestClient
+
+    @asynccontextmanager
+    async def nothing(_app):
+        yield
+
+    app.router.lifespan_context = nothing
+    return TestClient(app)
