@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-from fastapi import FastAPI, Request, Security
+from fastapi import FastAPI, Path, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
@@ -78,8 +78,14 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     INTEGRATOR: frozenset({REPORTS_READ}),
 }
 ROLES = tuple(ROLE_SCOPES)
-# Roles whose reach is the whole country whatever organization they act for.
-NATIONAL_ROLES = frozenset({DATA_OFFICE, OPS})
+# Roles whose reach is the whole country whatever organization they act for (within their
+# scopes: an integrator's is only published reports).
+NATIONAL_ROLES = frozenset({DATA_OFFICE, OPS, INTEGRATOR})
+
+# A participant id in a path or query: its BIN, 12 ASCII digits (Pydantic's regex engine reads \d
+# as any Unicode digit, so spell the digits out).
+PARTICIPANT_PATTERN = r"^[0-9]{12}$"
+PARTICIPANT_PATH = Path(pattern=PARTICIPANT_PATTERN, description="A participant's id (its BIN)")
 
 PARTICIPANT_CLAIM = "uise_participant"
 LEVEL_CLAIM = "uise_level"
@@ -284,6 +290,12 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="BearerToken",
 Ancestors = Callable[[str], Awaitable[Sequence[str]]]
 
 
+async def bearer(request: Request) -> HTTPAuthorizationCredentials | None:
+    """The request's bearer credentials, for code that authenticates before FastAPI's
+    dependencies run (an upload checked before its body is read)."""
+    return await _bearer(request)
+
+
 @dataclass(frozen=True)
 class Policy:
     """Who may call a route. Used as a dependency, it answers with the caller's Principal."""
@@ -309,10 +321,12 @@ class Policy:
                        ) -> Principal | None:
         if self.public_because is not None:
             return None
-        auth: Authenticator = request.app.state.authenticator
-        if credentials is None or not credentials.credentials:
-            raise unauthenticated()
-        principal = await auth.principal(credentials.credentials)
+        principal = getattr(request.state, "principal", None)  # verified earlier in this request
+        if principal is None:
+            if credentials is None or not credentials.credentials:
+                raise unauthenticated()
+            authenticator: Authenticator = request.app.state.authenticator
+            principal = request.state.principal = await authenticator.principal(credentials.credentials)
         if self.scope is None:  # any signed-in caller, acting on its own session
             return principal
         if self.scope not in principal.scopes or (self.roles and principal.role not in self.roles):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 
 from minio import Minio
 from minio.error import S3Error
@@ -26,9 +27,10 @@ def content_key(kind: str, digest: str) -> str:
 
 
 class ObjectStore:
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, link_client: Minio | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        self.link_client = link_client or client  # presigns for the address callers reach
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
@@ -39,7 +41,12 @@ class ObjectStore:
             secure=settings.s3_secure,
             region=settings.s3_region,
         )
-        return cls(client, settings.s3_bucket)
+        link_client = None
+        if settings.s3_public_endpoint:
+            link_client = Minio(settings.s3_public_endpoint, access_key=settings.s3_access_key,
+                                secret_key=settings.s3_secret_key, secure=settings.s3_public_secure,
+                                region=settings.s3_region)
+        return cls(client, settings.s3_bucket, link_client)
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -75,6 +82,11 @@ class ObjectStore:
         if sha256_hex(data) != obj.sha256:
             raise IntegrityError(f"{obj.key}: content does not match sha256 {obj.sha256}")
         return data
+
+    def presigned_get(self, key: str, expires: timedelta) -> str:
+        """A link that reads one object for `expires`, signed with this service's credentials:
+        the bucket itself stays private. Computed locally (the region is known)."""
+        return self.link_client.presigned_get_object(self.bucket, key, expires=expires)
 
     def ping(self) -> bool:
         return self.client.bucket_exists(self.bucket)

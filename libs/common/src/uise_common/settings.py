@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     s3_bucket: str = "uise-documents"
     s3_secure: bool = False
     s3_region: str = "us-east-1"
+    # Where callers reach object storage for presigned download links (default: s3_endpoint).
+    s3_public_endpoint: str | None = None
+    s3_public_secure: bool = False
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("UISE_DATABASE_URL", "DATABASE_URL")
@@ -70,10 +73,7 @@ class Settings(BaseSettings):
     # Intake limits (issue 4 deepens these).
     max_document_bytes: int = 20 * 1024 * 1024
 
-    # Intake (issue 4; docs/intake.md). Participants authenticate with API keys; the
-    # X-Participant-Id header is believed only behind a gateway that authenticates them itself.
-    intake_trust_gateway_header: bool = False
-    intake_admin_token: str | None = None  # enables /v1/ops/api-keys; unset = disabled
+    # Intake (issue 4; docs/intake.md).
     intake_max_in_flight: int = 32  # uploads processed at once per process; beyond: 429
     intake_retry_after_seconds: int = 1
     intake_max_signature_bytes: int = 1024 * 1024

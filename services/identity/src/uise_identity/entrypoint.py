@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from uise_common import auth
+from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import ParticipantUpserted, SessionEnded
 from uise_contracts.topics import topic_for
 from uise_identity import api, handlers, tokens
-from uise_identity.adapters import MIGRATIONS
+from uise_identity.adapters import MIGRATIONS, KnownParticipant
 from uise_identity.verifier import SignInVerifier
 
 
@@ -65,7 +66,7 @@ SPEC = ServiceSpec(
     migrations=MIGRATIONS,
     consumers=consumers,
     router=router,
-    hierarchy=handlers.ancestors,
+    hierarchy=ancestors_in(KnownParticipant),
     local_jwks=local_jwks,
     on_start=first_key,
 )

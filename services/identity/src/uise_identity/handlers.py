@@ -70,13 +70,6 @@ def organization(session: Session, participant_id: str | None = None, bin_: str 
                         staff=[StaffMember.model_validate(m) for m in json.loads(row.staff)])
 
 
-def ancestors(session: Session, participant_id: str) -> list[str]:
-    out = [participant_id]
-    while len(out) < 8 and (row := session.get(KnownParticipant, out[-1])) is not None and row.parent_id:
-        out.append(row.parent_id)
-    return out
-
-
 # --- sign-in with the EDS ----------------------------------------------------------------------------
 
 

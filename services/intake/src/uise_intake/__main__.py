@@ -1,5 +1,3 @@
-import sys
-
 from uise_intake.entrypoint import main
 
-sys.exit(main())
+main()

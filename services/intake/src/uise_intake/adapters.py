@@ -58,19 +58,6 @@ class TimelineEntry(SQLModel, table=True):
     detail: str = "{}"  # JSON
 
 
-class ApiKey(SQLModel, table=True):
-    """A participant's API key: only the SHA-256 of the token is kept."""
-
-    __tablename__ = "intake_api_key"
-    key_hash: str = Field(primary_key=True)
-    key_id: str = Field(index=True, unique=True)  # the hash's first 12 hex digits
-    participant_id: str = Field(index=True)
-    label: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    created_by: str | None = None
-    revoked_at: datetime | None = None
-
-
 class IdempotencyRecord(SQLModel, table=True):
     """The first answer to a POST with an Idempotency-Key, written in the submission's
     transaction; a retry with the same key replays it."""
@@ -83,6 +70,26 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     response: str  # JSON: the receipt as first returned
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class DocumentRead(SQLModel, table=True):
+    """Who read which document of a submission, when and how (download or presigned link)."""
+
+    __tablename__ = "intake_document_read"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: str = Field(index=True)
+    part: str  # document | signature | scan
+    how: str  # download | link
+    reader: str  # the caller's label: subject@participant/role
+    reader_participant_id: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+def _v3_tokens_and_document_reads(conn) -> None:
+    """Issue 7: callers present identity's tokens, so intake's own API keys go; document reads
+    are audited."""
+    conn.execute(text("DROP TABLE IF EXISTS intake_api_key"))
+    SQLModel.metadata.create_all(conn, tables=[DocumentRead.__table__])
 
 
 def _v2_keys_idempotency_paper(conn) -> None:
@@ -103,11 +110,13 @@ def _v2_keys_idempotency_paper(conn) -> None:
                           "ON intake_submission (supersedes)"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_intake_submission_recipient_id "
                       "ON intake_submission (recipient_id)"))
-    SQLModel.metadata.create_all(conn, tables=[ApiKey.__table__, IdempotencyRecord.__table__])
+    # (v2 also made intake_api_key, for the API keys of issue 4; v3 drops it)
+    SQLModel.metadata.create_all(conn, tables=[IdempotencyRecord.__table__])
 
 
 MIGRATIONS = [
     Migration(1, "submissions, timelines, read models",
               create_tables(KnownParticipant, KnownForm, Submission, TimelineEntry)),
     Migration(2, "API keys, idempotency keys, paper channel, correction chain", _v2_keys_idempotency_paper),
+    Migration(3, "identity's tokens replace API keys; document reads audited", _v3_tokens_and_document_reads),
 ]

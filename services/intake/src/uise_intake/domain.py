@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import re
-import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -287,24 +286,6 @@ def check_window(period: Period, on: date, opens_days_before: int, closes_days_a
 
 
 # --- API keys ------------------------------------------------------------------------------
-
-TOKEN_PREFIX = "uise_"
-
-
-def new_token() -> str:
-    """A fresh API key: 32 random bytes, URL-safe base64, with a recognisable prefix."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """What is stored: SHA-256 of the token (never the token itself)."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def key_id_of(key_hash: str) -> str:
-    """A short public handle to name a key in logs and to revoke it."""
-    return key_hash[:12]
-
 
 # --- explanations of validation queries ----------------------------------------------------
 

@@ -19,14 +19,12 @@ class Reason:
 
 REASONS: dict[str, Reason] = {
     # --- who is asking -------------------------------------------------------------------
-    "UNAUTHENTICATED": Reason(
-        401, "an API key is required: Authorization: Bearer <key>",
-        "требуется API-ключ: Authorization: Bearer <ключ>",
-        "API кілті қажет: Authorization: Bearer <кілт>"),
-    "API_KEY_INVALID": Reason(
-        401, "the API key is not valid", "API-ключ недействителен", "API кілті жарамсыз"),
-    "API_KEY_REVOKED": Reason(
-        401, "the API key has been revoked", "API-ключ отозван", "API кілті кері қайтарылған"),
+    # (a missing, invalid or expired token is answered by uise_common.auth: UNAUTHENTICATED,
+    # TOKEN_INVALID, TOKEN_EXPIRED, SESSION_REVOKED, SCOPE_MISSING)
+    "NOT_A_PARTICIPANT": Reason(
+        403, "a {role} credential acts for no organization: sign in as the organization that delivers",
+        "учётная запись {role} не действует от имени организации: войдите как сдающая организация",
+        "{role} тіркелгісі ұйым атынан әрекет етпейді: тапсыратын ұйым ретінде кіріңіз"),
     "UNKNOWN_PARTICIPANT": Reason(
         403, "participant {participant_id} is not registered",
         "участник {participant_id} не зарегистрирован", "{participant_id} қатысушысы тіркелмеген"),
@@ -34,15 +32,6 @@ REASONS: dict[str, Reason] = {
         403, "only the recipient of {participant_id} (its parent) may register its paper submissions",
         "регистрировать бумажные отчёты {participant_id} может только его получатель (вышестоящий)",
         "{participant_id} қағаз есептерін тек оның алушысы (жоғары тұрған) тіркей алады"),
-    "ADMIN_TOKEN_INVALID": Reason(
-        401, "the admin token is missing or wrong", "токен администратора отсутствует или неверен",
-        "әкімші токені жоқ немесе қате"),
-    "OPS_DISABLED": Reason(
-        403, "the ops endpoints are disabled (UISE_INTAKE_ADMIN_TOKEN is not set)",
-        "служебные методы отключены (UISE_INTAKE_ADMIN_TOKEN не задан)",
-        "қызметтік әдістер өшірулі (UISE_INTAKE_ADMIN_TOKEN берілмеген)"),
-    "API_KEY_UNKNOWN": Reason(
-        404, "no API key {key_id}", "нет API-ключа {key_id}", "{key_id} API кілті жоқ"),
     # --- reading what was sent -------------------------------------------------------------
     "REQUEST_TOO_LARGE": Reason(
         413, "the request is larger than {limit} bytes", "запрос больше {limit} байт",
@@ -137,6 +126,13 @@ REASONS: dict[str, Reason] = {
         "бумажный отчёт, доставленный {delivered_on}, уже нельзя зарегистрировать (срок {days} дн.)",
         "{delivered_on} жеткізілген қағаз есепті енді тіркеуге болмайды (мерзімі {days} күн)"),
     # --- reading back -----------------------------------------------------------------------
+    "PAPER_AFTER_ELECTRONIC": Reason(
+        409, "a signed electronic submission ({submission_id}) stands for this form and period: only the "
+             "participant's own correction replaces it, not a paper registration",
+        "по этой форме и периоду есть электронный отчёт с ЭЦП ({submission_id}): заменить его может только "
+        "исправление самого участника, а не регистрация бумажного",
+        "осы нысан мен кезең бойынша ЭЦҚ қойылған электрондық есеп бар ({submission_id}): оны тек қатысушының "
+        "өз түзетуі ауыстырады, қағаз есепті тіркеу емес"),
     "SUBMISSION_UNKNOWN": Reason(
         404, "no submission {submission_id}", "нет отправки {submission_id}", "{submission_id} жіберілімі жоқ"),
     # --- capacity and dependencies ----------------------------------------------------------

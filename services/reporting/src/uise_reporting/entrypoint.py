@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session, select
 
+from uise_common import auth
+from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     DeadlineViolation,
@@ -14,7 +18,10 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_reporting import handlers
-from uise_reporting.adapters import MIGRATIONS, Report
+from uise_reporting.adapters import MIGRATIONS, KnownParticipant, Report
+
+READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
+ancestors = ancestors_in(KnownParticipant)
 
 
 def consumers(rt: ServiceRuntime):
@@ -30,13 +37,18 @@ def router(rt: ServiceRuntime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["reporting"])
 
     @api.get("/reports")
-    async def reports(node_id: str | None = None) -> list[dict]:
+    async def reports(who: Annotated[auth.Principal, Depends(READ_REPORTS)],
+                      node_id: Annotated[str | None, Query(pattern=auth.PARTICIPANT_PATTERN)] = None) -> list[dict]:
+        """Published reports of the caller's subtree (of one node with `node_id`); an
+        integrator and the Ministry read them all."""
+
         def work(s: Session) -> list[dict]:
             q = select(Report)
             if node_id:
                 q = q.where(Report.node_id == node_id)
-            return [r.model_dump(mode="json") for r in s.exec(q)]
-        return await rt.in_transaction(work)
+            return [r.model_dump(mode="json") for r in s.exec(q) if who.reaches(ancestors(s, r.node_id))]
+
+        return await rt.read(work)
 
     return api
 
@@ -48,6 +60,7 @@ SPEC = ServiceSpec(
     consumers=consumers,
     router=router,
     uses_object_store=True,
+    hierarchy=ancestors,
 )
 
 

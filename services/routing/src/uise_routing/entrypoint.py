@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlmodel import Session, select
+from typing import Annotated
 
+from fastapi import APIRouter, Depends
+from sqlmodel import Session, col, select
+
+from uise_common import auth
+from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     FormListApproved,
@@ -14,7 +18,9 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_routing import handlers
-from uise_routing.adapters import MIGRATIONS, InboxItem
+from uise_routing.adapters import MIGRATIONS, InboxItem, KnownParticipant
+
+READ_INBOX = auth.allow(auth.INBOX_READ, subtree="recipient_id")
 
 
 def consumers(_rt: ServiceRuntime):
@@ -29,12 +35,16 @@ def consumers(_rt: ServiceRuntime):
 def router(rt: ServiceRuntime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["routing"])
 
-    @api.get("/inboxes/{recipient_id}")
-    async def inbox(recipient_id: str) -> list[dict]:
+    @api.get("/inboxes/{recipient_id}", dependencies=[Depends(READ_INBOX)])
+    async def inbox(recipient_id: Annotated[str, auth.PARTICIPANT_PATH]) -> list[dict]:
+        """What `recipient_id` received: its own officers, its departments above and the
+        Ministry may read it."""
+
         def work(s: Session) -> list[dict]:
-            q = select(InboxItem).where(InboxItem.recipient_id == recipient_id).order_by(InboxItem.filed_at)
+            q = select(InboxItem).where(InboxItem.recipient_id == recipient_id).order_by(col(InboxItem.filed_at))
             return [i.model_dump(mode="json") for i in s.exec(q)]
-        return await rt.in_transaction(work)
+
+        return await rt.read(work)
 
     return api
 
@@ -45,6 +55,7 @@ SPEC = ServiceSpec(
     migrations=MIGRATIONS,
     consumers=consumers,
     router=router,
+    hierarchy=ancestors_in(KnownParticipant),
 )
 
 

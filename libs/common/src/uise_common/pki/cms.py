@@ -497,3 +497,26 @@ def sign(document: bytes, key: rsa.RSAPrivateKey | gost.PrivateKey | KeyContaine
         "signer_infos": [signer],
     })
     return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+
+
+# --- Reading without verifying -----------------------------------------------------------------
+
+def claimed_signers(signature: bytes, limit: int = 8) -> list[dict[str, str | None]]:
+    """Who a CMS says signed it (IIN, BIN, name, certificate serial of each SignerInfo), read
+    without any verification: for a receipt to list them at once. The signature service decides
+    whether they really did. An unreadable CMS names nobody."""
+    try:
+        sd = cms.ContentInfo.load(signature)["content"]
+        certs = ([] if isinstance(sd["certificates"], core.Void)
+                 else [c.chosen for c in sd["certificates"] if c.name == "certificate"])
+        out = []
+        for signer in list(sd["signer_infos"])[:limit]:
+            cert_asn1 = _signer_certificate(signer["sid"], certs)
+            if cert_asn1 is None:
+                out.append({"iin": None, "bin": None, "name": None, "serial": None})
+                continue
+            info = describe(x509.load_der_x509_certificate(cert_asn1.dump()), "", None)
+            out.append({"iin": info.iin, "bin": info.bin, "name": info.name, "serial": info.serial})
+        return out
+    except Exception:  # a receipt never fails for this: the verdict comes later
+        return []
