@@ -1,5 +1,7 @@
 """One embedded stack for the end-to-end tests: real tansu, moto S3, Valkey, SQLite, and the
-seven service processes, on free ports in a temporary directory."""
+eight service processes, on free ports in a temporary directory. The data office enters the demo
+hierarchy with the credential the stack's ops command made; every demo head signs in with the
+EDS when a test first acts for its organization."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from uise_stack.config import StackConfig
-from uise_stack.demo import seed_registry
+from uise_stack.demo import seed_registry, sign_in_heads
 from uise_stack.stack import Stack
 
 
@@ -16,11 +18,15 @@ from uise_stack.stack import Stack
 def stack(tmp_path_factory) -> Iterator[Stack]:
     # UISE_DATABASE_URL / REDIS_URL from the environment would point the stack elsewhere;
     # the e2e run is about the embedded default.
-    config = StackConfig.ephemeral(tmp_path_factory.mktemp("stack"), database_url=None, redis_url=None)
+    config = StackConfig.ephemeral(
+        tmp_path_factory.mktemp("stack"), database_url=None, redis_url=None,
+        # the NCA RK test certificates carry identifiers without a valid control digit
+        extra_env={"registry": {"UISE_REGISTRY_TEST_IDENTIFIERS": "true"}})
     s = Stack(config)
     s.start()
     try:
         seed_registry(config.url("registry"))
+        sign_in_heads(s.prepare_pki())
         yield s
     finally:
         s.stop()
@@ -36,4 +42,3 @@ def ca(stack):
 @pytest.fixture(scope="session")
 def intake(stack) -> str:
     return stack.config.url("intake")
-

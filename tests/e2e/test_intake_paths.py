@@ -1,6 +1,6 @@
-"""Intake's issue-4 paths on the real stack: API keys and who may read what, an idempotent
-retry, a correction chain of three versions, a paper registration by the recipient, and load
-shedding with 429 under a burst."""
+"""Intake's paths on the real stack: who may read what (with identity's tokens), an idempotent
+retry, a correction chain of three versions, documents read through the API, a paper
+registration by the recipient, and load shedding with 429 under a burst."""
 
 from __future__ import annotations
 
@@ -16,22 +16,21 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from minio import Minio
 
 from uise_common.pki.cms import sign
 from uise_common.settings import Settings
 from uise_registry.demo import DEMO_FORM, DISTRICT, REGION, SCHOOLS
 from uise_stack.client import (
     bearer,
+    data_office_token,
     get_submission,
-    key_for,
     list_submissions,
     register_paper,
     submit,
+    token_for,
     wait_final,
     wait_for_steps,
 )
-from uise_stack.config import DOCUMENT_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY
 from uise_stack.demo import figures, head_signer
 
 pytestmark = pytest.mark.e2e
@@ -45,11 +44,18 @@ def test_an_idempotent_retry_returns_the_first_receipt_and_creates_nothing(ca, i
     doc = json.dumps(figures(120, 130)).encode()
     first = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", doc, head_signer(ca, SCHOOL1), idempotency_key=key)
     assert first.status_code == 202, first.text
-    # the retry signs again (a new signing time): the same document is the same submission
-    again = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", doc, head_signer(ca, SCHOOL1), idempotency_key=key)
-    assert (again.status_code, again.json()) == (202, first.json())
+    # a retry resends the very bytes: the first receipt, nothing new
+    signature = sign(doc, *_key_and_cert(head_signer(ca, SCHOOL1)))
+    first_again = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", doc, head_signer(ca, SCHOOL1),
+                         idempotency_key=f"{key}-bytes", signature=signature)
+    again = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", doc, head_signer(ca, SCHOOL1),
+                   idempotency_key=f"{key}-bytes", signature=signature)
+    assert (again.status_code, again.json()) == (202, first_again.json())
     assert again.headers["Idempotent-Replayed"] == "true"
-    mine = list_submissions(intake, key_for(intake, SCHOOL1), form_code=DEMO_FORM.code, limit=500)["items"]
+    # a new signature over the same document is a new submission, not a retry of the first
+    resigned = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", doc, head_signer(ca, SCHOOL1), idempotency_key=key)
+    assert (resigned.status_code, resigned.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    mine = list_submissions(intake, token_for(SCHOOL1), form_code=DEMO_FORM.code, limit=500)["items"]
     assert [i["submission_id"] for i in mine].count(first.json()["submission_id"]) == 1
     assert not any(i["supersedes"] == first.json()["submission_id"] for i in mine)  # no second version
     other = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", json.dumps(figures(1, 2)).encode(),
@@ -79,55 +85,84 @@ def test_three_versions_form_a_chain_read_back_in_order_and_none_is_overwritten(
         assert [c["submission_id"] for c in body["chain"]] == ids
         assert body["supersedes"] == (ids[n - 1] if n else None)
         assert body["superseded_by"] == (ids[n + 1] if n < 2 else None)
-    # the district reads the same chain; each version's bytes are still in storage, untouched
-    district = get_submission(intake, ids[0], key_for(intake, DISTRICT)).json()
+    # the district reads the same chain; each version's bytes are still stored, untouched, and
+    # come out through the API (as a file, or by a short-lived link), each read on record
+    district = get_submission(intake, ids[0], token_for(DISTRICT)).json()
     assert [c["submission_id"] for c in district["chain"]] == ids
-    s3 = Minio(stack.config.s3_endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    reader = bearer(token_for(DISTRICT))
     for n, body in zip((300, 301, 302), finals, strict=True):
-        stored = s3.get_object(DOCUMENT_BUCKET, body["document_key"]).read()
+        stored = httpx.get(f"{intake}/v1/submissions/{body['submission_id']}/document", headers=reader).content
         assert stored == mon_q(n) and hashlib.sha256(stored).hexdigest() == body["document_sha256"]
+    link = httpx.get(f"{intake}/v1/submissions/{ids[0]}/document", params={"as": "link"}, headers=reader).json()
+    assert httpx.get(link["url"]).content == mon_q(300)
+    reads = httpx.get(f"{intake}/v1/submissions/{ids[0]}/reads", headers=bearer(token_for(SCHOOL2))).json()
+    assert [(r["part"], r["how"]) for r in reads] == [("document", "file"), ("document", "link")]
+    assert all(r["reader"].endswith(f"@{DISTRICT}/head") for r in reads)
 
 
-def test_the_district_registers_a_paper_submission_for_its_school(ca, intake):
+def test_the_district_registers_a_paper_submission_for_its_school(ca, intake, paper_school):
     today = datetime.now(ALMATY).date()
     doc = json.dumps(figures(205, 210)).encode()
-    resp = register_paper(intake, DISTRICT, SCHOOL1, DEMO_FORM.code, "2026", doc, SCAN, today, user="e2e-registrar")
+    school3 = paper_school
+    resp = register_paper(intake, DISTRICT, school3, DEMO_FORM.code, "2026", doc, SCAN, today)
     assert resp.status_code == 202, resp.text
     receipt = resp.json()
-    assert receipt["channel"] == "paper" and receipt["registered_by"] == f"{DISTRICT}/e2e-registrar"
+    assert receipt["channel"] == "paper" and receipt["registered_by"].endswith(f"@{DISTRICT}/head")
     assert receipt["delivered_at"] == f"{today.isoformat()}T00:00:00+05:00"
     from uise_intake.receipts import verify_receipt
 
     assert verify_receipt(receipt, httpx.get(f"{intake}/v1/receipts/public-key").json()["pem"])
-    # the school reads what its district registered for it, and it goes the whole way
+    # the district follows what it registered the whole way
     final = wait_for_steps(intake, receipt["submission_id"], {"signature_checked", "accepted"},
-                           token=key_for(intake, SCHOOL1))  # outcomes arrive on separate topics
+                           token=token_for(DISTRICT))  # outcomes arrive on separate topics
     assert final["status"] == "accepted", final["timeline"]
     steps = [t["step"] for t in final["timeline"]]
     assert steps[:2] == ["received", "registered_on_paper"] and "signature_checked" in steps
     # a school cannot register for its sibling, nor a region for a school that is not its child
     for who in (SCHOOL2, REGION):
-        refused = register_paper(intake, who, SCHOOL1, DEMO_FORM.code, "2026", doc, SCAN, today, wait_reference=0)
+        refused = register_paper(intake, who, school3, DEMO_FORM.code, "2026", doc, SCAN, today, wait_reference=0)
         assert (refused.status_code, refused.json()["error"]["code"]) == (403, "NOT_RECIPIENT")
-    not_pdf = register_paper(intake, DISTRICT, SCHOOL1, DEMO_FORM.code, "2026", doc, b"\x89PNG\r\n\x1a\n", today)
+    not_pdf = register_paper(intake, DISTRICT, school3, DEMO_FORM.code, "2026", doc, b"\x89PNG\r\n\x1a\n", today)
     assert (not_pdf.status_code, not_pdf.json()["error"]["code"]) == (422, "SCAN_NOT_PDF")
+    # a school that delivered electronically is not overwritten by a paper registration
+    signed = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", json.dumps(figures(1, 2)).encode(),
+                    head_signer(ca, SCHOOL1))
+    assert signed.status_code == 202, signed.text
+    paper_over = register_paper(intake, DISTRICT, SCHOOL1, DEMO_FORM.code, "2026", doc, SCAN, today)
+    assert (paper_over.status_code, paper_over.json()["error"]["code"]) == (409, "PAPER_AFTER_ELECTRONIC")
 
 
-def test_a_submission_is_read_by_its_submitter_and_recipient_only(ca, intake):
+def test_a_submission_is_read_by_its_submitter_and_the_departments_above_it_only(ca, intake):
     resp = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", json.dumps(figures(50, 50)).encode(),
                   head_signer(ca, SCHOOL1))
     sid = resp.json()["submission_id"]
-    for who, status in ((SCHOOL1, 200), (DISTRICT, 200), (SCHOOL2, 404), (REGION, 404)):
-        got = get_submission(intake, sid, key_for(intake, who))
+    for who, status in ((SCHOOL1, 200), (DISTRICT, 200), (REGION, 200), (SCHOOL2, 404)):
+        got = get_submission(intake, sid, token_for(who))
         assert got.status_code == status, (who, got.text)
     assert get_submission(intake, sid, "uise_nobody").status_code == 401
-    district = list_submissions(intake, key_for(intake, DISTRICT), limit=500)["items"]
+    district = list_submissions(intake, token_for(DISTRICT), limit=500)["items"]
     assert {SCHOOL1, SCHOOL2} <= {i["participant_id"] for i in district}
-    school2 = list_submissions(intake, key_for(intake, SCHOOL2), limit=500)["items"]
+    school2 = list_submissions(intake, token_for(SCHOOL2), limit=500)["items"]
     assert {i["participant_id"] for i in school2} <= {SCHOOL2}
-    assert list_submissions(intake, key_for(intake, REGION))["items"] == []  # schools are not its children
-    accepted = list_submissions(intake, key_for(intake, DISTRICT), status="accepted", participant_id=SCHOOL1)
+    region = list_submissions(intake, token_for(REGION), limit=500)["items"]
+    assert {i["participant_id"] for i in region} == {i["participant_id"] for i in district}  # its subtree
+    accepted = list_submissions(intake, token_for(DISTRICT), status="accepted", participant_id=SCHOOL1)
     assert all(i["status"] == "accepted" and i["participant_id"] == SCHOOL1 for i in accepted["items"])
+
+
+def _key_and_cert(signer):
+    return signer.key, signer.cert
+
+
+@pytest.fixture(scope="module")
+def paper_school(stack) -> str:
+    """A third school the data office registers under the demo district; it reports on paper."""
+    bin_ = "220440000049"
+    resp = httpx.put(f"{stack.config.url('registry')}/v1/participants/{bin_}", headers=bearer(data_office_token()),
+                     json={"bin": bin_, "level": "organization", "kind": "school", "parent_id": DISTRICT,
+                           "name_kk": "№3 ауыл мектебі", "name_ru": "Сельская школа №3"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return bin_
 
 
 def _hold(intake: str, token: str) -> socket.socket:
@@ -142,7 +177,7 @@ def _hold(intake: str, token: str) -> socket.socket:
 
 def test_a_burst_beyond_the_in_flight_limit_gets_429s_and_no_500(ca, intake):
     limit = Settings().intake_max_in_flight
-    token = key_for(intake, SCHOOL1)
+    token = token_for(SCHOOL1)
     signer = head_signer(ca, SCHOOL1)
     doc = json.dumps(figures(10, 10)).encode()
     files = {"document": ("r.json", doc), "signature": ("r.p7s", sign(doc, signer.key, signer.cert))}

@@ -11,13 +11,16 @@ import httpx
 import openpyxl
 import pytest
 
-from uise_registry.demo import DISTRICT, MINISTRY, SCHOOLS
-from uise_stack.client import submit, wait_for_steps
+from uise_registry.demo import DISTRICT, SCHOOLS
+from uise_stack.client import bearer, data_office_token, submit, token_for, wait_for_steps
 from uise_stack.demo import head_signer
 
 pytestmark = pytest.mark.e2e
 SCHOOL1 = next(iter(SCHOOLS))
-MINISTRY_HEADERS = {"X-UISE-Actor": MINISTRY, "X-UISE-User": "e2e"}
+
+
+def data_office() -> dict[str, str]:
+    return bearer(data_office_token())
 
 
 def fill(template: bytes, values: dict[str, object]) -> bytes:
@@ -77,9 +80,13 @@ def test_a_template_for_another_school_is_rejected(stack, ca):
 def test_an_approved_list_reaches_intake_and_cannot_be_edited(stack, ca):
     registry, intake = stack.config.url("registry"), stack.config.url("intake")
     forms = httpx.get(f"{registry}/v1/forms/MON-Q", params={"year": 2026}).json()
-    with httpx.Client(base_url=registry, headers=MINISTRY_HEADERS) as http:
+    with httpx.Client(base_url=registry, headers=data_office()) as http:
+        # only the data office approves the list: not a district's head, not the Ministry's own head
+        for who in (DISTRICT, SCHOOL1):
+            refused = http.post("/v1/formlists", json={"year": 2025, "forms": [forms]}, headers=bearer(token_for(who)))
+            assert (refused.status_code, refused.json()["error"]["code"]) == (403, "SCOPE_MISSING")
         assert http.post("/v1/formlists", json={"year": 2025, "forms": [forms]},
-                         headers={"X-UISE-Actor": DISTRICT}).json()["error"]["code"] == "FORBIDDEN"
+                         headers={"Authorization": ""}).status_code == 401
         draft = http.post("/v1/formlists", json={"year": 2025, "forms": [forms]})
         assert draft.status_code == 201, draft.text
         version = draft.json()["version"]
@@ -110,7 +117,7 @@ def test_import_dry_run_reports_each_bad_row_and_changes_nothing(stack):
         "220440000049,organization,school,210340000099,Белгісіз,Неизвестный\n"     # unknown parent
         f"220440000059,district,district,{DISTRICT},Деңгей,Уровень\n"              # wrong level
     )
-    with httpx.Client(base_url=registry, headers=MINISTRY_HEADERS) as http:
+    with httpx.Client(base_url=registry, headers=data_office()) as http:
         before = http.get("/v1/participants", params={"parent_id": DISTRICT}).json()
         resp = http.post("/v1/participants/import", files={"file": ("schools.csv", csv_text.encode())})
         assert resp.status_code == 200, resp.text
@@ -120,8 +127,9 @@ def test_import_dry_run_reports_each_bad_row_and_changes_nothing(stack):
             (3, "BIN_CHECKSUM"), (4, "PARENT_UNKNOWN"), (5, "PARENT_WRONG_LEVEL")}
         assert http.get("/v1/participants", params={"parent_id": DISTRICT}).json() == before
         # a school reads its own record, not its neighbour's
-        mine = http.get(f"/v1/participants/{SCHOOL1}", headers={"X-UISE-Actor": SCHOOL1})
+        school = bearer(token_for(SCHOOL1))
+        mine = http.get(f"/v1/participants/{SCHOOL1}", headers=school)
         assert mine.status_code == 200 and mine.json()["heads"]
         other = [s for s in SCHOOLS if s != SCHOOL1][0]
-        theirs = http.get(f"/v1/participants/{other}", headers={"X-UISE-Actor": SCHOOL1})
-        assert (theirs.status_code, theirs.json()["error"]["code"]) == (403, "FORBIDDEN")
+        theirs = http.get(f"/v1/participants/{other}", headers=school)
+        assert (theirs.status_code, theirs.json()["error"]["code"]) == (403, "OUT_OF_SUBTREE")

@@ -1,4 +1,4 @@
-"""A submission through all seven services on the real embedded stack; failures on the way."""
+"""A submission through all the path's services on the real embedded stack; failures on the way."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ import pytest
 
 from uise_common.pki.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS
-from uise_stack.client import Signer, bearer, issue_key, key_for, submit, wait_final, wait_for_steps
+from uise_stack.client import (
+    Signer,
+    bearer,
+    client_token,
+    new_client,
+    submit,
+    token_for,
+    wait_final,
+    wait_for_steps,
+)
 from uise_stack.demo import figures, head_signer
 from uise_stack.traces import load_spans, traces_of_submission
 
@@ -73,13 +82,15 @@ def test_refusals_end_rejected_with_their_reason(ca, intake):
 
 def test_edge_refusals_are_specific_and_never_500(intake, ca):
     signer = head_signer(ca, SCHOOL1)
-    stranger = issue_key(intake, "999999999990")["token"]  # a key for a participant the registry lacks
+    # a machine client for a participant the registry lacks
+    made = new_client("system", "unregistered", "999999999990", ["submissions:write"])
+    stranger = client_token(made["client_id"], made["client_secret"]).json()["access_token"]
     cases = [
         (bearer(stranger), b'{"a": 1}', 403, "UNKNOWN_PARTICIPANT"),
-        (bearer(key_for(intake, SCHOOL1)), b"\x00\x01binary", 415, "DOCUMENT_TYPE_UNSUPPORTED"),
+        (bearer(token_for(SCHOOL1)), b"\x00\x01binary", 415, "DOCUMENT_TYPE_UNSUPPORTED"),
         ({}, b'{"a": 1}', 401, "UNAUTHENTICATED"),
-        ({"X-Participant-Id": SCHOOL1}, b'{"a": 1}', 401, "UNAUTHENTICATED"),  # no gateway here
-        (bearer("uise_forged"), b'{"a": 1}', 401, "API_KEY_INVALID"),
+        ({"X-Participant-Id": SCHOOL1}, b'{"a": 1}', 401, "UNAUTHENTICATED"),  # no header is believed
+        (bearer("uise_forged"), b'{"a": 1}', 401, "TOKEN_INVALID"),
     ]
     for headers, doc, status, code in cases:
         from uise_common.pki.cms import sign
@@ -90,7 +101,7 @@ def test_edge_refusals_are_specific_and_never_500(intake, ca):
         assert (resp.status_code, resp.json()["error"]["code"]) == (status, code)
         assert set(resp.json()["error"]["message"]) == {"kk", "ru", "en"}
     missing = httpx.post(f"{intake}/v1/submissions", data={"form_code": "SCH-1", "period": "last year"},
-                         files={"document": ("d", b"{}")}, headers=bearer(key_for(intake, SCHOOL1)))
+                         files={"document": ("d", b"{}")}, headers=bearer(token_for(SCHOOL1)))
     assert (missing.status_code, missing.json()["error"]["code"]) == (422, "REQUEST_INVALID")
     assert {f["field"] for f in missing.json()["error"]["fields"]} == {"signature"}
     unknown_form = submit(intake, SCHOOL1, "NOPE-9", "2026", b'{"a": 1}', signer, wait_reference=0)

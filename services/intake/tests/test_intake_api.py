@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from uise_common.auth import revoked_key
 from uise_common.db import migrate
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec
 from uise_common.settings import Settings
-from uise_contracts.events import StoredObject
-from uise_common.auth import revoked_key
 from uise_common.testing import TokenIssuer
+from uise_contracts.events import StoredObject
 from uise_intake import api, handlers
 from uise_intake.adapters import MIGRATIONS, KnownForm, KnownParticipant
 from uise_intake.domain import InFlightLimiter

@@ -1,12 +1,16 @@
-"""A participant's client for the demo and the end-to-end tests: sign a document with a head's
-certificate as NCALayer would, post it to intake with the participant's API key, follow it to
-its final state.
+"""A participant's client for the demo and the end-to-end tests: sign in with the EDS as NCALayer
+would (identity's challenge, signed), sign a document with a head's certificate, post it to intake
+with the access token, follow it to its final state.
 
-Keys: pass `token=`; otherwise the key this process holds for the participant is used, issued
-through intake's ops endpoint when the stack registered its admin token (`use_admin_token`)."""
+Tokens: `use_identity(url)` once; `remember_signer(participant_id, signer)` for each organization
+whose head (or signer) may sign in; then `token_for(participant_id)` signs in on first use and
+refreshes before the five-minute access token runs out. The data office signs in with client
+credentials (`use_data_office`)."""
 
 from __future__ import annotations
 
+import base64
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -18,11 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from uise_common.pki import gost
 from uise_common.pki.cms import sign
 
-NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM"}  # intake's read model still catching up
-
-_admin_tokens: dict[str, str] = {}  # intake URL → its admin token
-_keys: dict[tuple[str, str], str] = {}  # (intake URL, participant) → API key
-_readers: dict[str, str] = {}  # submission id → the key that may read it
+NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM", "PARTICIPANT_UNKNOWN", "NO_ROLE"}  # read models catching up
+REFRESH_MARGIN = 60.0  # seconds before expiry a token is refreshed
 
 
 @dataclass
@@ -31,40 +32,117 @@ class Signer:
     cert: x509.Certificate
 
 
-def use_admin_token(intake_url: str, admin_token: str) -> None:
-    """Let this process issue API keys on `intake_url` as it needs them."""
-    _admin_tokens[intake_url] = admin_token
+@dataclass
+class _Held:
+    access: str
+    refresh: str | None
+    expires_at: float
+    session_id: str | None = None
 
 
-def remember_key(intake_url: str, participant_id: str, token: str) -> None:
-    _keys[(intake_url, participant_id)] = token
-
-
-def issue_key(intake_url: str, participant_id: str, admin_token: str | None = None, label: str | None = None) -> dict:
-    """A new API key from intake's ops endpoint: {key_id, participant_id, token, created_at}."""
-    admin = admin_token or _admin_tokens.get(intake_url)
-    if admin is None:
-        raise LookupError(f"no admin token for {intake_url}: call use_admin_token() or pass token=")
-    resp = httpx.post(f"{intake_url}/v1/ops/api-keys", json={"participant_id": participant_id, "label": label},
-                      headers={"X-UISE-Admin-Token": admin}, timeout=30.0)
-    resp.raise_for_status()
-    return resp.json()
-
-
-def revoke_key(intake_url: str, key_id: str, admin_token: str | None = None) -> httpx.Response:
-    admin = admin_token or _admin_tokens[intake_url]
-    return httpx.delete(f"{intake_url}/v1/ops/api-keys/{key_id}", headers={"X-UISE-Admin-Token": admin}, timeout=30.0)
-
-
-def key_for(intake_url: str, participant_id: str) -> str:
-    """The participant's API key in this process, issued on first use."""
-    if (intake_url, participant_id) not in _keys:
-        remember_key(intake_url, participant_id, issue_key(intake_url, participant_id, label="stack client")["token"])
-    return _keys[(intake_url, participant_id)]
+_lock = threading.Lock()
+_identity: dict[str, str] = {}  # "url", "client_id", "client_secret"
+_signers: dict[str, Signer] = {}  # participant → whose EDS signs in for it
+_held: dict[str, _Held] = {}  # participant (or "data_office") → its tokens in this process
+_readers: dict[str, str] = {}  # submission id → the participant that may read it
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def use_identity(identity_url: str) -> None:
+    _identity["url"] = identity_url
+
+
+def identity_url() -> str:
+    return _identity["url"]
+
+
+def use_data_office(client_id: str, client_secret: str) -> None:
+    _identity["client_id"], _identity["client_secret"] = client_id, client_secret
+
+
+def remember_signer(participant_id: str, signer: Signer) -> None:
+    _signers[participant_id] = signer
+
+
+def forget_tokens() -> None:
+    with _lock:
+        _held.clear()
+
+
+# --- signing in ------------------------------------------------------------------------------------
+
+
+def sign_in(signer: Signer, role: str | None = None, identity_url: str | None = None,
+            wait: float = 60.0) -> httpx.Response:
+    """Sign a fresh challenge with the EDS (attached CMS, as NCALayer's `sign` makes it) and ask
+    identity for tokens. Retries while identity does not know the organization yet."""
+    url = identity_url or _identity["url"]
+    deadline = time.monotonic() + wait
+    while True:
+        challenge = httpx.post(f"{url}/v1/auth/challenges", timeout=10).json()
+        cms = sign(base64.b64decode(challenge["data"]), signer.key, signer.cert, detached=False)
+        body = {"challenge_id": challenge["challenge_id"], "signature": base64.b64encode(cms).decode()}
+        if role:
+            body["role"] = role
+        resp = httpx.post(f"{url}/v1/auth/sign-in", json=body, timeout=30)
+        code = resp.json().get("error", {}).get("code") if resp.status_code >= 400 else None
+        if code not in NOT_READY_YET or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.5)
+
+
+def _keep(who: str, answer: dict) -> str:
+    _held[who] = _Held(answer["access_token"], answer.get("refresh_token"),
+                       time.monotonic() + answer["expires_in"], answer.get("session_id"))
+    return answer["access_token"]
+
+
+def token_for(participant_id: str) -> str:
+    """A valid access token for the organization, from its remembered signer."""
+    with _lock:
+        held = _held.get(participant_id)
+        if held is not None and held.expires_at - time.monotonic() > REFRESH_MARGIN:
+            return held.access
+        if held is not None and held.refresh:
+            resp = httpx.post(f"{_identity['url']}/v1/auth/refresh", json={"refresh_token": held.refresh}, timeout=10)
+            if resp.status_code == 200:
+                return _keep(participant_id, resp.json())
+        signer = _signers.get(participant_id)
+        if signer is None:
+            raise LookupError(f"no signer for {participant_id}: remember_signer() it first")
+        resp = sign_in(signer)
+        if resp.status_code != 200 or resp.json()["participant_id"] != participant_id:
+            raise RuntimeError(f"sign-in for {participant_id} failed: {resp.status_code} {resp.text}")
+        return _keep(participant_id, resp.json())
+
+
+def client_token(client_id: str, client_secret: str, identity_url: str | None = None) -> httpx.Response:
+    return httpx.post(f"{identity_url or _identity['url']}/v1/oauth/token", timeout=10,
+                      data={"grant_type": "client_credentials"}, auth=(client_id, client_secret))
+
+
+def data_office_token() -> str:
+    with _lock:
+        held = _held.get("data_office")
+        if held is not None and held.expires_at - time.monotonic() > REFRESH_MARGIN:
+            return held.access
+        resp = client_token(_identity["client_id"], _identity["client_secret"])
+        resp.raise_for_status()
+        return _keep("data_office", resp.json())
+
+
+def new_client(role: str, label: str, participant_id: str | None = None, scopes: list[str] | None = None) -> dict:
+    """A machine client made by the data office: {client_id, client_secret, ...}."""
+    resp = httpx.post(f"{_identity['url']}/v1/clients", headers=bearer(data_office_token()), timeout=10,
+                      json={"role": role, "label": label, "participant_id": participant_id, "scopes": scopes or []})
+    resp.raise_for_status()
+    return resp.json()
+
+
+# --- submitting -------------------------------------------------------------------------------------
 
 
 def _post_retrying(url: str, deadline: float, **kw) -> httpx.Response:
@@ -86,12 +164,12 @@ def _post_retrying(url: str, deadline: float, **kw) -> httpx.Response:
 def submit(intake_url: str, participant_id: str, form_code: str, period: str, document: bytes,
            signer: Signer, filename: str = "report.json", wait_reference: float = 60.0,
            headers: dict[str, str] | None = None, token: str | None = None,
-           idempotency_key: str | None = None) -> httpx.Response:
-    """POST one signed submission as `participant_id` (with `token`, or the key this process holds
-    for it). Retries while intake does not know the participant or form yet, up to
+           idempotency_key: str | None = None, signature: bytes | None = None) -> httpx.Response:
+    """POST one signed submission for `participant_id` (with `token`, or the organization's own
+    signed-in token). Retries while intake does not know the participant or form yet, up to
     `wait_reference` seconds."""
-    token = token or key_for(intake_url, participant_id)
-    signature = sign(document, signer.key, signer.cert)
+    token = token or token_for(participant_id)
+    signature = signature or sign(document, signer.key, signer.cert)
     extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     resp = _post_retrying(
         f"{intake_url}/v1/submissions", time.monotonic() + wait_reference,
@@ -100,32 +178,33 @@ def submit(intake_url: str, participant_id: str, form_code: str, period: str, do
         headers={**bearer(token), **extra, **(headers or {})},
     )
     if resp.status_code == 202:
-        _readers[resp.json()["submission_id"]] = token
+        _readers[resp.json()["submission_id"]] = participant_id
     return resp
 
 
 def register_paper(intake_url: str, recipient_id: str, participant_id: str, form_code: str, period: str,
-                   document: bytes, scan: bytes, delivered_on: date, user: str = "registrar",
-                   filename: str = "data.json", token: str | None = None, wait_reference: float = 60.0,
+                   document: bytes, scan: bytes, delivered_on: date, filename: str = "data.json",
+                   token: str | None = None, wait_reference: float = 60.0,
                    idempotency_key: str | None = None) -> httpx.Response:
     """The recipient registers a submission delivered on paper (clause 8): scan plus data."""
-    token = token or key_for(intake_url, recipient_id)
+    token = token or token_for(recipient_id)
     extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     resp = _post_retrying(
         f"{intake_url}/v1/paper-submissions", time.monotonic() + wait_reference,
         data={"participant_id": participant_id, "form_code": form_code, "period": period,
               "delivered_on": delivered_on.isoformat()},
         files={"scan": ("scan.pdf", scan), "document": (filename, document)},
-        headers={**bearer(token), "X-UISE-User": user, **extra},
+        headers={**bearer(token), **extra},
     )
     if resp.status_code == 202:
-        _readers[resp.json()["submission_id"]] = token
+        _readers[resp.json()["submission_id"]] = recipient_id
     return resp
 
 
 def get_submission(intake_url: str, submission_id: str, token: str | None = None) -> httpx.Response:
-    """GET a submission with `token`, or the key that delivered it from this process."""
-    token = token or _readers.get(submission_id)
+    """GET a submission with `token`, or as the organization that delivered it from this process."""
+    if token is None and submission_id in _readers:
+        token = token_for(_readers[submission_id])
     return httpx.get(f"{intake_url}/v1/submissions/{submission_id}",
                      headers=bearer(token) if token else {}, timeout=10.0)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting")
+SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting", "identity")
 S3_ACCESS_KEY = "uise"
 S3_SECRET_KEY = "uise-secret"
 DOCUMENT_BUCKET = "uise-documents"
@@ -33,13 +32,10 @@ class StackConfig:
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or os.environ.get("UISE_DATABASE_URL"))
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or os.environ.get("UISE_REDIS_URL"))
     otlp_endpoint: str | None = field(default_factory=lambda: os.environ.get("UISE_OTLP_ENDPOINT"))
-    # Intake's ops endpoint (API keys) is enabled with a token made for this run; the stack uses
-    # it to issue the demo participants' keys (docs/intake.md).
-    intake_admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    # Submissions are authenticated by API keys, not by a header (there is no gateway here).
-    intake_env: dict[str, str] = field(default_factory=lambda: {
-        "UISE_INTAKE_TRUST_GATEWAY_HEADER": "false",
-    })
+    # Extra environment per service (tests pin identity's PKI time, admit the NCA test ids, …).
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Further CA certificates to trust beside the stack's own test CA (e.g. NCA RK's test CA).
+    extra_trust: tuple[Path, ...] = ()
 
     @classmethod
     def ephemeral(cls, base_dir: Path, **overrides) -> StackConfig:
@@ -68,9 +64,9 @@ class StackConfig:
         return self.base_dir / "logs"
 
     @property
-    def intake_keys_file(self) -> Path:
-        """The demo participants' API keys, written at start (mode 0600)."""
-        return self.base_dir / "intake-keys.json"
+    def data_office_file(self) -> Path:
+        """The first data-office credential the stack made with identity's ops command (0600)."""
+        return self.base_dir / "data-office.json"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[service]}"
@@ -87,12 +83,11 @@ class StackConfig:
             "UISE_S3_BUCKET": DOCUMENT_BUCKET,
             "UISE_REDIS_URL": self.effective_redis_url,
             "UISE_TRUST_DIR": str(self.trust_dir.resolve()),
+            "UISE_AUTH_ISSUER": self.url("identity"),
         }
         if self.database_url:
             env["UISE_DATABASE_URL"] = self.database_url
         if self.otlp_endpoint:
             env["UISE_OTLP_ENDPOINT"] = self.otlp_endpoint
-        if service == "intake":
-            env["UISE_INTAKE_ADMIN_TOKEN"] = self.intake_admin_token
-            env.update(self.intake_env)
+        env.update(self.extra_env.get(service, {}))
         return env

@@ -1,5 +1,6 @@
-"""`make run`'s demo: the small hierarchy and one approved form in the registry, then a few
-signed submissions from its schools, followed to their final states."""
+"""`make run`'s demo: the data office enters the small hierarchy and the approved list of forms
+(with the credential the stack's ops command made), the heads sign in with their EDS, and the
+schools send a few signed submissions, followed to their final states."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 from uise_common.pki.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_common.pki.testca import GostTestCA
 from uise_contracts.events import FormDefinition
-from uise_registry.demo import DEMO_FORM, DISTRICT, MINISTRY, SCHOOLS, demo_participants
+from uise_registry.demo import DEMO_FORM, DISTRICT, HEADS, SCHOOLS, demo_participants
 from uise_stack import client
 from uise_stack.client import Signer, submit, wait_final
 from uise_stack.config import StackConfig
@@ -29,10 +30,9 @@ def demo_forms() -> list[FormDefinition]:
 
 def seed_registry(registry_url: str, forms: list[FormDefinition] | None = None, year: int = DEMO_YEAR) -> None:
     """The demo hierarchy and the year's approved list, as the Ministry's data office enters them
-    (the Ministry registers itself first, which the empty registry allows once)."""
+    (signed in with its client credentials)."""
     forms = forms or demo_forms()
-    ministry = {"X-UISE-Actor": MINISTRY, "X-UISE-User": "demo"}
-    with httpx.Client(base_url=registry_url, timeout=30.0, headers=ministry) as http:
+    with httpx.Client(base_url=registry_url, timeout=30.0, headers=client.bearer(client.data_office_token())) as http:
         for p in demo_participants():
             http.put(f"/v1/participants/{p['participant_id']}", json=p).raise_for_status()
         lists = http.get(f"/v1/formlists/{year}").json()
@@ -49,9 +49,16 @@ def seed_registry(registry_url: str, forms: list[FormDefinition] | None = None, 
                         "signatory": "Министр просвещения (демо)"}).raise_for_status()
 
 
-def head_signer(ca: GostTestCA, school_bin: str) -> Signer:
-    key, cert = ca.issue(iin=SCHOOLS[school_bin], name=f"Head of {school_bin}", bin_=school_bin)
+def head_signer(ca: GostTestCA, bin_: str) -> Signer:
+    """A certificate for the head of a demo organization (first-head EKU), fresh from the test CA."""
+    key, cert = ca.issue(iin=HEADS[bin_], name=f"Head of {bin_}", bin_=bin_)
     return Signer(key, cert)
+
+
+def sign_in_heads(ca: GostTestCA) -> None:
+    """Every demo organization's head signs in with the EDS on first use (client.token_for)."""
+    for bin_ in HEADS:
+        client.remember_signer(bin_, head_signer(ca, bin_))
 
 
 def figures(girls: int, boys: int, total: int | None = None) -> dict:
@@ -68,20 +75,10 @@ def as_csv(values: dict) -> bytes:
     return out.getvalue().encode()
 
 
-def use_demo_keys(config: StackConfig) -> None:
-    """The demo participants' API keys the stack issued at start (intake-keys.json), and the
-    admin token to issue more."""
-    intake = config.url("intake")
-    client.use_admin_token(intake, config.intake_admin_token)
-    if config.intake_keys_file.exists():
-        for participant_id, token in json.loads(config.intake_keys_file.read_text()).items():
-            client.remember_key(intake, participant_id, token)
-
-
 def run_demo(config: StackConfig, ca: GostTestCA) -> list[dict]:
     seed_registry(config.url("registry"))
     intake = config.url("intake")
-    use_demo_keys(config)
+    sign_in_heads(ca)
     (school1, _), (school2, _) = list(SCHOOLS.items())
     deputy_key, deputy_cert = ca.issue(iin="850505400033", name="Deputy", bin_=school2,
                                        eku=(EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN))
@@ -100,6 +97,7 @@ def run_demo(config: StackConfig, ca: GostTestCA) -> list[dict]:
         final = wait_final(intake, resp.json()["submission_id"])
         results.append({"label": label, **final})
         print(f"  {label:34} → {final['status']:8} {final.get('reason_code') or ''}")
-    reports = httpx.get(f"{config.url('reporting')}/v1/reports", params={"node_id": DISTRICT}).json()
+    reports = httpx.get(f"{config.url('reporting')}/v1/reports", params={"node_id": DISTRICT},
+                        headers=client.bearer(client.token_for(DISTRICT))).json()
     print(f"  reports for district {DISTRICT}: {len(reports)}")
     return results

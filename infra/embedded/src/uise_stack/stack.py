@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 
-import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 from minio import Minio
 
@@ -84,6 +84,8 @@ class Stack:
         trust = self.config.trust_dir
         trust.mkdir(parents=True, exist_ok=True)
         (trust / "uise-test-ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
+        for extra in self.config.extra_trust:
+            (trust / extra.name).write_bytes(extra.read_bytes())
         return ca
 
     def start_infra(self) -> None:
@@ -120,38 +122,37 @@ class Stack:
         try:
             self.start_infra()
             self.start_services()
-            self.issue_api_keys()
+            self.bootstrap_data_office()
         except BaseException:
             self.stop()
             raise
         self.write_state()
 
-    # --- API keys -----------------------------------------------------------------------------
+    # --- the first credential ----------------------------------------------------------------------
 
-    def issue_api_keys(self) -> dict[str, str]:
-        """Keys for the demo participants through intake's ops endpoint, remembered by the client
-        in this process and written to `intake-keys.json` (0600) for curl; keys still valid
-        from an earlier run on the same data directory are kept."""
-        from uise_registry.demo import demo_participants
+    def bootstrap_data_office(self) -> dict[str, str]:
+        """The first data-office credential, made by identity's ops command as an operator would
+        (`uise-identity bootstrap`), kept in `data-office.json` (0600) for the demo and curl; one
+        still valid from an earlier run on the same data directory is kept."""
         from uise_stack import client
 
-        url = self.config.url("intake")
-        client.use_admin_token(url, self.config.intake_admin_token)
-        path = self.config.intake_keys_file
-        known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-        tokens: dict[str, str] = {}
-        for p in demo_participants():
-            pid = p["participant_id"]
-            token = known.get(pid)
-            if token is None or httpx.get(f"{url}/v1/submissions", params={"limit": 1},
-                                          headers=client.bearer(token), timeout=10).status_code != 200:
-                token = client.issue_key(url, pid, label="embedded stack")["token"]
-            client.remember_key(url, pid, token)
-            tokens[pid] = token
+        client.use_identity(self.config.url("identity"))
+        path = self.config.data_office_file
+        if path.exists():
+            known = json.loads(path.read_text())
+            if client.client_token(known["client_id"], known["client_secret"]).status_code == 200:
+                client.use_data_office(known["client_id"], known["client_secret"])
+                return known
+        made = subprocess.run([sys.executable, "-m", "uise_identity", "bootstrap", "--json",
+                               "--label", "data office (embedded stack)"],
+                              env={**os.environ, **self.config.service_env("identity")},
+                              capture_output=True, text=True, check=True)
+        credential = json.loads(made.stdout)
         path.touch(mode=0o600)
         path.chmod(0o600)
-        path.write_text(json.dumps(tokens, indent=2) + "\n")
-        return tokens
+        path.write_text(json.dumps({k: credential[k] for k in ("client_id", "client_secret", "role")}, indent=2) + "\n")
+        client.use_data_office(credential["client_id"], credential["client_secret"])
+        return credential
 
     def stop(self) -> None:
         for name in [*SERVICES, "redis", "kafka", "s3"]:
