@@ -1,5 +1,5 @@
-"""Registry commands on a real (SQLite) database: invariants, heads' history, access, audit,
-and the immutability of an approved list."""
+"""Registry handlers and access rules on a real (SQLite) database: invariants, heads' history,
+who may manage what, audit, and the immutability of an approved list."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
+from uise_common.auth import (
+    ACCOUNTANT,
+    ANALYST,
+    DATA_OFFICE,
+    HEAD,
+    OFFICER,
+    OPS,
+    ROLE_SCOPES,
+    SIGNER,
+    Principal,
+)
 from uise_common.testing import migrated_sqlite
 from uise_contracts.events import Level
 from uise_contracts.examples import SCHOOL_FORM
@@ -91,22 +102,78 @@ def test_every_change_is_audited_with_before_and_after(session):
     assert json.loads(last.after)["name_ru"] == "Школа-гимназия №1"
 
 
-def test_access_follows_the_subtree(session):
-    ministry = access.resolve(session, MINISTRY, "m")
-    district = access.resolve(session, DISTRICT, "d")
-    school = access.resolve(session, SCHOOL, "s")
+def who(role: str, participant_id: str | None = None, level: str | None = None) -> Principal:
+    return Principal(subject="iin:900101300011", role=role, scopes=ROLE_SCOPES[role], participant_id=participant_id,
+                     level=level)
+
+
+NEW_SCHOOL = "220440000039"
+OTHER_DISTRICT = "210340000023"
+
+
+def test_the_chain_up_and_the_subtree_down(session):
     other_school = [s for s in SCHOOLS if s != SCHOOL][0]
-    access.require_read(session, ministry, other_school)
-    access.require_read(session, district, other_school)
-    access.require_read(session, school, SCHOOL)
-    assert code_of(lambda: access.require_read(session, school, other_school)) == "FORBIDDEN"
-    assert code_of(lambda: access.require_read(session, district, REGION)) == "FORBIDDEN"
-    access.require_manage(session, district, DISTRICT, "220440000039")  # a new school of her own
-    assert code_of(lambda: access.require_manage(session, district, DISTRICT, DISTRICT)) == "FORBIDDEN"
-    assert code_of(lambda: access.require_manage(session, school, DISTRICT, "220440000039")) == "FORBIDDEN"
-    assert code_of(lambda: access.require_ministry(district, "approve")) == "FORBIDDEN"
-    assert code_of(lambda: access.resolve(session, None, None)) == "UNAUTHENTICATED"
-    assert code_of(lambda: access.resolve(session, "000000000000", None)) == "UNAUTHENTICATED"
+    assert access.chain(session, SCHOOL) == [SCHOOL, DISTRICT, REGION, MINISTRY]
+    assert access.chain(session, "999999999999") == ["999999999999"]  # unknown: only itself
+    assert {p.participant_id for p in access.subtree(session, REGION)} == {REGION, DISTRICT, *SCHOOLS}
+    assert [p.participant_id for p in access.subtree(session, SCHOOL)] == [SCHOOL]
+    assert access.visible(session, who(DATA_OFFICE)) is None  # everyone
+    assert access.visible(session, who(ANALYST, MINISTRY, "ministry")) is None
+    assert [p.participant_id for p in access.visible(session, who(HEAD, other_school, "organization"))] == [other_school]
+    assert access.visible(session, who(HEAD)) == []  # a token naming no participant sees nothing
+
+
+def test_who_may_manage_participants(session):
+    handlers.upsert_participant(session, OTHER_DISTRICT, cmd(bin=OTHER_DISTRICT, level="district", kind="district",
+                                                             parent_id=REGION, name_kk="x", name_ru="x"), "t")
+    session.flush()
+    district_officer, region_head = who(OFFICER, DISTRICT, "district"), who(HEAD, REGION, "region")
+    access.require_manage(session, who(DATA_OFFICE), MINISTRY, None)  # the data office, the Ministry itself
+    access.require_manage(session, who(DATA_OFFICE), "999999999999", None)
+    access.require_manage(session, district_officer, NEW_SCHOOL, DISTRICT)  # a new school of her own
+    access.require_manage(session, district_officer, SCHOOL, DISTRICT)
+    access.require_manage(session, region_head, SCHOOL, OTHER_DISTRICT)  # moving it within the region
+    access.require_manage(session, who(HEAD, MINISTRY, "ministry"), REGION, MINISTRY)
+    refused = [
+        (district_officer, DISTRICT, REGION),  # itself
+        (district_officer, REGION, MINISTRY),  # above itself
+        (district_officer, SCHOOL, OTHER_DISTRICT),  # moving its school out
+        (who(OFFICER, OTHER_DISTRICT, "district"), SCHOOL, OTHER_DISTRICT),  # taking another's school
+        (who(OFFICER, OTHER_DISTRICT, "district"), SCHOOL, DISTRICT),  # changing another's school
+        (who(HEAD, SCHOOL, "organization"), NEW_SCHOOL, DISTRICT),  # a school has nothing below it
+        (who(ACCOUNTANT, DISTRICT, "district"), NEW_SCHOOL, DISTRICT),  # not a role that manages
+        (who(HEAD, MINISTRY, "ministry"), MINISTRY, None),  # the Ministry's record: the data office's
+        (who(OFFICER, None), NEW_SCHOOL, DISTRICT),  # no organization at all
+    ]
+    for caller, target, parent in refused:
+        assert code_of(lambda c=caller, t=target, p=parent: access.require_manage(session, c, t, p)) == "FORBIDDEN", \
+            (caller.participant_id, target)
+    # a closed department manages nothing
+    handlers.close_participant(session, OTHER_DISTRICT, date(2026, 1, 1), "t")
+    session.flush()
+    assert code_of(lambda: access.require_manage(session, who(OFFICER, OTHER_DISTRICT, "district"),
+                                                 NEW_SCHOOL, OTHER_DISTRICT)) == "FORBIDDEN"
+
+
+def test_an_import_is_checked_row_by_row_against_one_subtree(session):
+    district_officer = who(OFFICER, DISTRICT, "district")
+    access.require_import(session, district_officer, [(NEW_SCHOOL, DISTRICT), (SCHOOL, DISTRICT)])
+    new_district = "210340000033"
+    access.require_import(session, who(OFFICER, REGION, "region"),
+                          [(new_district, REGION), ("220440000049", new_district)])  # parents first
+    with pytest.raises(RegistryError, match="2 row"):
+        access.require_import(session, district_officer, [(NEW_SCHOOL, DISTRICT), (DISTRICT, REGION),
+                                                          (new_district, REGION)])
+    access.require_import(session, who(DATA_OFFICE), [(MINISTRY, None)])
+
+
+def test_only_the_head_itself_or_the_data_office_names_staff():
+    access.require_staff_manager(who(HEAD, SCHOOL, "organization"), SCHOOL)
+    access.require_staff_manager(who(DATA_OFFICE), SCHOOL)
+    for caller in (who(HEAD, DISTRICT, "district"), who(OFFICER, DISTRICT, "district"),
+                   who(ACCOUNTANT, SCHOOL, "organization"), who(SIGNER, SCHOOL, "organization"),
+                   who(HEAD, MINISTRY, "ministry"), who(OPS)):
+        assert code_of(lambda c=caller: access.require_staff_manager(c, SCHOOL)) == "FORBIDDEN", caller.role
 
 
 def test_an_approved_list_cannot_change_and_an_amendment_supersedes_it_with_a_diff(session):

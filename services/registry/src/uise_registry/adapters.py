@@ -1,9 +1,11 @@
-"""The registry's tables: participants, their heads over time, lists of forms, the audit log."""
+"""The registry's tables: participants, their heads and staff over time, lists of forms, the audit
+log."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from uise_common.db import Migration, utcnow
@@ -30,6 +32,22 @@ class HeadTermRow(SQLModel, table=True):
     participant_id: str = Field(index=True)
     iin: str
     full_name: str
+    valid_from: date
+    valid_to: date | None = None
+
+
+class StaffTermRow(SQLModel, table=True):
+    """A person the head named to act for the participant in a role, from one date to another
+    (both days included). A term is never deleted once it has had a day in force: ending it sets
+    `valid_to`, and a change of role ends it and starts another."""
+
+    __tablename__ = "registry_staff_term"
+    __table_args__ = (Index("ix_registry_staff_term_participant_iin", "participant_id", "iin"),)
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: str
+    iin: str
+    full_name: str
+    role: str
     valid_from: date
     valid_to: date | None = None
 
@@ -84,6 +102,11 @@ def _v2_participant_details(conn) -> None:
             conn.execute(text(f"ALTER TABLE registry_participant DROP COLUMN {name}"))
 
 
+def _v3_staff(conn) -> None:
+    """Issue 7: the staff a head names (accountants, officers, analysts, the data office)."""
+    SQLModel.metadata.create_all(conn, tables=[StaffTermRow.__table__])
+
+
 def _v1_tables(conn) -> None:
     """The v1 shape, created from plain DDL so later model changes never alter history."""
     from sqlalchemy import text
@@ -104,4 +127,5 @@ def _v1_tables(conn) -> None:
 MIGRATIONS = [
     Migration(1, "participants and form lists", _v1_tables),
     Migration(2, "participant details, heads' history, audit", _v2_participant_details),
+    Migration(3, "staff named by the head", _v3_staff),
 ]

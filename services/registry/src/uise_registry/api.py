@@ -1,42 +1,58 @@
-"""The registry's HTTP API for the Ministry's data office and the region and district officers."""
+"""The registry's HTTP API: each route parses its input, declares who may call it (a bearer-token
+policy, `uise_common.auth`) and calls one command (`commands`) or view (`views`). No header names
+the caller; the token does. Access rules beyond the scope live in `access`, not here."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from pydantic import BaseModel, Field
 
+from uise_common import auth
+from uise_common.auth import Principal
 from uise_common.http import ApiError
 from uise_common.service import ServiceRuntime
-from uise_contracts.events import FormDefinition, FormListApproved
-from uise_registry import access, handlers, importing
-from uise_registry.adapters import AuditEntry, FormList, Participant
+from uise_contracts.events import FormDefinition, Level
+from uise_registry import commands, handlers, importing, staff, views
 from uise_registry.domain import RegistryError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404,
-          "FORM_UNKNOWN": 404, "FORMLIST_IMMUTABLE": 409, "DRAFT_EXISTS": 409, "BIN_TAKEN": 409,
-          "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409}
+STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404, "FORM_UNKNOWN": 404,
+          "STAFF_UNKNOWN": 404, "FORMLIST_IMMUTABLE": 409, "DRAFT_EXISTS": 409, "BIN_TAKEN": 409,
+          "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409, "STAFF_LIMIT": 409}
 
-ActorId = Annotated[str | None, Header(alias="X-UISE-Actor")]
-User = Annotated[str | None, Header(alias="X-UISE-User")]
+# Years and versions in paths and queries: bounded, so a 20-digit number is a 422, not a 500.
+YearPath = Annotated[int, Path(ge=1991, le=2200)]
+YearQuery = Annotated[int, Query(ge=1991, le=2200)]
+Version = Annotated[int, Path(ge=1, le=100_000)]
+
+# Who may call what (the scope; `subtree` names the parameter the caller must reach, "resource"
+# means the command applies the subtree rule itself).
+ReadOne = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_READ, subtree="participant_id"))]
+ReadMany = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_READ, subtree="resource"))]
+Manage = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="resource"))]
+NameStaff = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="participant_id",
+                                                    roles=[auth.HEAD, auth.DATA_OFFICE]))]
+FormLists = Annotated[Principal, Depends(auth.allow(auth.FORMLISTS_WRITE))]
+Auditor = Annotated[Principal, Depends(auth.allow(auth.AUDIT_READ))]
+# The Rules (clause 7) distribute the approved list to every participant, electronically and on
+# paper: its documents need no sign-in.
+DISTRIBUTED = [Depends(auth.public("the approved list of forms is distributed to everyone (Rules, clause 7)"))]
 
 
 class FormListDraft(BaseModel):
-    year: int
-    forms: list[FormDefinition]
+    year: int = Field(ge=1991, le=2200)
+    forms: list[FormDefinition] = Field(max_length=500)
 
 
 class Approval(BaseModel):
-    order_no: str
+    order_no: str = Field(min_length=1, max_length=100)
     order_date: date
-    signatory: str | None = None
+    signatory: str | None = Field(default=None, max_length=300)
 
 
 class Closing(BaseModel):
@@ -51,270 +67,151 @@ def router(rt: ServiceRuntime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["registry"])
     test_mode = rt.settings.registry_test_identifiers
 
-    async def run(work, actor_id: str | None, user: str | None, *, write: bool = True):
-        """Resolve the actor and run `work(session, actor)` in one transaction; RegistryError
-        becomes its HTTP answer."""
+    async def execute(command, *args, **kwargs):
+        """Run one command in one transaction, queueing its events with its changes."""
 
-        def body(s: Session):
-            return work(s, access.resolve(s, actor_id, user))
+        def work(s):
+            outcome = command(s, *args, **kwargs)
+            for event in outcome.events:
+                rt.emit(s, event)
+            return outcome.body
 
         try:
-            return await (rt.in_transaction(body) if write else rt.read(body))
+            return await rt.in_transaction(work)
+        except RegistryError as exc:
+            raise as_api_error(exc) from exc
+
+    async def ask(view, *args, **kwargs):
+        try:
+            return await rt.read(lambda s: view(s, *args, **kwargs))
         except RegistryError as exc:
             raise as_api_error(exc) from exc
 
     # --- participants ---------------------------------------------------------------------
 
     @api.put("/participants/{participant_id}")
-    async def put_participant(participant_id: str, body: handlers.ParticipantCommand, x_actor: ActorId = None,
-                              x_user: User = None) -> dict:
-        def bootstrap(s: Session) -> dict:
-            event = handlers.upsert_participant(s, participant_id, body, f"{x_user or 'bootstrap'}@{participant_id}",
-                                                test_mode=test_mode)
-            rt.emit(s, event)
-            return event.model_dump(mode="json")
-
-        def work(s: Session, actor: access.Actor) -> dict:
-            access.require_manage(s, actor, body.parent_id, participant_id)
-            event = handlers.upsert_participant(s, participant_id, body, actor.label, test_mode=test_mode)
-            rt.emit(s, event)
-            return event.model_dump(mode="json")
-
-        if body.level == "ministry" and x_actor == participant_id:
-            # the root registers itself once, when the registry has no Ministry yet
-            def maybe_bootstrap(s: Session) -> dict:
-                exists = s.exec(select(Participant).where(Participant.level == "ministry")).first()
-                if exists is None:
-                    return bootstrap(s)
-                return work(s, access.resolve(s, x_actor, x_user))
-
-            try:
-                return await rt.in_transaction(maybe_bootstrap)
-            except RegistryError as exc:
-                raise as_api_error(exc) from exc
-        return await run(work, x_actor, x_user)
+    async def put_participant(participant_id: str, body: handlers.ParticipantCommand, who: Manage) -> dict:
+        """Create or change a participant (the Ministry's own record: the data office)."""
+        return await execute(commands.put_participant, who, participant_id, body, test_mode=test_mode)
 
     @api.post("/participants/{participant_id}/close")
-    async def close(participant_id: str, body: Closing, x_actor: ActorId = None, x_user: User = None) -> dict:
-        def work(s: Session, actor: access.Actor) -> dict:
-            row = s.get(Participant, participant_id)
-            access.require_manage(s, actor, row.parent_id if row else None, participant_id)
-            event = handlers.close_participant(s, participant_id, body.active_to, actor.label)
-            rt.emit(s, event)
-            return event.model_dump(mode="json")
-
-        return await run(work, x_actor, x_user)
-
-    @api.get("/participants/{participant_id}")
-    async def get_participant(participant_id: str, x_actor: ActorId = None, x_user: User = None) -> dict:
-        def work(s: Session, actor: access.Actor) -> dict:
-            access.require_read(s, actor, participant_id)
-            row = s.get(Participant, participant_id)
-            if row is None:
-                raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
-                                    f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
-            return handlers.participant_event(s, row).model_dump(mode="json")
-
-        return await run(work, x_actor, x_user, write=False)
-
-    @api.get("/participants/{participant_id}/head")
-    async def get_head(participant_id: str, on: date, x_actor: ActorId = None, x_user: User = None) -> dict:
-        """Who was the first head on a date: what the signature check asks (clause 8)."""
-
-        def work(s: Session, actor: access.Actor) -> dict:
-            access.require_read(s, actor, participant_id)
-            term = handlers.head_on(s, participant_id, on)
-            return {"participant_id": participant_id, "on": on, "head": term.model_dump(mode="json") if term else None}
-
-        return await run(work, x_actor, x_user, write=False)
+    async def close(participant_id: str, body: Closing, who: Manage) -> dict:
+        return await execute(commands.close_participant, who, participant_id, body.active_to)
 
     @api.get("/participants")
-    async def list_participants(x_actor: ActorId = None, x_user: User = None,
-                                parent_id: str | None = None, level: str | None = None,
-                                limit: Annotated[int, Query(le=5000)] = 1000, offset: int = 0) -> list[dict]:
-        """The actor's own subtree (all of it for the Ministry), filtered."""
-
-        def work(s: Session, actor: access.Actor) -> list[dict]:
-            q = select(Participant).order_by(col(Participant.participant_id))
-            if parent_id:
-                q = q.where(Participant.parent_id == parent_id)
-            if level:
-                q = q.where(Participant.level == level)
-            rows = [p for p in s.exec(q) if access.in_scope(s, actor, p.participant_id)]
-            return [handlers.participant_event(s, p).model_dump(mode="json") for p in rows[offset:offset + limit]]
-
-        return await run(work, x_actor, x_user, write=False)
+    async def list_participants(who: ReadMany, parent_id: str | None = None, level: Level | None = None,
+                                limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+                                offset: Annotated[int, Query(ge=0)] = 0) -> list[dict]:
+        """The caller's own subtree (all of it for the Ministry and the data office), filtered."""
+        return await ask(views.participants, who, parent_id, level, limit, offset)
 
     @api.post("/participants/import")
-    async def import_participants(file: Annotated[UploadFile, File()], dry_run: bool = True,
-                                  x_actor: ActorId = None, x_user: User = None) -> dict:
+    async def import_participants(file: Annotated[UploadFile, File()], who: Manage, dry_run: bool = True) -> dict:
         """CSV or XLSX of participants. `dry_run` (the default) reports and changes nothing."""
         data = await file.read(50 * 1024 * 1024 + 1)
         try:
             rows = importing.read_rows(data, file.filename or "upload.csv")
         except importing.ImportFileError as exc:
             raise ApiError(422, exc.code, str(exc), str(exc), str(exc)) from exc
-
-        def work(s: Session, actor: access.Actor) -> dict:
-            existing = handlers.all_participants(s)
-            plan = importing.plan(rows, existing, test_mode=test_mode, today=date.today())
-            out_of_scope = []
-            if not actor.is_ministry:
-                allowed = {pid for pid in existing if access.in_scope(s, actor, pid)}
-                out_of_scope = [p for p in plan.created + plan.updated
-                                if p.parent_id not in allowed and p.participant_id not in allowed
-                                or p.participant_id == actor.participant_id]
-            if out_of_scope:
-                raise access.denied(f"{len(out_of_scope)} row(s) outside {actor.participant_id}'s subtree")
-            if not dry_run:
-                for event in plan.created + plan.updated:
-                    handlers.store_participant(s, event, existing.get(event.participant_id), actor.label)
-                    rt.emit(s, event)
-            return {"dry_run": dry_run, "summary": plan.summary(),
-                    "rejected": [r.__dict__ for r in plan.rejected]}
-
-        return await run(work, x_actor, x_user, write=not dry_run)
+        return await execute(commands.import_participants, who, rows, dry_run, test_mode=test_mode)
 
     @api.get("/participants/export/{fmt}")
-    async def export(fmt: str, x_actor: ActorId = None, x_user: User = None) -> Response:
-        def work(s: Session, actor: access.Actor) -> list:
-            everyone = handlers.all_participants(s)
-            return [p for pid, p in everyone.items() if access.in_scope(s, actor, pid)]
-
-        rows = await run(work, x_actor, x_user, write=False)
+    async def export(fmt: str, who: ReadMany) -> Response:
+        """The caller's subtree as the import's columns (CSV or XLSX)."""
+        if fmt not in ("csv", "xlsx"):
+            raise ApiError(404, "FORMAT_UNKNOWN", "export as csv or xlsx", "выгрузка в csv или xlsx", "csv не xlsx")
+        rows = await ask(views.export_rows, who)
         if fmt == "csv":
             return Response(importing.export_csv(rows), media_type="text/csv; charset=utf-8")
-        if fmt == "xlsx":
-            return Response(importing.export_xlsx(rows), media_type=XLSX)
-        raise ApiError(404, "FORMAT_UNKNOWN", "export as csv or xlsx", "выгрузка в csv или xlsx", "csv не xlsx")
+        return Response(importing.export_xlsx(rows), media_type=XLSX)
+
+    @api.get("/participants/{participant_id}")
+    async def get_participant(participant_id: str, _who: ReadOne) -> dict:
+        return await ask(views.participant, participant_id)
+
+    @api.get("/participants/{participant_id}/head")
+    async def get_head(participant_id: str, on: date, _who: ReadOne) -> dict:
+        """Who was the first head on a date: what the signature check asks (clause 8)."""
+        return await ask(views.head, participant_id, on)
+
+    @api.get("/participants/{participant_id}/forms")
+    async def forms_for(participant_id: str, year: YearQuery, _who: ReadOne) -> list[dict]:
+        """The forms this participant must submit in `year`."""
+        return await ask(views.forms_for, participant_id, year)
+
+    # --- staff the head names -------------------------------------------------------------
+
+    @api.get("/participants/{participant_id}/staff")
+    async def get_staff(participant_id: str, _who: ReadOne, history: bool = False) -> dict:
+        """Who acts for the participant: in force today or starting later; `history` adds ended terms."""
+        return await ask(views.staff_of, participant_id, history)
+
+    @api.put("/participants/{participant_id}/staff/{iin}")
+    async def put_staff(participant_id: str, iin: str, body: staff.StaffCommand, who: NameStaff) -> dict:
+        """The head (or the data office) names a person to a role, or corrects or changes it."""
+        return await execute(commands.name_staff, who, participant_id, iin, body, test_mode=test_mode)
+
+    @api.delete("/participants/{participant_id}/staff/{iin}")
+    async def delete_staff(participant_id: str, iin: str, who: NameStaff) -> dict:
+        """Ends the person's role: yesterday was the last day, so they act for nobody from now."""
+        return await execute(commands.end_staff, who, participant_id, iin, test_mode=test_mode)
 
     # --- lists of forms -------------------------------------------------------------------
 
     @api.post("/formlists", status_code=201)
-    async def create_formlist(body: FormListDraft, x_actor: ActorId = None, x_user: User = None) -> dict:
-        def work(s: Session, actor: access.Actor) -> dict:
-            access.require_ministry(actor, "draft the list of forms")
-            row = handlers.create_formlist(s, body.year, body.forms, actor.label)
-            return {"year": row.year, "version": row.version, "status": row.status}
-
-        return await run(work, x_actor, x_user)
-
-    @api.post("/formlists/{year}/{version}/approve")
-    async def approve(year: int, version: int, body: Approval, x_actor: ActorId = None, x_user: User = None) -> dict:
-        def work(s: Session, actor: access.Actor) -> dict:
-            access.require_ministry(actor, "approve the list of forms")
-            event = handlers.approve_formlist(s, year, version, body.order_no, body.order_date, body.signatory,
-                                              actor.label)
-            rt.emit(s, event)
-            return {"year": year, "version": version, "status": "approved",
-                    "supersedes_version": event.supersedes_version}
-
-        return await run(work, x_actor, x_user)
+    async def create_formlist(body: FormListDraft, who: FormLists) -> dict:
+        return await execute(commands.create_formlist, who, body.year, body.forms)
 
     @api.put("/formlists/{year}/{version}")
-    async def edit_formlist(year: int, version: int, body: FormListDraft, x_actor: ActorId = None,
-                            x_user: User = None) -> dict:
+    async def edit_formlist(year: YearPath, version: Version, body: FormListDraft, who: FormLists) -> dict:
         """Replace a draft's forms; an approved list refuses (FORMLIST_IMMUTABLE)."""
+        return await execute(commands.edit_formlist, who, year, version, body.forms)
 
-        def work(s: Session, actor: access.Actor) -> dict:
-            access.require_ministry(actor, "edit the list of forms")
-            row = s.get(FormList, (year, version))
-            if row is None:
-                raise RegistryError("FORMLIST_UNKNOWN", f"no list {year} v{version}", f"нет перечня {year} v{version}",
-                                    f"{year} v{version} тізбесі жоқ")
-            if row.status != "draft":
-                raise RegistryError("FORMLIST_IMMUTABLE", f"list {year} v{version} is {row.status} and cannot change",
-                                    f"перечень {year} v{version} утверждён и не изменяется",
-                                    f"{year} v{version} тізбесі бекітілген, өзгермейді")
-            row.forms_json = handlers.forms_json(body.forms)
-            s.add(row)
-            handlers.audit(s, actor.label, "edit", "formlist", f"{year}/{version}", None,
-                           {"forms": [f.code for f in body.forms]})
-            return {"year": year, "version": version, "status": row.status}
+    @api.post("/formlists/{year}/{version}/approve")
+    async def approve(year: YearPath, version: Version, body: Approval, who: FormLists) -> dict:
+        return await execute(commands.approve_formlist, who, year, version, body.order_no, body.order_date,
+                             body.signatory)
 
-        return await run(work, x_actor, x_user)
+    @api.get("/formlists/{year}/with-drafts")
+    async def get_formlists_with_drafts(year: YearPath, _who: FormLists) -> list[dict]:
+        """Every version of the year's list, the draft in preparation included."""
+        return await ask(views.formlists, year, drafts=True)
 
-    @api.get("/formlists/{year}")
-    async def get_formlists(year: int) -> list[dict]:
-        """Every version of the year's list, each with its diff against the one before."""
+    @api.get("/formlists/{year}", dependencies=DISTRIBUTED)
+    async def get_formlists(year: YearPath) -> list[dict]:
+        """The approved and superseded versions of the year's list, each with its diff against the one before."""
+        return await ask(views.formlists, year)
 
-        def work(s: Session) -> list[dict]:
-            rows = s.exec(select(FormList).where(FormList.year == year).order_by(col(FormList.version))).all()
-            return [handlers.formlist_view(r, rows[i - 1] if i else None) for i, r in enumerate(rows)]
-
-        return await rt.read(work)
-
-    @api.get("/formlists/{year}/{version}.pdf")
-    async def formlist_pdf(year: int, version: int) -> Response:
+    @api.get("/formlists/{year}/{version}.pdf", dependencies=DISTRIBUTED)
+    async def formlist_pdf(year: YearPath, version: Version) -> Response:
         """The approved list as a printable document for the paper channel (clause 7)."""
         from uise_registry.printing import formlist_pdf as render
 
-        def work(s: Session) -> FormListApproved:
-            row = s.get(FormList, (year, version))
-            if row is None or row.status == "draft":
-                raise ApiError(404, "FORMLIST_UNKNOWN", f"no approved list {year} v{version}",
-                               f"нет утверждённого перечня {year} v{version}", f"{year} v{version} бекітілген тізбе жоқ")
-            return FormListApproved(year=row.year, version=row.version, order_no=row.order_no or "",
-                                    order_date=row.order_date, signatory=row.signatory,
-                                    supersedes_version=row.supersedes_version,
-                                    forms=[FormDefinition.model_validate(f) for f in _loads(row.forms_json)])
-
-        approved = await rt.read(work)
+        approved = await ask(views.approved_formlist, year, version)
         pdf = await asyncio.to_thread(render, approved)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="forms-{year}-v{version}.pdf"'})
 
-    def _form(s: Session, code: str, year: int) -> FormDefinition:
-        for form in handlers.current_forms(s, year):
-            if form.code == code:
-                return form
-        raise ApiError(404, "FORM_UNKNOWN", f"form {code} is not on the approved list of {year}",
-                       f"формы {code} нет в утверждённом перечне на {year}", f"{code} нысаны {year} тізбесінде жоқ")
+    @api.get("/forms/{code}", dependencies=DISTRIBUTED)
+    async def get_form(code: str, year: YearQuery) -> dict:
+        return (await ask(views.form, code, year)).model_dump(mode="json")
 
-    @api.get("/forms/{code}")
-    async def get_form(code: str, year: int) -> dict:
-        return (await rt.read(lambda s: _form(s, code, year))).model_dump(mode="json")
-
-    @api.get("/forms/{code}/template.xlsx")
-    async def template(code: str, year: int, participant_bin: str | None = None, period: str | None = None) -> Response:
+    @api.get("/forms/{code}/template.xlsx", dependencies=DISTRIBUTED)
+    async def template(code: str, year: YearQuery, participant_bin: str | None = None,
+                       period: str | None = None) -> Response:
         """The form as an Excel workbook to fill in: locked structure, validated input cells."""
         from uise_contracts.workbook import build_template
 
-        form = await rt.read(lambda s: _form(s, code, year))
+        form = await ask(views.form, code, year)
         data = await asyncio.to_thread(build_template, form, participant_bin=participant_bin, period=period)
         return Response(data, media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{code}-{year}.xlsx"'})
 
-    @api.get("/participants/{participant_id}/forms")
-    async def forms_for(participant_id: str, year: int, x_actor: ActorId = None, x_user: User = None) -> list[dict]:
-        """The forms this participant must submit in `year`."""
-
-        def work(s: Session, actor: access.Actor) -> list[dict]:
-            access.require_read(s, actor, participant_id)
-            row = s.get(Participant, participant_id)
-            if row is None:
-                raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
-                                    f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
-            return [f.model_dump(mode="json") for f in handlers.current_forms(s, year)
-                    if row.kind in f.respondent_kinds]
-
-        return await run(work, x_actor, x_user, write=False)
+    # --- audit ----------------------------------------------------------------------------
 
     @api.get("/audit")
-    async def audit_log(entity_id: str | None = None, limit: Annotated[int, Query(le=1000)] = 100,
-                        x_actor: ActorId = None, x_user: User = None) -> list[dict]:
-        def work(s: Session, actor: access.Actor) -> list[dict]:
-            access.require_ministry(actor, "read the audit log")
-            q = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-            if entity_id:
-                q = q.where(AuditEntry.entity_id == entity_id)
-            return [{**a.model_dump(mode="json"), "before": _loads(a.before), "after": _loads(a.after)}
-                    for a in s.exec(q)]
-
-        return await run(work, x_actor, x_user, write=False)
+    async def audit_log(_who: Auditor, entity_id: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+        return await ask(views.audit_log, entity_id, limit)
 
     return api
-
-
-def _loads(text: str | None):
-    return json.loads(text) if text else None

@@ -1,9 +1,17 @@
-"""Pure rules of the registry: which kind sits at which level, who may be whose parent, and
-what an approved list of forms allows."""
+"""Pure rules of the registry: which kind sits at which level, who may be whose parent, which
+roles a head may give at which level, and what an approved list of forms allows."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from uise_common.auth import ACCOUNTANT, ANALYST, DATA_OFFICE, OFFICER
 from uise_contracts.events import Level
+
+# Dates in the registry (a head's or a staff member's first day, "today" for what is current)
+# are Kazakhstan dates, whatever the server's clock zone.
+ALMATY = ZoneInfo("Asia/Almaty")
 
 KINDS_BY_LEVEL: dict[Level, set[str]] = {
     Level.ministry: {"ministry"},
@@ -17,6 +25,21 @@ PARENT_LEVEL: dict[Level, Level | None] = {
     Level.district: Level.region,
     Level.organization: Level.district,
 }
+
+DEPARTMENTS = frozenset({Level.ministry, Level.region, Level.district})
+# The roles a head may give, and where: an accountant anywhere; officers and analysts work at the
+# departments (their inbox, returns, reports of their subtree); the data office only at the
+# Ministry, since that role reaches the whole country.
+STAFF_ROLE_LEVELS: dict[str, frozenset[Level]] = {
+    ACCOUNTANT: frozenset(Level),
+    OFFICER: DEPARTMENTS,
+    ANALYST: DEPARTMENTS,
+    DATA_OFFICE: frozenset({Level.ministry}),
+}
+
+
+def today() -> date:
+    return datetime.now(ALMATY).date()
 
 
 class RegistryError(Exception):
@@ -55,3 +78,17 @@ def forms_diff(old: list[dict], new: list[dict]) -> dict[str, list]:
             changed.append({"code": code, "changed": keys})
     return {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
             "changed": changed}
+
+
+def check_staff_role(role: str, level: Level) -> None:
+    """Raise RegistryError unless a head at `level` may give `role`."""
+    if role not in STAFF_ROLE_LEVELS:
+        known = ", ".join(STAFF_ROLE_LEVELS)
+        raise RegistryError("STAFF_ROLE_UNKNOWN", f"'{role}' is not a role a head may give ({known})",
+                            f"'{role}' — не роль, которую может назначить руководитель ({known})",
+                            f"'{role}' — басшы тағайындай алатын рөл емес ({known})")
+    if level not in STAFF_ROLE_LEVELS[role]:
+        where = ", ".join(sorted(lv.value for lv in STAFF_ROLE_LEVELS[role]))
+        raise RegistryError("STAFF_ROLE_NOT_AT_LEVEL", f"a {level.value} cannot have a {role} (only: {where})",
+                            f"у участника уровня {level.value} не может быть роли {role} (только: {where})",
+                            f"{level.value} деңгейіндегі қатысушыда {role} рөлі болмайды (тек: {where})")

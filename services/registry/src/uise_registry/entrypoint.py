@@ -23,14 +23,16 @@ from uise_common.db import database_url, make_engine, migrate
 from uise_common.outbox import add_event
 from uise_common.service import COMMON_MIGRATION, ServiceSpec, run
 from uise_common.settings import Settings
-from uise_registry import api, handlers, importing
+from uise_registry import access, api, handlers, importing
 from uise_registry.adapters import MIGRATIONS
 
 SPEC = ServiceSpec(
     name="registry",
-    description="Participants' hierarchy and the annual list of forms approved by order (Rules, clauses 4, 6, 7).",
+    description="Participants' hierarchy, the staff their heads name, and the annual list of forms approved by "
+                "order (Rules, clauses 4, 6, 7).",
     migrations=MIGRATIONS,
     router=api.router,
+    hierarchy=access.chain,
 )
 SYSTEM_ACTOR = "system@cli"
 

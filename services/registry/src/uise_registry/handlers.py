@@ -1,9 +1,12 @@
-"""Registry commands: each takes a session (and the acting officer) and returns the events it
-emits; every change is written to the audit log in the same transaction."""
+"""The registry's writes and reads on its tables: each write takes a session and the actor's
+label (for the audit log) and returns the event it emits; every change is written to the audit
+log in the same transaction. Who may call them is decided before, in `commands` (the API) or by
+the operator's command line."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
@@ -16,10 +19,17 @@ from uise_contracts.events import (
     HeadTerm,
     Level,
     ParticipantUpserted,
+    StaffMember,
 )
-from uise_registry import identifiers
+from uise_registry import domain, identifiers, staff
 from uise_registry.adapters import AuditEntry, FormList, HeadTermRow, Participant
-from uise_registry.domain import PARENT_LEVEL, RegistryError, check_placement, forms_diff
+from uise_registry.domain import (
+    PARENT_LEVEL,
+    RegistryError,
+    check_placement,
+    check_staff_role,
+    forms_diff,
+)
 
 
 class ParticipantCommand(BaseModel):
@@ -51,18 +61,43 @@ def heads_of(session: Session, participant_id: str) -> list[HeadTerm]:
     return [HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
 
 
-def to_event(p: Participant, heads: list[HeadTerm], today: date) -> ParticipantUpserted:
-    """A participant row and its heads' terms as the event the other services read."""
+def participant_row(session: Session, participant_id: str) -> Participant:
+    row = session.get(Participant, participant_id)
+    if row is None:
+        raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
+                            f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
+    return row
+
+
+def to_event(p: Participant, heads: list[HeadTerm], today: date,
+             staff_terms: Iterable[StaffMember] = ()) -> ParticipantUpserted:
+    """A participant row, its heads' terms and its staff as the event the other services read."""
     current = next((h for h in reversed(heads) if h.valid_to is None), None)
     return ParticipantUpserted(
         participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind, parent_id=p.parent_id,
         name_kk=p.name_kk, name_ru=p.name_ru, head_iin=current.iin if current else None,
         head_name=current.full_name if current else None, active=p.active_to is None or p.active_to >= today,
-        kato=p.kato, active_from=p.active_from, active_to=p.active_to, heads=heads)
+        kato=p.kato, active_from=p.active_from, active_to=p.active_to, heads=heads,
+        staff=staff.current(staff_terms, today))
 
 
 def participant_event(session: Session, p: Participant, today: date | None = None) -> ParticipantUpserted:
-    return to_event(p, heads_of(session, p.participant_id), today or date.today())
+    return to_event(p, heads_of(session, p.participant_id), today or domain.today(),
+                    staff.terms_of(session, p.participant_id))
+
+
+def events_of(session: Session, rows: list[Participant], today: date | None = None) -> list[ParticipantUpserted]:
+    """Many participants as events, their heads and staff loaded in a few queries, not two per row."""
+    ids = [p.participant_id for p in rows]
+    heads: dict[str, list[HeadTerm]] = {}
+    for i in range(0, len(ids), 500):
+        q = select(HeadTermRow).where(col(HeadTermRow.participant_id).in_(ids[i:i + 500]))
+        for r in session.exec(q.order_by(col(HeadTermRow.valid_from), col(HeadTermRow.id))):
+            heads.setdefault(r.participant_id, []).append(
+                HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to))
+    terms = staff.terms_by_participant(session, ids)
+    today = today or domain.today()
+    return [to_event(p, heads.get(p.participant_id, []), today, terms.get(p.participant_id, [])) for p in rows]
 
 
 def _snapshot(session: Session, p: Participant) -> dict:
@@ -71,7 +106,7 @@ def _snapshot(session: Session, p: Participant) -> dict:
 
 def upsert_participant(session: Session, participant_id: str, cmd: ParticipantCommand, actor: str,
                        today: date | None = None, test_mode: bool = False) -> ParticipantUpserted:
-    today = today or date.today()
+    today = today or domain.today()
     for number, what in ((cmd.bin, "BIN"), (cmd.head_iin, "IIN")):
         if number is not None and (code := identifiers.check(number, what, test_mode)):
             raise RegistryError(code, f"{what} {number} has a wrong control digit",
@@ -144,10 +179,7 @@ def _set_head(session: Session, participant_id: str, iin: str, name: str, since:
 
 
 def close_participant(session: Session, participant_id: str, active_to: date, actor: str) -> ParticipantUpserted:
-    row = session.get(Participant, participant_id)
-    if row is None:
-        raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
-                            f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
+    row = participant_row(session, participant_id)
     children = session.exec(select(Participant).where(Participant.parent_id == participant_id,
                                                       col(Participant.active_to).is_(None))).first()
     if children is not None:
@@ -165,11 +197,63 @@ def close_participant(session: Session, participant_id: str, active_to: date, ac
 
 
 def head_on(session: Session, participant_id: str, day: date) -> HeadTerm | None:
-    row = session.get(Participant, participant_id)
-    if row is None:
-        raise RegistryError("PARTICIPANT_UNKNOWN", f"no participant {participant_id}",
-                            f"нет участника {participant_id}", f"{participant_id} қатысушысы жоқ")
+    row = participant_row(session, participant_id)
     return participant_event(session, row).head_on(day)
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+def name_staff(session: Session, participant_id: str, iin: str, cmd: staff.StaffCommand, actor: str,
+               day: date | None = None, test_mode: bool = False) -> tuple[StaffMember, ParticipantUpserted]:
+    """The head names a person to a role (or corrects or changes the role): their term as it now
+    stands and the participant's event."""
+    day = day or domain.today()
+    _check_iin(iin, test_mode)
+    row = participant_row(session, participant_id)
+    if row.active_to is not None:
+        raise RegistryError("PARTICIPANT_CLOSED", f"{participant_id} is closed; it names no staff",
+                            f"{participant_id} закрыт; штат не назначается",
+                            f"{participant_id} жабылған; штат тағайындалмайды")
+    check_staff_role(cmd.role, Level(row.level))
+    before = staff.terms_of(session, participant_id, iin)
+    after = staff.with_term(before, iin, cmd, day)
+    others = {t.iin for t in staff.current(staff.terms_of(session, participant_id), day) if t.iin != iin}
+    if len(others) + 1 > staff.STAFF_LIMIT:
+        raise RegistryError("STAFF_LIMIT", f"{participant_id} already has {len(others)} people on staff",
+                            f"в штате {participant_id} уже {len(others)} человек",
+                            f"{participant_id} штатында {len(others)} адам бар")
+    return after[-1], _store_staff(session, row, iin, before, after, "name", actor, day)
+
+
+def end_staff(session: Session, participant_id: str, iin: str, actor: str, day: date | None = None,
+              test_mode: bool = False) -> tuple[StaffMember, StaffMember | None, ParticipantUpserted]:
+    """The head ends a person's role: the term as it was, as it now stands (None when withdrawn
+    before it was ever in force), and the participant's event."""
+    day = day or domain.today()
+    _check_iin(iin, test_mode)
+    row = participant_row(session, participant_id)
+    before = staff.terms_of(session, participant_id, iin)
+    after = staff.without_term(before, participant_id, iin, day)
+    ended = after[-1] if len(after) == len(before) else None
+    return before[-1], ended, _store_staff(session, row, iin, before, after, "end", actor, day)
+
+
+def _store_staff(session: Session, row: Participant, iin: str, before: list[StaffMember],
+                 after: list[StaffMember], action: str, actor: str, day: date) -> ParticipantUpserted:
+    staff.replace_terms(session, row.participant_id, iin, after)
+    session.flush()
+    audit(session, actor, action, "staff", row.participant_id,
+          {"iin": iin, "terms": [t.model_dump(mode="json") for t in before]},
+          {"iin": iin, "terms": [t.model_dump(mode="json") for t in after]})
+    return participant_event(session, row, day)
+
+
+def _check_iin(iin: str, test_mode: bool) -> None:
+    if code := identifiers.check(iin, "IIN", test_mode):
+        raise RegistryError(code, f"IIN {iin} is not 12 digits with a valid control digit",
+                            f"ИИН {iin}: нужно 12 цифр с верным контрольным разрядом",
+                            f"ЖСН {iin}: бақылау разряды дұрыс 12 цифр қажет")
 
 
 # --- lists of forms -----------------------------------------------------------------------
@@ -185,13 +269,41 @@ def create_formlist(session: Session, year: int, forms: list[FormDefinition], ac
                             f"{year} жылғы {last.version} нұсқасы әлі жоба")
     codes = [f.code for f in forms]
     if len(codes) != len(set(codes)):
-        raise RegistryError("FORM_CODE_REPEATED", "each form code appears once in a list",
-                            "код формы должен встречаться в перечне один раз",
-                            "нысан коды тізбеде бір рет кездесуі тиіс")
+        raise _form_code_repeated()
     row = FormList(year=year, version=(last.version + 1) if last else 1, forms_json=forms_json(forms))
     session.add(row)
     audit(session, actor, "create", "formlist", f"{year}/{row.version}", None, {"forms": codes})
     return row
+
+
+def formlist_row(session: Session, year: int, version: int) -> FormList:
+    row = session.get(FormList, (year, version))
+    if row is None:
+        raise RegistryError("FORMLIST_UNKNOWN", f"no list of forms {year} v{version}",
+                            f"нет перечня форм {year} v{version}", f"{year} v{version} нысандар тізбесі жоқ")
+    return row
+
+
+def edit_formlist(session: Session, year: int, version: int, forms: list[FormDefinition], actor: str) -> FormList:
+    """Replace a draft's forms; an approved list refuses (FORMLIST_IMMUTABLE)."""
+    row = formlist_row(session, year, version)
+    if row.status != "draft":
+        raise RegistryError("FORMLIST_IMMUTABLE", f"list {year} v{version} is {row.status} and cannot change",
+                            f"перечень {year} v{version} утверждён и не изменяется",
+                            f"{year} v{version} тізбесі бекітілген, өзгермейді")
+    codes = [f.code for f in forms]
+    if len(codes) != len(set(codes)):
+        raise _form_code_repeated()
+    row.forms_json = forms_json(forms)
+    session.add(row)
+    audit(session, actor, "edit", "formlist", f"{year}/{version}", None, {"forms": codes})
+    return row
+
+
+def _form_code_repeated() -> RegistryError:
+    return RegistryError("FORM_CODE_REPEATED", "each form code appears once in a list",
+                         "код формы должен встречаться в перечне один раз",
+                         "нысан коды тізбеде бір рет кездесуі тиіс")
 
 
 def forms_json(forms: list[FormDefinition]) -> str:
@@ -200,10 +312,7 @@ def forms_json(forms: list[FormDefinition]) -> str:
 
 def approve_formlist(session: Session, year: int, version: int, order_no: str, order_date: date,
                      signatory: str | None = None, actor: str = "system") -> FormListApproved:
-    row = session.get(FormList, (year, version))
-    if row is None:
-        raise RegistryError("FORMLIST_UNKNOWN", f"no list of forms {year} v{version}",
-                            f"нет перечня форм {year} v{version}", f"{year} v{version} нысандар тізбесі жоқ")
+    row = formlist_row(session, year, version)
     if row.status != "draft":
         raise RegistryError("FORMLIST_IMMUTABLE",
                             f"list {year} v{version} is {row.status}; amend it by a new version under a new order",
@@ -239,17 +348,50 @@ def current_forms(session: Session, year: int) -> list[FormDefinition]:
     return [FormDefinition.model_validate(f) for f in json.loads(row.forms_json)] if row else []
 
 
+def formlist_versions(session: Session, year: int, drafts: bool) -> list[dict]:
+    """The year's versions, each with its diff against the one before; drafts only when asked
+    (a draft is always the newest version, so leaving it out leaves no gap in the diffs)."""
+    q = select(FormList).where(FormList.year == year)
+    if not drafts:
+        q = q.where(FormList.status != "draft")
+    rows = session.exec(q.order_by(col(FormList.version))).all()
+    return [formlist_view(r, rows[i - 1] if i else None) for i, r in enumerate(rows)]
+
+
+def approved_formlist(session: Session, year: int, version: int) -> FormListApproved:
+    """An approved (or since superseded) version, as distributed; a draft is not distributed."""
+    row = session.get(FormList, (year, version))
+    if row is None or row.status == "draft":
+        raise RegistryError("FORMLIST_UNKNOWN", f"no approved list {year} v{version}",
+                            f"нет утверждённого перечня {year} v{version}", f"{year} v{version} бекітілген тізбе жоқ")
+    return FormListApproved(year=row.year, version=row.version, order_no=row.order_no or "",
+                            order_date=row.order_date, signatory=row.signatory,
+                            supersedes_version=row.supersedes_version,
+                            forms=[FormDefinition.model_validate(f) for f in json.loads(row.forms_json)])
+
+
+def form_on_list(session: Session, code: str, year: int) -> FormDefinition:
+    for form in current_forms(session, year):
+        if form.code == code:
+            return form
+    raise RegistryError("FORM_UNKNOWN", f"form {code} is not on the approved list of {year}",
+                        f"формы {code} нет в утверждённом перечне на {year}", f"{code} нысаны {year} тізбесінде жоқ")
+
+
 # --- bulk ---------------------------------------------------------------------------------
 
 
 def all_participants(session: Session) -> dict[str, ParticipantUpserted]:
-    """Every participant as its event, heads loaded in one query (20,000 rows in seconds)."""
+    """Every participant as its event, heads and staff loaded in one query each (20,000 rows in
+    seconds)."""
     heads: dict[str, list[HeadTerm]] = {}
     for r in session.exec(select(HeadTermRow).order_by(col(HeadTermRow.valid_from), col(HeadTermRow.id))):
         heads.setdefault(r.participant_id, []).append(
             HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to))
-    today = date.today()
-    return {p.participant_id: to_event(p, heads.get(p.participant_id, []), today)
+    terms = staff.terms_by_participant(session)
+    today = domain.today()
+    return {p.participant_id: to_event(p, heads.get(p.participant_id, []), today,
+                                       terms.get(p.participant_id, []))
             for p in session.exec(select(Participant))}
 
 

@@ -261,7 +261,8 @@ def _state(row: RawRow, old: ParticipantUpserted | None, test_mode: bool, today:
         participant_id=row.values["bin"], bin=row.values["bin"], level=level, kind=kind, parent_id=parent,
         name_kk=v["name_kk"], name_ru=v["name_ru"], head_iin=current.iin if current else None,
         head_name=current.full_name if current else None, active=active_to is None or active_to >= today,
-        kato=kato, active_from=active_from, active_to=active_to, heads=heads)
+        kato=kato, active_from=active_from, active_to=active_to, heads=heads,
+        staff=old.staff if old else [])  # a file has no staff columns: the head's staff stay
     if old is not None and old.active_to is not None and not _same(event, old):
         # as handlers.upsert_participant: a closed participant's record is history
         raise _Reject("PARTICIPANT_CLOSED", f"{old.bin} was closed on {old.active_to}; its record is kept as is")
