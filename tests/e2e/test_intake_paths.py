@@ -31,7 +31,7 @@ from uise_stack.client import (
     wait_final,
     wait_for_steps,
 )
-from uise_stack.config import DOCUMENT_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY
+from uise_stack.config import DOCUMENT_BUCKET
 from uise_stack.demo import figures, head_signer
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +82,8 @@ def test_three_versions_form_a_chain_read_back_in_order_and_none_is_overwritten(
     # the district reads the same chain; each version's bytes are still in storage, untouched
     district = get_submission(intake, ids[0], key_for(intake, DISTRICT)).json()
     assert [c["submission_id"] for c in district["chain"]] == ids
-    s3 = Minio(stack.config.s3_endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    keys = stack.config.s3_principals["services"]
+    s3 = Minio(stack.config.s3_endpoint, access_key=keys.access_key, secret_key=keys.secret_key, secure=False)
     for n, body in zip((300, 301, 302), finals, strict=True):
         stored = s3.get_object(DOCUMENT_BUCKET, body["document_key"]).read()
         assert stored == mon_q(n) and hashlib.sha256(stored).hexdigest() == body["document_sha256"]
