@@ -7,9 +7,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uise_stack.s3server import S3Principal, new_principals
+
 SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting", "identity")
-S3_ACCESS_KEY = "uise"
-S3_SECRET_KEY = "uise-secret"
 DOCUMENT_BUCKET = "uise-documents"
 KAFKA_BUCKET = "uise-kafka"
 
@@ -36,6 +36,10 @@ class StackConfig:
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     # Further CA certificates to trust beside the stack's own test CA (e.g. NCA RK's test CA).
     extra_trust: tuple[Path, ...] = ()
+    # The embedded S3's principals, fresh random keys for each run: the services may use the
+    # documents bucket, the broker its log's bucket (uise_stack.s3server; docs/operations.md).
+    s3_principals: dict[str, S3Principal] = field(repr=False, default_factory=lambda: new_principals(
+        {"services": [DOCUMENT_BUCKET], "broker": [KAFKA_BUCKET]}))
 
     @classmethod
     def ephemeral(cls, base_dir: Path, **overrides) -> StackConfig:
@@ -50,6 +54,11 @@ class StackConfig:
     @property
     def s3_endpoint(self) -> str:
         return f"127.0.0.1:{self.s3_port}"
+
+    @property
+    def s3_credentials_file(self) -> Path:
+        """The S3 principals' keys, written at start (mode 0600) for the S3 server and for ops."""
+        return self.base_dir / "s3-credentials.json"
 
     @property
     def effective_redis_url(self) -> str:
@@ -78,8 +87,8 @@ class StackConfig:
             "UISE_DATA_DIR": str(self.base_dir.resolve()),
             "UISE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "UISE_S3_ENDPOINT": self.s3_endpoint,
-            "UISE_S3_ACCESS_KEY": S3_ACCESS_KEY,
-            "UISE_S3_SECRET_KEY": S3_SECRET_KEY,
+            "UISE_S3_ACCESS_KEY": self.s3_principals["services"].access_key,
+            "UISE_S3_SECRET_KEY": self.s3_principals["services"].secret_key,
             "UISE_S3_BUCKET": DOCUMENT_BUCKET,
             "UISE_REDIS_URL": self.effective_redis_url,
             "UISE_TRUST_DIR": str(self.trust_dir.resolve()),

@@ -19,12 +19,11 @@ from uise_common.pki.testca import GostTestCA
 from uise_stack.config import (
     DOCUMENT_BUCKET,
     KAFKA_BUCKET,
-    S3_ACCESS_KEY,
-    S3_SECRET_KEY,
     SERVICES,
     StackConfig,
 )
 from uise_stack.processes import Proc, http_ok, port_open, spawn, wait_until
+from uise_stack.s3server import write_credentials
 
 
 def tansu_binary() -> str:
@@ -47,21 +46,25 @@ class Stack:
     # --- infrastructure ---------------------------------------------------------------------
 
     def start_s3(self) -> None:
+        """moto's S3 behind uise_stack.s3server: signed requests only, one key pair per principal
+        (made for this run, in a 0600 file), buckets created by the server itself."""
         c = self.config
-        self.procs["s3"] = spawn("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(c.s3_port)],
-                                 c.log_dir)
-        wait_until(lambda: port_open(c.s3_port), "moto S3 server", self.procs["s3"])
-        client = Minio(c.s3_endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
-        for bucket in (KAFKA_BUCKET, DOCUMENT_BUCKET):
-            if not client.bucket_exists(bucket):
-                client.make_bucket(bucket)
+        write_credentials(c.s3_credentials_file, c.s3_principals)
+        self.procs["s3"] = spawn("s3", [sys.executable, "-m", "uise_stack.s3server", "--host", "127.0.0.1",
+                                        "--port", str(c.s3_port), "--credentials-file",
+                                        str(c.s3_credentials_file.resolve())], c.log_dir)
+        wait_until(lambda: port_open(c.s3_port), "S3 server", self.procs["s3"])
+        services = c.s3_principals["services"]
+        client = Minio(c.s3_endpoint, access_key=services.access_key, secret_key=services.secret_key, secure=False)
+        wait_until(lambda: client.bucket_exists(DOCUMENT_BUCKET), "S3 documents bucket", self.procs["s3"])
 
     def start_kafka(self) -> None:
         c = self.config
         listener = f"tcp://127.0.0.1:{c.kafka_port}"
         env = {
             "AWS_ENDPOINT": f"http://{c.s3_endpoint}", "AWS_ALLOW_HTTP": "true",
-            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": c.s3_principals["broker"].access_key,
+            "AWS_SECRET_ACCESS_KEY": c.s3_principals["broker"].secret_key,
             "AWS_DEFAULT_REGION": "us-east-1", "RUST_LOG": "warn",
         }
         self.procs["kafka"] = spawn("kafka", [tansu_binary(), "broker", "--listener-url", listener,

@@ -37,7 +37,10 @@ def make_engine(url: str, service: str) -> Engine:
     if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: a failed statement's error (logged, traced) must not carry the row's
+        # values, which can be people's names and IINs.
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # WAL lets readers run beside the one writer
@@ -54,6 +57,7 @@ def make_engine(url: str, service: str) -> Engine:
     bootstrap.dispose()
     return create_engine(
         parsed,
+        hide_parameters=True,  # as above: no row values in error messages
         pool_pre_ping=True,
         pool_size=5,
         connect_args={"options": f"-csearch_path={schema}"},

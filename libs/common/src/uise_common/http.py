@@ -64,6 +64,12 @@ def install(app: FastAPI, service: str) -> None:
                 response = await call_next(request)
                 status = response.status_code
                 span.set_attribute("http.response.status_code", status)
+                # Named by the route's template, not the path: a path can carry an identifier
+                # (an IIN) and every distinct path would be a distinct span name.
+                route = request.scope.get("route")
+                if route is not None:
+                    span.update_name(f"{request.method} {route.path}")
+                    span.set_attribute("http.route", route.path)
                 if response.status_code >= 500:
                     span.set_status(trace.StatusCode.ERROR)
                 return response

@@ -1,4 +1,5 @@
-"""JSON logs, one object a line, carrying the current trace and span ids."""
+"""JSON logs, one object a line, carrying the current trace and span ids, with personal data
+(IINs, people's names) masked in the message, the extras and the exception (uise_common.privacy)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 
 from opentelemetry import trace
+
+from uise_common.privacy import mask_text, mask_value
 
 _STD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -23,15 +26,19 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": mask_text(record.getMessage()),
         }
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
             out["trace_id"] = format(ctx.trace_id, "032x")
             out["span_id"] = format(ctx.span_id, "016x")
-        out.update({k: v for k, v in record.__dict__.items() if k not in _STD})
+        out.update({k: mask_value(k, v) for k, v in record.__dict__.items() if k not in _STD})
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = mask_text(self.formatException(record.exc_info))
+        elif record.exc_text:
+            out["exc"] = mask_text(record.exc_text)
+        if record.stack_info:
+            out["stack"] = mask_text(record.stack_info)
         return json.dumps(out, default=str, ensure_ascii=False)
 
 

@@ -1,5 +1,6 @@
 """OpenTelemetry traces and metrics: OTLP when an endpoint is set, otherwise JSON-lines files
-under <data_dir>/traces that `uise-stack traces` shows."""
+under <data_dir>/traces that `uise-stack traces` shows. Either way spans pass through
+`MaskingSpanExporter` first, so no IIN or person's name leaves the process in a span."""
 
 from __future__ import annotations
 
@@ -12,17 +13,62 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.trace import Link, Status
 
+from uise_common.privacy import mask_mapping, mask_text
 from uise_common.settings import Settings
 
 SUBMISSION_ATTR = "uise.submission_id"
+
+
+def _masked_attributes(attributes) -> dict:
+    return mask_mapping(dict(attributes or {}))
+
+
+def mask_span(span: ReadableSpan) -> ReadableSpan:
+    """A copy of `span` with personal data masked in its name (a URL path may hold an IIN), its
+    status description, and the attributes of the span, its events (a recorded exception's
+    message and stack trace) and its links."""
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, mask_text(status.description))
+    return ReadableSpan(
+        name=mask_text(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_masked_attributes(span.attributes),
+        events=[Event(e.name, _masked_attributes(e.attributes), e.timestamp) for e in span.events],
+        links=[Link(link.context, _masked_attributes(link.attributes)) for link in span.links],
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class MaskingSpanExporter(SpanExporter):
+    """Masks personal data in every span, then hands them to the exporter it wraps."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([mask_span(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -48,8 +94,11 @@ class JsonLinesSpanExporter(SpanExporter):
                 "start": s.start_time,
                 "end": s.end_time,
                 "status": s.status.status_code.name,
+                "status_description": s.status.description,
                 "attributes": dict(s.attributes or {}),
-            }, default=str))
+                "events": [{"name": e.name, "time": e.timestamp, "attributes": dict(e.attributes or {})}
+                           for e in s.events],
+            }, default=str, ensure_ascii=False))
         with self._lock:
             self._file.write("".join(line + "\n" for line in lines))
             self._file.flush()
@@ -69,13 +118,14 @@ def setup_telemetry(settings: Settings) -> tuple[TracerProvider, MeterProvider]:
 
         base = settings.otlp_endpoint.rstrip("/")
         tracer_provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces"))
+            BatchSpanProcessor(MaskingSpanExporter(OTLPSpanExporter(endpoint=f"{base}/v1/traces")))
         )
         reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics"))
     else:
         trace_dir = settings.trace_dir
         tracer_provider.add_span_processor(
-            SimpleSpanProcessor(JsonLinesSpanExporter(trace_dir / f"{settings.service_name}.jsonl"))
+            SimpleSpanProcessor(MaskingSpanExporter(
+                JsonLinesSpanExporter(trace_dir / f"{settings.service_name}.jsonl")))
         )
         metrics_file = (trace_dir / f"{settings.service_name}.metrics.jsonl").open("a")
         reader = PeriodicExportingMetricReader(
