@@ -213,3 +213,13 @@ def test_the_tsa_certificate_may_come_from_the_trust_store(ca, tsa, tmp_path):
     stamped = attach_timestamp(signature, token.dump(force=True))
     assert code_of(lambda: verify(stamped, DOC, TrustStore(anchors=[ca.cert]), at=DELIVERED)) == "TIMESTAMP_INVALID"
     assert verify_all(stamped, DOC, store, at=DELIVERED)[0].time_source == "timestamp"
+
+
+def test_a_token_whose_signing_certificate_names_another_certificate_is_invalid(ca, trust, tsa):
+    key, cert = head(ca)
+    signature = sign(DOC, key, cert, signing_time=DELIVERED - timedelta(hours=1))
+    value = acms.ContentInfo.load(signature)["content"]["signer_infos"][0]["signature"].native
+    misattributed = attach_timestamp(signature, tsa.token(value, DELIVERED - timedelta(minutes=59), names=ca.cert))
+    with pytest.raises(SignatureError, match="signingCertificate is not the TSA's certificate") as exc:
+        verify(misattributed, DOC, trust, at=DELIVERED)
+    assert exc.value.code == "TIMESTAMP_INVALID"

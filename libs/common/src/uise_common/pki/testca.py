@@ -272,10 +272,11 @@ class TestTSA:
     cert: x509.Certificate
 
     def token(self, signature_value: bytes, gen_time: datetime, *, digest_oid: str | None = None,
-              imprint: bytes | None = None) -> bytes:
+              imprint: bytes | None = None, names: x509.Certificate | None = None) -> bytes:
         """A token (ContentInfo DER) over `signature_value` at `gen_time`. The imprint uses
         Streebog-512 for a GOST TSA and SHA-256 for an RSA one unless `digest_oid` says otherwise;
-        `imprint` overrides the digest (to make a token over something else)."""
+        `imprint` overrides the digest (to make a token over something else) and `names` the
+        certificate its signingCertificateV2 attribute names (to make a misattributed one)."""
         if digest_oid is None:
             digest_oid = oids.STREEBOG_512_KZ if isinstance(self.key, gost.PrivateKey) else oids.SHA256
         tst = atsp.TSTInfo({
@@ -288,7 +289,7 @@ class TestTSA:
             "nonce": secrets.randbits(63),
         })
         tst_der = tst.dump()
-        cert_der = self.cert.public_bytes(serialization.Encoding.DER)
+        cert_der = (names or self.cert).public_bytes(serialization.Encoding.DER)
         # RFC 5816: the TSA names its certificate by hash, signed.
         ess = acms.CMSAttribute({"type": "signing_certificate_v2", "values": [
             {"certs": [{"hash_algorithm": {"algorithm": "sha256"}, "cert_hash": hashlib.sha256(cert_der).digest()}]}]})
