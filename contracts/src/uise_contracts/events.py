@@ -228,6 +228,9 @@ class Signer(Event):
     bin: str | None = None
     serial: str | None = None
     algorithm: str | None = None
+    # v1.2 (additive): in a co-signed CMS, whether this signer satisfies the form's signing policy
+    satisfies_policy: bool | None = Field(
+        default=None, description="Whether this signer satisfies the form's signing policy (v1.2)")
 
 
 class SignatureChecked(Event):
@@ -239,8 +242,17 @@ class SignatureChecked(Event):
     ok: bool
     reason_code: str | None = None
     message: str | None = None
-    signer: Signer | None = None
+    signer: Signer | None = Field(
+        default=None, description="The signer who satisfies the signing policy, else the first signer")
     explanations: dict[str, str] = Field(default={}, description="Carried from submission.received (v1.1)")
+    # v1.2 (additive): co-signed CMS and the trusted time (issue 7)
+    signers: list[Signer] = Field(
+        default=[], description="Every verified signer of a (co-)signed CMS, in the CMS's order (v1.2)")
+    trusted_time: datetime | None = Field(
+        default=None, description="When `signer`'s certificate was judged valid and unrevoked (v1.2)")
+    time_source: Literal["delivery", "timestamp"] | None = Field(
+        default=None, description="`delivery`: intake's delivery time; `timestamp`: the genTime of the "
+                                  "signer's RFC 3161 timestamp token (v1.2)")
 
 
 class Finding(Event):

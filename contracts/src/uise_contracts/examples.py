@@ -47,8 +47,14 @@ EXAMPLES: dict[type, e.Event] = {
     e.FormListApproved: e.FormListApproved(year=2026, version=1, order_no="№ 1", order_date=date(2026, 1, 15),
                                            forms=[SCHOOL_FORM]),
     e.SubmissionReceived: e.SubmissionReceived(**_SUB, document=_DOC, signature=_SIG, delivered_at=_AT),
-    e.SignatureChecked: e.SignatureChecked(**_SUB, document=_DOC, ok=True, signer=e.Signer(
-        iin="800101300016", bin="220440000019", name="Директор 1", serial="4de3", algorithm="sha256WithRSA")),
+    e.SignatureChecked: e.SignatureChecked(
+        **_SUB, document=_DOC, ok=True, trusted_time=_AT, time_source="delivery",
+        signer=e.Signer(iin="800101300016", bin="220440000019", name="Директор 1", serial="4de3",
+                        algorithm="sha256WithRSA", satisfies_policy=True),
+        signers=[e.Signer(iin="800101300016", bin="220440000019", name="Директор 1", serial="4de3",
+                          algorithm="sha256WithRSA", satisfies_policy=True),
+                 e.Signer(iin="850505400033", bin="220440000019", name="Бас бухгалтер", serial="4de4",
+                          algorithm="sha256WithRSA", satisfies_policy=False)]),
     e.SubmissionValidated: e.SubmissionValidated(**_SUB, ok=True, values=_VALUES),
     e.SubmissionAccepted: e.SubmissionAccepted(**_SUB, recipient_id="210340000013", values=_VALUES),
     e.SubmissionRejected: e.SubmissionRejected(**_SUB, stage="signature", reason_code="NOT_FIRST_HEAD",

@@ -58,47 +58,53 @@ def test_head_changed_in_registry_means_head_mismatch(tmp_path):
     assert (checked.ok, checked.reason_code) == (False, "HEAD_MISMATCH")
 
 
-def test_the_head_is_the_one_in_office_on_the_signing_day(tmp_path):
-    from datetime import date, timedelta
+def test_the_head_is_the_one_in_office_on_the_delivery_date_not_the_claimed_signing_day(tmp_path):
+    """The head changed between the signingTime the signer wrote and the delivery: the delivery
+    date decides (in Almaty: 19:30 UTC on the 26th is already the 27th there)."""
+    from datetime import date
 
     from uise_contracts.events import HeadTerm
 
     engine = migrated_sqlite(tmp_path, MIGRATIONS)
-    ca = TestCA.create()
-    issued = datetime.now(UTC) - timedelta(days=100)
+    ca = TestCA.create(valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_days=30 * 365)
+    issued = datetime(2026, 1, 1, tzinfo=UTC)
     old_key, old_cert = ca.issue(iin=IIN, name="Former head", bin_=BIN, valid_from=issued)
     new_iin = "900101300044"
     new_key, new_cert = ca.issue(iin=new_iin, name="New head", bin_=BIN, valid_from=issued)
-    today = datetime.now(UTC).date()
     run_handler(engine, on_participant, ParticipantUpserted(
         participant_id=BIN, bin=BIN, level=Level.organization, kind="school", parent_id="210340000012",
         name_kk="m", name_ru="ш", head_iin=new_iin, heads=[
-            HeadTerm(iin=IIN, full_name="Former head", valid_from=date(2015, 9, 1), valid_to=today - timedelta(days=11)),
-            HeadTerm(iin=new_iin, full_name="New head", valid_from=today - timedelta(days=10)),
+            HeadTerm(iin=IIN, full_name="Former head", valid_from=date(2015, 9, 1), valid_to=date(2026, 11, 26)),
+            HeadTerm(iin=new_iin, full_name="New head", valid_from=date(2026, 11, 27)),
         ]))
     doc = b'{"pupils_total": 1}'
     blobs: dict[str, bytes] = {}
+    signed_at = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)  # the old head's term, as the signer claims
+    on_26th = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # 17:00 in Almaty, the old head's last day
+    on_27th_in_almaty = datetime(2026, 11, 26, 19, 30, tzinfo=UTC)  # 00:30 on the 27th in Almaty
 
-    def received(sid: str, key, cert, signed_days_ago: int) -> SubmissionReceived:
-        sig = sign(doc, key, cert, signing_time=datetime.now(UTC) - timedelta(days=signed_days_ago))
-        d, s = stored(doc, "d"), stored(sig, "s")
+    def received(sid: str, key, cert, delivered: datetime) -> SubmissionReceived:
+        sig = sign(doc, key, cert, signing_time=signed_at)
+        d, s = stored(doc, "d"), stored(sig, f"s{sid}")
         blobs.update({d.key: doc, s.key: sig})
         return SubmissionReceived(submission_id=sid, participant_id=BIN, form_code="SCH-1", period="2026",
-                                  document=d, signature=s, delivered_at=datetime.now(UTC))
+                                  document=d, signature=s, delivered_at=delivered)
 
     handler = make_on_received(lambda o: blobs[o.key], lambda: TrustStore([ca.cert]))
     outcomes = {
-        "old head, signed in office": run_handler(engine, handler, received("a", old_key, old_cert, 20))[0],
-        "old head, signed after leaving": run_handler(engine, handler, received("b", old_key, old_cert, 2))[0],
-        "new head, signed today": run_handler(engine, handler, received("c", new_key, new_cert, 0))[0],
-        "new head, signed before taking office": run_handler(engine, handler, received("d", new_key, new_cert, 20))[0],
+        "old head, delivered in his term": run_handler(engine, handler, received("a", old_key, old_cert, on_26th))[0],
+        "old head, delivered after it": run_handler(engine, handler, received("b", old_key, old_cert, on_27th_in_almaty))[0],
+        "new head, delivered in his term": run_handler(engine, handler, received("c", new_key, new_cert, on_27th_in_almaty))[0],
+        "new head, delivered before it": run_handler(engine, handler, received("d", new_key, new_cert, on_26th))[0],
     }
     assert {k: (v.ok, v.reason_code) for k, v in outcomes.items()} == {
-        "old head, signed in office": (True, None),
-        "old head, signed after leaving": (False, "HEAD_MISMATCH"),
-        "new head, signed today": (True, None),
-        "new head, signed before taking office": (False, "HEAD_MISMATCH"),
+        "old head, delivered in his term": (True, None),
+        "old head, delivered after it": (False, "HEAD_MISMATCH"),
+        "new head, delivered in his term": (True, None),
+        "new head, delivered before it": (False, "HEAD_MISMATCH"),
     }
+    assert outcomes["old head, delivered in his term"].trusted_time == on_26th
+    assert outcomes["old head, delivered in his term"].time_source == "delivery"
 
 
 def test_a_paper_submission_is_accepted_as_registered_not_verified(tmp_path):

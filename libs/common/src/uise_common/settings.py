@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     crl_urls: str = ""
     crl_refresh_seconds: float = 3600.0
 
+    # Signature (issue 7): the trusted time. A signer's certificate is judged at the delivery time
+    # intake recorded (or at the genTime of a valid RFC 3161 timestamp token), never at the
+    # signingTime the signer writes himself. That signingTime may run ahead of the delivery by
+    # the clock skew (school PCs' clocks drift) and lag behind it by at most max_age_days.
+    signature_max_age_days: float = 14.0
+    signature_clock_skew_seconds: float = 300.0
+
     @property
     def trace_dir(self) -> Path:
         return self.data_dir / "traces"

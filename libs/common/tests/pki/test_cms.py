@@ -18,7 +18,8 @@ DOC = b'{"pupils_total": 810, "pupils_girls": 412, "pupils_boys": 398}'
 
 @pytest.fixture(scope="module")
 def ca() -> TestCA:
-    return TestCA.create()
+    # Valid over every time a test here pins, as well as now.
+    return TestCA.create(valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_days=30 * 365)
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +74,27 @@ def test_an_unknown_ca_is_untrusted(head):
     assert code_of(lambda: verify(sign(DOC, key, cert), DOC, TrustStore([TestCA.create().cert]))) == "CHAIN_UNTRUSTED"
 
 
-def test_an_expired_certificate_is_refused(ca, trust):
-    key, cert = ca.issue(iin=IIN, name="Head", bin_=BIN, valid_days=1)
-    late = datetime.now(UTC) + timedelta(days=3)
-    assert code_of(lambda: verify(sign(DOC, key, cert, signing_time=late), DOC, trust)) == "CERT_EXPIRED"
+def test_a_certificate_that_expired_before_delivery_is_refused_though_signed_inside_its_validity(ca, trust):
+    delivered = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    key, cert = ca.issue(iin=IIN, name="Head", bin_=BIN, valid_from=delivered - timedelta(days=10), valid_days=5)
+    # The signer writes a signingTime inside the validity (8 days before delivery, within the
+    # window): the certificate is still judged at the delivery, when it had expired.
+    backdated = sign(DOC, key, cert, signing_time=delivered - timedelta(days=8))
+    assert code_of(lambda: verify(backdated, DOC, trust, at=delivered)) == "CERT_EXPIRED"
+    # Delivered while the certificate was still valid, the same signature passes.
+    assert verify(backdated, DOC, trust, at=delivered - timedelta(days=7)).trusted_time == delivered - timedelta(days=7)
 
 
-def test_a_certificate_used_before_it_is_valid_is_refused(ca, trust):
-    key, cert = ca.issue(iin=IIN, name="Head", bin_=BIN)
-    early = datetime.now(UTC) - timedelta(days=30)
-    assert code_of(lambda: verify(sign(DOC, key, cert, signing_time=early), DOC, trust)) == "CERT_NOT_YET_VALID"
+def test_a_certificate_valid_only_from_next_year_is_refused_today(ca, trust):
+    today = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    next_year = today + timedelta(days=365)
+    key, cert = ca.issue(iin=IIN, name="Head", bin_=BIN, valid_from=next_year, valid_days=365)
+    # Claiming to sign next year is a signingTime after the delivery ...
+    forward = sign(DOC, key, cert, signing_time=next_year + timedelta(days=1))
+    assert code_of(lambda: verify(forward, DOC, trust, at=today)) == "SIGNING_TIME_AFTER_DELIVERY"
+    # ... and an honest signingTime today meets a certificate that is not valid yet.
+    honest = sign(DOC, key, cert, signing_time=today)
+    assert code_of(lambda: verify(honest, DOC, trust, at=today)) == "CERT_NOT_YET_VALID"
 
 
 def test_a_cms_without_the_signers_certificate_is_refused(head, trust):
@@ -112,10 +124,11 @@ def test_authority(ca, trust):
     assert code_of(lambda: check_authority(former_head, BIN, IIN)) == "HEAD_MISMATCH"
 
 
-def test_trust_store_reads_pem_files(tmp_path, ca):
+def test_trust_store_reads_pem_and_der_and_counts_a_ca_once(tmp_path, ca):
     from cryptography.hazmat.primitives.serialization import Encoding
 
     (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(Encoding.PEM))
     (tmp_path / "ca.cer").write_bytes(ca.cert.public_bytes(Encoding.DER))
-    (tmp_path / "README.md").write_text("not a certificate")
-    assert len(TrustStore.from_dir(tmp_path).anchors) == 2
+    (tmp_path / "README.md").write_text("not a certificate, and not named like one")
+    store = TrustStore.from_dir(tmp_path)
+    assert (store.anchors, store.problems) == ([ca.cert], [])

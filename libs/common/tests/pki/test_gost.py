@@ -329,8 +329,9 @@ def test_after_the_test_keys_expire_the_certificate_is_expired(pki, trust):
 
 
 def test_before_the_test_keys_are_issued_the_certificate_is_not_yet_valid(pki, trust):
-    early = _signed(pki, "legal_ceo_valid", when=datetime(2026, 5, 1, tzinfo=UTC))
-    assert code_of(lambda: verify(early, DOC, trust, at=AT)) == "CERT_NOT_YET_VALID"
+    before = datetime(2026, 5, 1, tzinfo=UTC)
+    early = _signed(pki, "legal_ceo_valid", when=before)
+    assert code_of(lambda: verify(early, DOC, trust, at=before + timedelta(hours=1))) == "CERT_NOT_YET_VALID"
 
 
 def test_without_the_intermediate_the_chain_is_untrusted(pki):

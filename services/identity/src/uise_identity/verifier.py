@@ -3,10 +3,10 @@ the trusted NCA RK CAs, valid and unrevoked now (or at the pinned time of a test
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from uise_common.http import ApiError
-from uise_common.pki.cms import SignatureError, TrustStore, verify
+from uise_common.pki.cms import CLOCK_SKEW, SignatureError, TrustStore, verify
 from uise_common.settings import Settings
 from uise_identity.domain import CertificateFacts
 
@@ -37,9 +37,13 @@ class SignInVerifier:
         return cls(trust, settings.identity_pki_time)
 
     def verify(self, cms: bytes, text: bytes) -> CertificateFacts:
-        at = self.pinned or datetime.now(UTC)
+        """The one signer of a sign-in CMS, its certificate judged now (or at the pinned time).
+        The challenge itself is what is fresh (one-time, minutes old): the signer's own
+        signingTime is only required not to lie in the future."""
+        now = datetime.now(UTC)
+        at = self.pinned or now
         try:
-            info = verify(cms, text, self.trust, at=at)
+            info = verify(cms, text, self.trust, at=at, max_age=None, clock_skew=CLOCK_SKEW + max(now - at, timedelta(0)))
         except SignatureError as exc:
             kk, ru, en = MESSAGES.get(exc.code, _DEFAULT)
             raise ApiError(401, exc.code, f"sign-in refused: {en}", f"вход отклонён: {ru}", f"кіру қабылданбады: {kk}",

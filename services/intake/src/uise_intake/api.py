@@ -4,6 +4,7 @@ read the request, declare who may call them, and call intake's commands (command
 delivery steps (delivery.py)."""
 
 import asyncio
+import dataclasses
 import hashlib
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
@@ -15,7 +16,7 @@ from sqlmodel import Session
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
-from uise_common.pki.cms import claimed_signers
+from uise_common.pki.cms import SignatureError, claimed_signers
 from uise_common.service import ServiceRuntime
 from uise_intake import commands
 from uise_intake.adapters import KnownParticipant
@@ -98,6 +99,15 @@ async def check_in_thread(fn, *args):
         raise from_refused(r) from None
 
 
+def named_signers(signature: bytes) -> list[dict]:
+    """The signers the CMS names, for the receipt; the signature service judges them later (and
+    refuses a CMS these cannot be read from), so an unreadable one names nobody here."""
+    try:
+        return [dataclasses.asdict(c) for c in claimed_signers(signature)]
+    except SignatureError:
+        return []
+
+
 def acting_for(who: Principal) -> str:
     """The organization a delivery is made for: the caller's own."""
     if who.participant_id is None:
@@ -176,7 +186,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
             caller_id=participant_id, participant=participant, form_code=form_code, period=p, document=doc,
             media_type=media_type, proof=sig, channel="electronic", fingerprint=fp,
             idempotency_key=idempotency_key, delivered_at=delivered_at, explanations=explained,
-            signers=claimed_signers(sig)))
+            signers=named_signers(sig)))
 
     # --- the paper channel (clause 8, registered by the recipient) -----------------------------
 

@@ -55,9 +55,13 @@ def _step(event: BaseModel, session: Session, step: str, status: str | None, det
 
 
 def on_signature_checked(e: SignatureChecked, s: Session) -> list:
+    # Every signer of a co-signed CMS, and the time the certificates were judged at (v1.2).
+    signers = [{"name": x.name, "iin": x.iin, "serial": x.serial, "satisfies_policy": x.satisfies_policy}
+               for x in e.signers]
     return _step(e, s, "signature_checked", "signature_checked",
                  {"ok": e.ok, "reason_code": e.reason_code, "message": e.message,
-                  "signer": e.signer.model_dump() if e.signer else None})
+                  "signer": e.signer.model_dump() if e.signer else None, "signers": signers,
+                  "trusted_time": e.trusted_time, "time_source": e.time_source})
 
 
 def on_validated(e: SubmissionValidated, s: Session) -> list:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from uise_common.pki.cms import TrustStore
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import FormListApproved, ParticipantUpserted, SubmissionReceived
@@ -9,15 +12,23 @@ from uise_contracts.topics import topic_for
 from uise_signature import handlers
 from uise_signature.adapters import MIGRATIONS
 
+log = logging.getLogger(__name__)
+
 
 def consumers(rt: ServiceRuntime):
     s = rt.settings
     trust = TrustStore.from_dir(s.trust_dir, crl_urls=[u for u in s.crl_urls.split(",") if u.strip()],
                                 crl_cache=s.data_dir / "crl-cache", crl_refresh_seconds=s.crl_refresh_seconds)
+    for problem in trust.problems:  # one unreadable file must not go unnoticed, nor stop the rest
+        log.warning("trust directory: a file was not loaded", extra={"problem": problem})
+    log.info("trust store loaded", extra={"anchors": len(trust.anchors), "intermediates": len(trust.intermediates)})
+    on_received = handlers.make_on_received(
+        rt.store.get, lambda: trust, max_age=timedelta(days=s.signature_max_age_days),
+        clock_skew=timedelta(seconds=s.signature_clock_skew_seconds))
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(FormListApproved): handlers.on_formlist,
-        topic_for(SubmissionReceived): handlers.make_on_received(rt.store.get, lambda: trust),
+        topic_for(SubmissionReceived): on_received,
     }
 
 

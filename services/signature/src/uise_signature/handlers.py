@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from uise_common.consumer import NotYetKnown
-from uise_common.pki.cms import SignatureError, TrustStore, verify
-from uise_common.pki.oids import EKU_FIRST_HEAD, EKU_RIGHT_TO_SIGN
+from uise_common.pki.cms import (
+    CLOCK_SKEW,
+    MAX_AGE,
+    SignatureError,
+    SignerInfo,
+    TrustStore,
+    verify_all,
+)
 from uise_contracts.events import (
     FormListApproved,
     HeadTerm,
@@ -22,7 +28,7 @@ from uise_contracts.events import (
     SubmissionReceived,
 )
 from uise_signature.adapters import KnownForm, KnownParticipant, Verdict
-from uise_signature.domain import check_authority
+from uise_signature.domain import check_policy
 
 Fetch = Callable[[StoredObject], bytes]
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -36,8 +42,8 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 
 
 def head_at(participant: KnownParticipant, when: datetime) -> str | None:
-    """The head on the signing day (Almaty) from the registry's history; without a history,
-    the current head."""
+    """The head on `when`'s day in Almaty (the delivery date) from the registry's history;
+    without a history, the current head."""
     terms = [HeadTerm.model_validate(h) for h in json.loads(participant.heads or "[]")]
     if not terms:
         return participant.head_iin
@@ -54,19 +60,31 @@ def on_formlist(event: FormListApproved, session: Session) -> list:
     return []
 
 
-def allows_right_to_sign(session: Session, event: SubmissionReceived, info) -> bool:
-    """The form's policy; asked only of a signer who holds the right to sign but is not the head,
-    so a form still on its way from the registry delays just those (NotYetKnown retries)."""
-    if EKU_FIRST_HEAD in info.extended_key_usage or EKU_RIGHT_TO_SIGN not in info.extended_key_usage:
-        return False
-    year = int(event.period[:4]) if event.period[:4].isdigit() else -1
-    form = session.get(KnownForm, (event.form_code, year))
-    if form is None:
-        raise NotYetKnown(f"form {event.form_code}/{year}")
-    return form.signers == "first_head_or_right_to_sign"
+def form_allows_right_to_sign(session: Session, event: SubmissionReceived) -> Callable[[], bool]:
+    """The form's policy, looked up when first asked: only for a signer who holds the right to
+    sign but is not the head, so a form still on its way from the registry delays just those
+    (NotYetKnown retries)."""
+    answer: list[bool] = []
+
+    def allowed() -> bool:
+        if not answer:
+            year = int(event.period[:4]) if event.period[:4].isdigit() else -1
+            form = session.get(KnownForm, (event.form_code, year))
+            if form is None:
+                raise NotYetKnown(f"form {event.form_code}/{year}")
+            answer.append(form.signers == "first_head_or_right_to_sign")
+        return answer[0]
+
+    return allowed
 
 
-def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
+def _signer(info: SignerInfo, satisfies_policy: bool | None = None) -> Signer:
+    return Signer(iin=info.iin, name=info.name, bin=info.bin, serial=info.serial, algorithm=info.algorithm,
+                  satisfies_policy=satisfies_policy)
+
+
+def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore], *, max_age: timedelta | None = MAX_AGE,
+                     clock_skew: timedelta = CLOCK_SKEW):
     def on_received(event: SubmissionReceived, session: Session) -> list:
         if session.get(Verdict, event.submission_id) is not None:
             return []  # already decided under another event id (a relayed duplicate)
@@ -83,13 +101,19 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
                 message=f"paper submission registered by {event.registered_by or 'the recipient'}",
                 signer=Signer(algorithm="paper"), explanations=event.explanations)]
         document, signature = fetch(event.document), fetch(event.signature)
-        signer = None
+        # The trusted time: intake's delivery time (a naive one from an old producer is UTC).
+        delivered = event.delivered_at if event.delivered_at.tzinfo else event.delivered_at.replace(tzinfo=UTC)
+        signer, signers, chosen_info = None, [], None
         try:
-            info = verify(signature, document, trust())
-            signer = Signer(iin=info.iin, name=info.name, bin=info.bin, serial=info.serial, algorithm=info.algorithm)
-            signed_at = info.signing_time or event.delivered_at
-            check_authority(info, participant.bin, head_at(participant, signed_at),
-                            allow_right_to_sign=allows_right_to_sign(session, event, info))
+            infos = verify_all(signature, document, trust(), at=delivered, clock_skew=clock_skew, max_age=max_age)
+            # The head in office on the delivery date, not on the signingTime the signer wrote.
+            outcome = check_policy(infos, participant.bin, head_at(participant, delivered),
+                                   allow_right_to_sign=form_allows_right_to_sign(session, event))
+            signers = [_signer(i, ok) for i, ok in zip(infos, outcome.satisfied, strict=True)]
+            index = outcome.chosen if outcome.chosen is not None else 0
+            signer, chosen_info = signers[index], infos[index]
+            if outcome.refusal is not None:
+                raise outcome.refusal
             ok, code, message = True, None, None
         except SignatureError as exc:
             ok, code, message = False, exc.code, str(exc)
@@ -99,6 +123,8 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore]):
             submission_id=event.submission_id, participant_id=event.participant_id,
             form_code=event.form_code, period=event.period, document=event.document,
             ok=ok, reason_code=code, message=message, signer=signer, explanations=event.explanations,
+            signers=signers, trusted_time=chosen_info.trusted_time if chosen_info else None,
+            time_source=chosen_info.time_source if chosen_info else None,
         )]
 
     return on_received

@@ -41,3 +41,10 @@ CURVE_CRYPTOPRO_XCH_B = "1.2.643.2.2.36.1"
 SHA256 = "2.16.840.1.101.3.4.2.1"
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 SHA256_WITH_RSA = "1.2.840.113549.1.1.11"
+
+# RFC 3161 timestamps (NCA RK's TSP service issues them): the TSA's extended key usage, the
+# token's content type, and the unsigned attribute that carries a token in a SignerInfo.
+EKU_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
+CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
+AA_SIGNATURE_TIMESTAMP_TOKEN = "1.2.840.113549.1.9.16.2.14"
+SHA1 = "1.3.14.3.2.26"  # only to read an ESS signingCertificate (v1) hash
