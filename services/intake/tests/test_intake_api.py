@@ -253,7 +253,7 @@ async def test_concurrent_versions_still_form_one_chain(tmp_path, limiter):
 
     import httpx
 
-    rt, _ = build(tmp_path, InFlightLimiter(32))
+    rt, _ = build(tmp_path, InFlightLimiter(32), intake_participant_max_in_flight=12)  # all 12 at once
     with Session(rt.engine) as s:
         token = keys.issue(s, SCHOOL).token
         s.commit()

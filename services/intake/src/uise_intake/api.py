@@ -47,6 +47,7 @@ from uise_intake.domain import (
     parse_period,
 )
 from uise_intake.edge import guarded_route
+from uise_intake.limits import UploadLimits
 from uise_intake.reasons import REASONS, Refused, from_refused, refuse
 from uise_intake.receipts import ReceiptSigner
 
@@ -55,7 +56,8 @@ RETRY_AFTER = {"Retry-After": "5"}
 PERIOD_HELP = "2026 (annual), 2026-H1, 2026-Q3, 2026-10 (monthly) or 2026-10-15 (as of a date)"
 SUBMITTER_ID = r"^[0-9A-Za-z_-]{1,64}$"
 AUTH_CODES = ("UNAUTHENTICATED", "API_KEY_INVALID", "API_KEY_REVOKED", "UNKNOWN_PARTICIPANT")
-UPLOAD_CODES = ("REQUEST_TOO_LARGE", "REQUEST_MALFORMED", "OVERLOADED", "IDEMPOTENCY_KEY_INVALID",
+UPLOAD_CODES = ("REQUEST_TOO_LARGE", "REQUEST_MALFORMED", "OVERLOADED", "PARTICIPANT_BUSY", "RATE_LIMITED",
+                "REQUEST_TIMEOUT", "UPLOAD_TOO_SLOW", "IDEMPOTENCY_KEY_INVALID",
                 "IDEMPOTENCY_KEY_REUSED", "PERIOD_INVALID", "PERIOD_OUTSIDE_WINDOW", "PERIOD_MISMATCH",
                 "UNKNOWN_FORM", "FORM_NOT_APPLICABLE", "KAFKA_UNAVAILABLE", "STORAGE_UNAVAILABLE",
                 "DATABASE_UNAVAILABLE")
@@ -166,7 +168,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         return await authenticate(request)
 
     uploads = APIRouter(prefix="/v1", tags=["intake"], route_class=guarded_route(
-        limiter, max_body, settings.intake_retry_after_seconds, authenticate))
+        UploadLimits.from_settings(settings, limiter), max_body, authenticate))
 
     Caller = Annotated[str, Depends(caller)]
     IdempotencyKey = Annotated[str | None, Header(
