@@ -37,8 +37,13 @@ class StackConfig:
     # it to issue the demo participants' keys (docs/intake.md).
     intake_admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # Submissions are authenticated by API keys, not by a header (there is no gateway here).
+    # The per-participant abuse limits are loosened here: the demo has two schools, and the e2e
+    # tests play one school posting the hostile corpus and a load-shedding burst beyond the
+    # process's in-flight limit in seconds. intake's own tests cover those limits on a real server.
     intake_env: dict[str, str] = field(default_factory=lambda: {
         "UISE_INTAKE_TRUST_GATEWAY_HEADER": "false",
+        "UISE_INTAKE_PARTICIPANT_MAX_IN_FLIGHT": "64",
+        "UISE_INTAKE_PARTICIPANT_UPLOADS_PER_MINUTE": "0",
     })
 
     @classmethod
