@@ -416,31 +416,38 @@ class SlowUpload:
                 return
 
     def answer(self, timeout: float = 10) -> Answer:
-        """Read the answer, then tell whether the server closed the connection after it."""
-        self.sock.settimeout(timeout)
-        raw = b""
-        while b"\r\n\r\n" not in raw:
-            raw += self._recv()
-        head, body = raw.split(b"\r\n\r\n", 1)
-        after = time.monotonic() - self.opened
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        while len(body) < int(headers["content-length"]):
-            body += self._recv()
+        answer = read_answer(self.sock, self.opened, timeout)
         self.done.set()
-        try:
-            closed = self.sock.recv(1) == b""
-        except ConnectionResetError:
-            closed = True
-        except TimeoutError:
-            closed = False
-        self.sock.close()
-        return Answer(int(lines[0].split()[1]), headers, json.loads(body), after, closed)
+        return answer
 
-    def _recv(self) -> bytes:
-        chunk = self.sock.recv(65536)
+
+def read_answer(sock: socket.socket, opened: float, timeout: float = 10) -> Answer:
+    """Read the answer, then tell whether the server closed the connection after it."""
+
+    def recv() -> bytes:
+        chunk = sock.recv(65536)
         assert chunk, "the server closed the connection without an answer"
         return chunk
+
+    sock.settimeout(timeout)
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        raw += recv()
+    head, body = raw.split(b"\r\n\r\n", 1)
+    after = time.monotonic() - opened
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(body) < int(headers["content-length"]):
+        body += recv()
+    sock.settimeout(1.0)
+    try:
+        closed = sock.recv(1) == b""
+    except ConnectionResetError:
+        closed = True
+    except TimeoutError:
+        closed = False
+    sock.close()
+    return Answer(int(lines[0].split()[1]), headers, json.loads(body), after, closed)
 
 
 def wait_until(condition, timeout: float = 5.0) -> None:
@@ -457,7 +464,7 @@ def test_slow_uploads_of_one_participant_do_not_take_intake_from_the_others(tmp_
                    intake_body_grace_seconds=grace)
     lim = intake.limits
     with served(intake.app) as port, ThreadPoolExecutor(8) as pool:
-        # A's first upload sends 500 bytes, then nothing: at 100 B/s that buys 5 s, so the idle
+        # A's first upload sends about 500 bytes, then nothing: at 100 B/s that buys 5 s, so the idle
         # timeout (3 s) ends it. Its second sends a byte a second: under the floor once the grace
         # period (2 s) is over.
         stalled = SlowUpload(port, intake.auth(A), first=b"x" * 400)
@@ -492,3 +499,31 @@ def test_slow_uploads_of_one_participant_do_not_take_intake_from_the_others(tmp_
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             assert upload(client, intake.auth(A), 99).status_code == 202
     assert lim.in_flight.shed == 0  # nobody was refused for lack of shared capacity
+
+
+def test_a_slow_but_steady_upload_gets_through(tmp_path):
+    """A school on a slow line, scaled down: 1.5 kB/s against a floor of 1 kB/s, past the grace
+    period, with a pause shorter than the idle timeout: received, not cut."""
+    intake = build(tmp_path, intake_body_idle_timeout_seconds=1.0, intake_body_min_bytes_per_second=1000,
+                   intake_body_grace_seconds=1.0)
+    document = json.dumps({"pupils": 1, "note": "x" * 3000}).encode()
+    request = httpx.Request("POST", "http://intake/v1/submissions", headers=intake.auth(A),
+                            data={"form_code": "SCH-1", "period": str(THIS_YEAR)},
+                            files={"document": ("r.json", document), "signature": ("r.p7s", cms_like())})
+    body = request.read()
+    assert len(body) > 3300
+    with served(intake.app) as port:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        head = ["POST /v1/submissions HTTP/1.1", "Host: intake", f"Content-Length: {len(body)}",
+                *(f"{k}: {v}" for k, v in request.headers.items() if k.lower() not in ("host", "content-length"))]
+        opened = time.monotonic()
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[:600])
+        sent = 600
+        while sent < len(body):
+            time.sleep(0.6 if sent == 600 + 150 * 10 else 0.1)  # one pause, shorter than the idle timeout
+            sock.sendall(body[sent:sent + 150])
+            sent += 150
+        answer = read_answer(sock, opened)
+    assert answer.status == 202, answer.body
+    assert answer.after > 2.0  # it really ran past the grace period
+    assert intake.limits.participants.total == 0 and intake.limits.in_flight.in_flight == 0
