@@ -293,7 +293,7 @@ async def test_concurrent_versions_still_form_one_chain(tmp_path, limiter):
 
     import httpx
 
-    rt, _ = build(tmp_path, InFlightLimiter(32))
+    rt, _ = build(tmp_path, InFlightLimiter(32), intake_participant_max_in_flight=12)  # all 12 at once
     school = token(SCHOOL)
     transport = httpx.ASGITransport(app=rt.app())
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:

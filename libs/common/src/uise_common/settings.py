@@ -87,6 +87,26 @@ class Settings(BaseSettings):
     # How long after the delivery date a recipient may still register a paper submission.
     intake_paper_max_age_days: int = 31
 
+    # Intake abuse limits (issue 7; docs/intake.md "Abuse limits"), per process.
+    # A body read is cut off (408) when no bytes arrive for `idle` seconds, or when, once `grace`
+    # seconds have passed, its average rate is under `min_bytes_per_second`. Sized for a school on
+    # a slow rural line: 64 kbit/s is 8,000 B/s at best, so a 20 MB workbook takes ~45 minutes.
+    # The floor, 1 KiB/s (8 kbit/s), is an eighth of that, which leaves room for a line shared
+    # with the rest of the school, for retransmissions, and for a 20 MB upload to take up to 5.7
+    # hours. 60 s of silence outlasts TCP's retransmission back-off (1+2+4+8+16 s) on a lossy
+    # link; 30 s of grace covers connecting and slow start. A client trickling 1 byte/s holds a
+    # slot for 30 s at most.
+    intake_body_idle_timeout_seconds: float = 60.0
+    intake_body_min_bytes_per_second: float = 1024.0  # 0 = no rate floor (the idle timeout stays)
+    intake_body_grace_seconds: float = 30.0
+    # One participant's share: uploads in progress at once (beyond: 429 PARTICIPANT_BUSY) and a
+    # token bucket of uploads (beyond: 429 RATE_LIMITED): `per_minute` sustained, `burst` at once.
+    # A school sends a handful of forms a period and a district registers paper ones by hand;
+    # a school information system sending a period's forms in one go fits in the burst.
+    intake_participant_max_in_flight: int = 4
+    intake_participant_uploads_per_minute: float = 60.0  # 0 = no rate limit
+    intake_participant_upload_burst: int = 30
+
     # Registry: admit the NCA RK test identifiers (BIN 123456789021, IIN 123456789011/012),
     # which carry no valid control digit. For test and demo installations only.
     registry_test_identifiers: bool = False

@@ -36,12 +36,14 @@ from uise_intake.domain import (
     parse_period,
 )
 from uise_intake.edge import guarded_route
+from uise_intake.limits import UploadLimits
 from uise_intake.reasons import REASONS, Refused, from_refused, refuse
 from uise_intake.receipts import ReceiptSigner
 
 PERIOD_HELP = "2026 (annual), 2026-H1, 2026-Q3, 2026-10 (monthly) or 2026-10-15 (as of a date)"
 AUTH_CODES = ("UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "SESSION_REVOKED", "SCOPE_MISSING")
 UPLOAD_CODES = ("NOT_A_PARTICIPANT", "UNKNOWN_PARTICIPANT", "REQUEST_TOO_LARGE", "REQUEST_MALFORMED", "OVERLOADED",
+                "PARTICIPANT_BUSY", "RATE_LIMITED", "REQUEST_TIMEOUT", "UPLOAD_TOO_SLOW",
                 "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_REUSED", "PERIOD_INVALID", "PERIOD_OUTSIDE_WINDOW",
                 "PERIOD_MISMATCH", "UNKNOWN_FORM", "FORM_NOT_APPLICABLE", "KAFKA_UNAVAILABLE", "STORAGE_UNAVAILABLE",
                 "DATABASE_UNAVAILABLE")
@@ -136,7 +138,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         return acting_for(who)
 
     uploads = APIRouter(prefix="/v1", tags=["intake"], route_class=guarded_route(
-        limiter, max_body, settings.intake_retry_after_seconds, authenticate))
+        UploadLimits.from_settings(settings, limiter), max_body, authenticate))
     api = APIRouter(prefix="/v1", tags=["intake"])
     IdempotencyKey = Annotated[str | None, Header(
         alias="Idempotency-Key", description="A retry with the same key returns the first receipt")]

@@ -1,6 +1,6 @@
 """Pure intake rules: what a document really is (sniffed, not trusted from the client), whether
 a signature is shaped like CMS, which periods are open, API key tokens, idempotency fingerprints,
-the in-flight limit, and the status a submission moves through.
+and the status a submission moves through. (The in-flight limit moved to limits.py.)
 
 Checks raise `Refused(code, **params)`; the API turns the code into its HTTP status and messages
 (reasons.py)."""
@@ -21,6 +21,7 @@ from uise_contracts.workbook import (
     WorkbookError,
     inspect_zip,  # the one zip-bomb/DTD check
 )
+from uise_intake.limits import InFlightLimiter  # noqa: F401  (moved to limits.py; still importable from here)
 from uise_intake.reasons import Refused
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -321,31 +322,3 @@ def check_idempotency_key(key: str) -> None:
 def fingerprint(**fields: object) -> str:
     """What a retry must repeat exactly for its key to replay the first answer."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-# --- load shedding -------------------------------------------------------------------------
-
-
-class InFlightLimiter:
-    """At most `limit` uploads in progress in this process; the next one is refused at once
-    (429) rather than queued, so a burst costs the excess callers a retry instead of slowing
-    everyone down. Used from one event loop: no lock needed."""
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("the limit must be at least 1")
-        self.limit = limit
-        self.in_flight = 0
-        self.shed = 0  # refused so far, for metrics and tests
-
-    def try_acquire(self) -> bool:
-        if self.in_flight >= self.limit:
-            self.shed += 1
-            return False
-        self.in_flight += 1
-        return True
-
-    def release(self) -> None:
-        if self.in_flight <= 0:
-            raise RuntimeError("release without acquire")
-        self.in_flight -= 1

@@ -139,6 +139,26 @@ REASONS: dict[str, Reason] = {
     "OVERLOADED": Reason(
         429, "intake is at capacity; retry after {seconds} s", "приём перегружен; повторите через {seconds} с",
         "қабылдау толып тұр; {seconds} с кейін қайталаңыз"),
+    # --- abuse limits (issue 7) -------------------------------------------------------------
+    "PARTICIPANT_BUSY": Reason(
+        429, "you already have {limit} uploads in progress; retry after {seconds} s, once one has finished",
+        "у вас уже идут {limit} загрузки; повторите через {seconds} с, когда одна из них завершится",
+        "сізде {limit} жүктеу жүріп жатыр; біреуі аяқталған соң, {seconds} с кейін қайталаңыз"),
+    "RATE_LIMITED": Reason(
+        429, "too many uploads: at most {per_minute} a minute per participant; retry after {seconds} s",
+        "слишком много загрузок: не более {per_minute} в минуту от одного участника; повторите через {seconds} с",
+        "жүктеулер тым көп: бір қатысушыдан минутына {per_minute} жүктеуден аспауы тиіс; {seconds} с кейін қайталаңыз"),
+    "REQUEST_TIMEOUT": Reason(
+        408, "no data arrived for {seconds} s, so the upload was stopped; send it again",
+        "данные не поступали {seconds} с, поэтому загрузка прервана; отправьте её заново",
+        "{seconds} с бойы деректер келмеді, сондықтан жүктеу тоқтатылды; қайта жіберіңіз"),
+    "UPLOAD_TOO_SLOW": Reason(
+        408, "the upload arrived slower than {rate} bytes/s on average, so it was stopped; send it again, "
+             "on a faster connection if you can",
+        "загрузка шла в среднем медленнее {rate} байт/с, поэтому прервана; отправьте её заново, "
+        "по возможности через более быстрое соединение",
+        "жүктеу орта есеппен {rate} байт/с-тан баяу жүрді, сондықтан тоқтатылды; қайта жіберіңіз, "
+        "мүмкін болса жылдамырақ байланыс арқылы"),
     "KAFKA_UNAVAILABLE": Reason(
         503, "the event bus is unavailable; nothing was stored, retry later",
         "шина событий недоступна; ничего не сохранено, повторите позже",
