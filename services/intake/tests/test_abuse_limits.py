@@ -29,7 +29,8 @@ from uise_common.http import ApiError
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec
 from uise_common.settings import Settings
 from uise_contracts.events import StoredObject
-from uise_intake import api, handlers, keys
+from uise_common.testing import TokenIssuer
+from uise_intake import api, handlers
 from uise_intake.adapters import MIGRATIONS, KnownForm, KnownParticipant
 from uise_intake.edge import GuardedBody
 from uise_intake.limits import (
@@ -295,13 +296,15 @@ def build(tmp_path, **overrides) -> Intake:
     migrate(rt.engine, [COMMON_MIGRATION, *MIGRATIONS])
     rt.store = MemoryStore()
     rt.kafka_health = Healthy()
+    issuer = TokenIssuer()
+    rt.authenticator = issuer.authenticator()
     tokens = {}
     with Session(rt.engine) as s:
         s.add(KnownParticipant(participant_id=DISTRICT, kind="district", parent_id="R1"))
         s.add(KnownForm(code="SCH-1", year=THIS_YEAR, respondent_kinds="school", period_type="annual"))
         for school in (A, B):
             s.add(KnownParticipant(participant_id=school, kind="school", parent_id=DISTRICT))
-            tokens[school] = keys.issue(s, school).token
+            tokens[school] = issuer.token("head", school, "organization")
         s.commit()
     app = rt.app()
     return Intake(rt, app, upload_limits(app.routes), tokens)
