@@ -278,7 +278,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
     @api.get("/forms/{code}/template.xlsx")
     async def template(code: str, year: int, participant_bin: str | None = None, period: str | None = None) -> Response:
         """The form as an Excel workbook to fill in: locked structure, validated input cells."""
-        from uise_contracts.workbook import build_template
+        from uise_common.workbook import build_template
 
         form = await rt.read(lambda s: _form(s, code, year))
         data = await asyncio.to_thread(build_template, form, participant_bin=participant_bin, period=period)
