@@ -9,12 +9,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from uise_common.http import ApiError
+from uise_common.inputs import (
+    Bin,
+    Day,
+    FormCode,
+    Label,
+    Offset,
+    ParticipantId,
+    PeriodText,
+    PersonName,
+    Version,
+    Year,
+)
 from uise_common.service import ServiceRuntime
-from uise_contracts.events import FormDefinition, FormListApproved
+from uise_contracts.events import FormDefinition, FormListApproved, Level
 from uise_registry import access, handlers, importing
 from uise_registry.adapters import AuditEntry, FormList, Participant
 from uise_registry.domain import RegistryError
@@ -29,18 +41,18 @@ User = Annotated[str | None, Header(alias="X-UISE-User")]
 
 
 class FormListDraft(BaseModel):
-    year: int
-    forms: list[FormDefinition]
+    year: Year
+    forms: list[FormDefinition] = Field(max_length=500)
 
 
 class Approval(BaseModel):
-    order_no: str
-    order_date: date
-    signatory: str | None = None
+    order_no: Label
+    order_date: Day
+    signatory: PersonName | None = None
 
 
 class Closing(BaseModel):
-    active_to: date
+    active_to: Day
 
 
 def as_api_error(exc: RegistryError) -> ApiError:
@@ -66,7 +78,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
     # --- participants ---------------------------------------------------------------------
 
     @api.put("/participants/{participant_id}")
-    async def put_participant(participant_id: str, body: handlers.ParticipantCommand, x_actor: ActorId = None,
+    async def put_participant(participant_id: ParticipantId, body: handlers.ParticipantCommand, x_actor: ActorId = None,
                               x_user: User = None) -> dict:
         def bootstrap(s: Session) -> dict:
             event = handlers.upsert_participant(s, participant_id, body, f"{x_user or 'bootstrap'}@{participant_id}",
@@ -95,7 +107,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user)
 
     @api.post("/participants/{participant_id}/close")
-    async def close(participant_id: str, body: Closing, x_actor: ActorId = None, x_user: User = None) -> dict:
+    async def close(participant_id: ParticipantId, body: Closing, x_actor: ActorId = None, x_user: User = None) -> dict:
         def work(s: Session, actor: access.Actor) -> dict:
             row = s.get(Participant, participant_id)
             access.require_manage(s, actor, row.parent_id if row else None, participant_id)
@@ -106,7 +118,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user)
 
     @api.get("/participants/{participant_id}")
-    async def get_participant(participant_id: str, x_actor: ActorId = None, x_user: User = None) -> dict:
+    async def get_participant(participant_id: ParticipantId, x_actor: ActorId = None, x_user: User = None) -> dict:
         def work(s: Session, actor: access.Actor) -> dict:
             access.require_read(s, actor, participant_id)
             row = s.get(Participant, participant_id)
@@ -118,7 +130,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user, write=False)
 
     @api.get("/participants/{participant_id}/head")
-    async def get_head(participant_id: str, on: date, x_actor: ActorId = None, x_user: User = None) -> dict:
+    async def get_head(participant_id: ParticipantId, on: Day, x_actor: ActorId = None, x_user: User = None) -> dict:
         """Who was the first head on a date: what the signature check asks (clause 8)."""
 
         def work(s: Session, actor: access.Actor) -> dict:
@@ -130,8 +142,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
 
     @api.get("/participants")
     async def list_participants(x_actor: ActorId = None, x_user: User = None,
-                                parent_id: str | None = None, level: str | None = None,
-                                limit: Annotated[int, Query(le=5000)] = 1000, offset: int = 0) -> list[dict]:
+                                parent_id: ParticipantId | None = None, level: Level | None = None,
+                                limit: Annotated[int, Query(ge=1, le=5000)] = 1000, offset: Offset = 0) -> list[dict]:
         """The actor's own subtree (all of it for the Ministry), filtered."""
 
         def work(s: Session, actor: access.Actor) -> list[dict]:
@@ -200,7 +212,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user)
 
     @api.post("/formlists/{year}/{version}/approve")
-    async def approve(year: int, version: int, body: Approval, x_actor: ActorId = None, x_user: User = None) -> dict:
+    async def approve(year: Year, version: Version, body: Approval, x_actor: ActorId = None, x_user: User = None) -> dict:
         def work(s: Session, actor: access.Actor) -> dict:
             access.require_ministry(actor, "approve the list of forms")
             event = handlers.approve_formlist(s, year, version, body.order_no, body.order_date, body.signatory,
@@ -212,7 +224,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user)
 
     @api.put("/formlists/{year}/{version}")
-    async def edit_formlist(year: int, version: int, body: FormListDraft, x_actor: ActorId = None,
+    async def edit_formlist(year: Year, version: Version, body: FormListDraft, x_actor: ActorId = None,
                             x_user: User = None) -> dict:
         """Replace a draft's forms; an approved list refuses (FORMLIST_IMMUTABLE)."""
 
@@ -226,6 +238,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
                 raise RegistryError("FORMLIST_IMMUTABLE", f"list {year} v{version} is {row.status} and cannot change",
                                     f"перечень {year} v{version} утверждён и не изменяется",
                                     f"{year} v{version} тізбесі бекітілген, өзгермейді")
+            handlers.check_forms(body.forms)
             row.forms_json = handlers.forms_json(body.forms)
             s.add(row)
             handlers.audit(s, actor.label, "edit", "formlist", f"{year}/{version}", None,
@@ -235,7 +248,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user)
 
     @api.get("/formlists/{year}")
-    async def get_formlists(year: int) -> list[dict]:
+    async def get_formlists(year: Year) -> list[dict]:
         """Every version of the year's list, each with its diff against the one before."""
 
         def work(s: Session) -> list[dict]:
@@ -245,7 +258,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await rt.read(work)
 
     @api.get("/formlists/{year}/{version}.pdf")
-    async def formlist_pdf(year: int, version: int) -> Response:
+    async def formlist_pdf(year: Year, version: Version) -> Response:
         """The approved list as a printable document for the paper channel (clause 7)."""
         from uise_registry.printing import formlist_pdf as render
 
@@ -272,12 +285,14 @@ def router(rt: ServiceRuntime) -> APIRouter:
                        f"формы {code} нет в утверждённом перечне на {year}", f"{code} нысаны {year} тізбесінде жоқ")
 
     @api.get("/forms/{code}")
-    async def get_form(code: str, year: int) -> dict:
+    async def get_form(code: FormCode, year: Year) -> dict:
         return (await rt.read(lambda s: _form(s, code, year))).model_dump(mode="json")
 
     @api.get("/forms/{code}/template.xlsx")
-    async def template(code: str, year: int, participant_bin: str | None = None, period: str | None = None) -> Response:
-        """The form as an Excel workbook to fill in: locked structure, validated input cells."""
+    async def template(code: FormCode, year: Year, participant_bin: Bin | None = None,
+                       period: PeriodText | None = None) -> Response:
+        """The form as an Excel workbook to fill in: locked structure, validated input cells; the BIN
+        and period, when given, are entered in advance (canonical only, written as text)."""
         from uise_common.workbook import build_template
 
         form = await rt.read(lambda s: _form(s, code, year))
@@ -286,7 +301,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="{code}-{year}.xlsx"'})
 
     @api.get("/participants/{participant_id}/forms")
-    async def forms_for(participant_id: str, year: int, x_actor: ActorId = None, x_user: User = None) -> list[dict]:
+    async def forms_for(participant_id: ParticipantId, year: Year, x_actor: ActorId = None, x_user: User = None) -> list[dict]:
         """The forms this participant must submit in `year`."""
 
         def work(s: Session, actor: access.Actor) -> list[dict]:
@@ -301,7 +316,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await run(work, x_actor, x_user, write=False)
 
     @api.get("/audit")
-    async def audit_log(entity_id: str | None = None, limit: Annotated[int, Query(le=1000)] = 100,
+    async def audit_log(entity_id: Annotated[str | None, Query(max_length=64)] = None,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                         x_actor: ActorId = None, x_user: User = None) -> list[dict]:
         def work(s: Session, actor: access.Actor) -> list[dict]:
             access.require_ministry(actor, "read the audit log")
