@@ -28,8 +28,8 @@ from uise_common.db import migrate
 from uise_common.http import ApiError
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec
 from uise_common.settings import Settings
-from uise_contracts.events import StoredObject
 from uise_common.testing import TokenIssuer
+from uise_contracts.events import StoredObject
 from uise_intake import api, handlers
 from uise_intake.adapters import MIGRATIONS, KnownForm, KnownParticipant
 from uise_intake.edge import GuardedBody

@@ -89,8 +89,8 @@ WORKBOOK = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>
 
 
 def test_a_real_template_passes_and_its_lookalikes_do_not():
+    from uise_common.workbook import build_template
     from uise_contracts.examples import SCHOOL_FORM
-    from uise_contracts.workbook import build_template
 
     assert inspect_document(build_template(SCHOOL_FORM), "f.xlsx") == XLSX
     assert inspect_document(xlsx(WORKBOOK), None) == XLSX
@@ -176,6 +176,21 @@ def test_periods_and_their_windows():
     assert refused(check_window, q3, date(2026, 6, 30), 0, 365) == "PERIOD_OUTSIDE_WINDOW"
     assert refused(check_window, q3, date(2027, 10, 1), 0, 365) == "PERIOD_OUTSIDE_WINDOW"
     check_window(q3, date(2026, 6, 1), 30, 365)  # opened early by configuration
+
+
+def test_periods_are_parsed_by_the_common_parser_and_refused_as_period_invalid():
+    # uise_common.periods: lookalikes of 2026 would be new periods; 9999 overflowed the window
+    for bad in ("2026\n", "٢٠٢٦", "２０２６", "20\u200d26", "9999", "99999999999999999999", "2026\x00", "2" * 10_240):
+        with pytest.raises(Refused) as exc:
+            parse_period(bad)
+        assert exc.value.code == "PERIOD_INVALID" and exc.value.params["why"], repr(bad)
+    assert "between 2000 and 2100" in refused_why(parse_period, "9999")
+
+
+def refused_why(fn, *args) -> str:
+    with pytest.raises(Refused) as exc:
+        fn(*args)
+    return exc.value.params["why"]
 
 
 def test_idempotency_keys():

@@ -277,3 +277,71 @@ def test_excel_flavoured_csv():
     assert rows[0].values == {"bin": bin_(5), "level": "organization", "kind": "school", "parent_bin": D,
                               "name_kk": "Мектеп", "name_ru": "Школа"}
     assert rows[1].values["bin"] == bin_(6)  # cells are trimmed
+
+
+# --- exports never carry formulas (issue 7) ---------------------------------------------------
+
+HOSTILE_NAMES = ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "=HYPERLINK(\"http://x\",\"y\")",
+                 "'quoted", "'=already"]
+
+
+def hostile_registry() -> dict[str, ParticipantUpserted]:
+    people = dict(EXISTING)
+    for n, name in enumerate(HOSTILE_NAMES, start=50):
+        b = bin_(n)
+        school = participant(b, "organization", "school", D, head=iin(n))
+        people[b] = school.model_copy(update={
+            "name_kk": name, "name_ru": f"Школа {name}", "head_name": name,
+            "heads": [school.heads[0].model_copy(update={"full_name": name})]})
+    return people
+
+
+def test_a_csv_export_neutralises_formula_like_names():
+    people = hostile_registry()
+    text = importing.export_csv(people.values()).decode("utf-8-sig")
+    by_bin = {r["bin"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    for n, name in enumerate(HOSTILE_NAMES, start=50):
+        r = by_bin[bin_(n)]
+        assert r["name_kk"] == "'" + name and r["head_name"] == "'" + name
+        assert r["name_ru"] == f"Школа {name}"  # a formula only when it starts the cell
+    assert "\n=cmd" not in text and ",=cmd" not in text and ",+1" not in text and ",@SUM" not in text
+
+
+def test_an_xlsx_export_holds_formula_like_names_as_neutralised_text():
+    from openpyxl import load_workbook
+
+    people = hostile_registry()
+    sheet = load_workbook(io.BytesIO(importing.export_xlsx(people.values())))["participants"]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            assert cell.data_type != "f", (cell.coordinate, cell.value)
+            if isinstance(cell.value, str):
+                assert cell.data_type == "s"
+                assert not cell.value.startswith(("=", "+", "-", "@")), (cell.coordinate, cell.value)
+        values = dict(zip(header, (c.value for c in row), strict=True))
+        if values["name_kk"].lstrip("'") in HOSTILE_NAMES:
+            assert values["name_kk"].startswith("'")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_neutralised_export_imports_back_as_the_same_names(fmt):
+    people = hostile_registry()
+    data = importing.export_csv(people.values()) if fmt == "csv" else importing.export_xlsx(people.values())
+    p = plan(read_rows(data, f"export.{fmt}"), people, today=TODAY)
+    assert p.summary() == {"imported": 0, "updated": 0, "ignored": len(people), "rejected": 0}
+
+
+def test_names_with_control_or_invisible_characters_or_too_long_are_refused_on_import():
+    cases = {
+        2: row(bin_(81), "organization", "school", D, name_kk="a\x00b"),
+        3: row(bin_(82), "organization", "school", D, name_ru="Школа\u202e1"),
+        4: row(bin_(83), "organization", "school", D, name_ru="x" * 501),
+        5: row(bin_(84), "organization", "school", D, head_iin=iin(84), head_name="Ә\u200dлия"),
+        6: row(bin_(85), "organization", "school", D, head_from="0001-01-01", head_iin=iin(85)),
+        7: row(bin_(86), "organization", "school", D, name_ru="Школа и\u0306"),  # NFC: stored as "й"
+    }
+    p = plan([RawRow(n, v) for n, v in cases.items()], EXISTING, today=TODAY)
+    assert codes(p) == {2: "TEXT_INVALID", 3: "TEXT_INVALID", 4: "TEXT_INVALID", 5: "TEXT_INVALID",
+                        6: "DATE_INVALID"}
+    assert p.created[0].name_ru == "Школа й"

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-from fastapi import FastAPI, Path, Request, Security
+from fastapi import FastAPI, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
@@ -81,11 +81,6 @@ ROLES = tuple(ROLE_SCOPES)
 # Roles whose reach is the whole country whatever organization they act for (within their
 # scopes: an integrator's is only published reports).
 NATIONAL_ROLES = frozenset({DATA_OFFICE, OPS, INTEGRATOR})
-
-# A participant id in a path or query: its BIN, 12 ASCII digits (Pydantic's regex engine reads \d
-# as any Unicode digit, so spell the digits out).
-PARTICIPANT_PATTERN = r"^[0-9]{12}$"
-PARTICIPANT_PATH = Path(pattern=PARTICIPANT_PATTERN, description="A participant's id (its BIN)")
 
 PARTICIPANT_CLAIM = "uise_participant"
 LEVEL_CLAIM = "uise_level"

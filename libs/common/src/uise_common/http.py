@@ -42,7 +42,7 @@ def install(app: FastAPI, service: str) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [".".join(str(p) for p in e["loc"] if p not in ("body", "query", "header")) for e in exc.errors()]
+        fields = [".".join(str(p) for p in e["loc"] if p not in ("body", "query", "header", "path", "cookie")) for e in exc.errors()]
         names = ", ".join(f for f in fields if f) or "request"
         return ApiError(422, "REQUEST_INVALID", f"missing or invalid: {names}",
                         f"отсутствует или неверно: {names}", f"жоқ немесе қате: {names}",

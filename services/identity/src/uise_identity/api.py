@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.http import ApiError
+from uise_common.inputs import ParticipantId
 from uise_common.service import ServiceRuntime
 from uise_identity import handlers, tokens
 from uise_identity.domain import REASONS, Refused
@@ -40,7 +41,7 @@ class Refresh(BaseModel):
 class ClientRequest(BaseModel):
     role: Literal["system", "integrator"]
     label: str = Field(min_length=1, max_length=200)
-    participant_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    participant_id: ParticipantId | None = None
     scopes: list[str] = Field(default=[], max_length=16)
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
+from uise_common.inputs import Day, FormCode, ParticipantId
 from uise_common.pki.cms import SignatureError, claimed_signers
 from uise_common.service import ServiceRuntime
 from uise_intake import commands
@@ -50,7 +51,6 @@ UPLOAD_CODES = ("NOT_A_PARTICIPANT", "UNKNOWN_PARTICIPANT", "REQUEST_TOO_LARGE",
 DOCUMENT_CODES = ("DOCUMENT_TOO_LARGE", "EMPTY_UPLOAD", "DOCUMENT_TYPE_UNSUPPORTED", "DOCUMENT_TYPE_MISMATCH",
                   "DOCUMENT_NOT_UTF8", "DOCUMENT_JSON_INVALID", "XLSX_NOT_A_ZIP", "XLSX_RATIO", "XLSX_TOO_LARGE",
                   "XLSX_XML_ENTITIES")
-FORM_CODE = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
 LINK_SECONDS = 300  # a presigned download link lives five minutes
 
 # Who may call what (module-level: route annotations are resolved in this module).
@@ -155,7 +155,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
                                                                      "SIGNATURE_TOO_LARGE", "SIGNATURE_NOT_CMS"))
     async def submit(
         who: Annotated[Principal, Depends(SUBMIT)],
-        form_code: Annotated[str, Form(pattern=FORM_CODE)],
+        form_code: Annotated[FormCode, Form()],
         period: Annotated[str, Form(max_length=16, description=PERIOD_HELP)],
         document: Annotated[UploadFile, File(description="XLSX from the form's template, CSV or JSON")],
         signature: Annotated[UploadFile, File(description="CMS (PKCS#7) SignedData in DER, detached or attached")],
@@ -197,10 +197,10 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         "DELIVERED_ON_IN_FUTURE", "PAPER_DELIVERY_TOO_OLD", "PAPER_AFTER_ELECTRONIC"))
     async def register_paper(
         who: Annotated[Principal, Depends(SUBMIT)],
-        participant_id: Annotated[str, Form(pattern=auth.PARTICIPANT_PATTERN, description="The submitting participant")],
-        form_code: Annotated[str, Form(pattern=FORM_CODE)],
+        participant_id: Annotated[ParticipantId, Form(description="The submitting participant")],
+        form_code: Annotated[FormCode, Form()],
         period: Annotated[str, Form(max_length=16, description=PERIOD_HELP)],
-        delivered_on: Annotated[date, Form(description="The delivery date on the title page (clause 10)")],
+        delivered_on: Annotated[Day, Form(description="The delivery date on the title page (clause 10)")],
         scan: Annotated[UploadFile, File(description="The signed paper, scanned: PDF")],
         document: Annotated[UploadFile, File(description="The data entered from it: JSON, CSV or XLSX")],
         idempotency_key: IdempotencyKey = None,
@@ -250,10 +250,10 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
     @api.get("/submissions", responses=errors(*AUTH_CODES))
     async def list_submissions(
         who: Annotated[Principal, Depends(READ)],
-        form_code: Annotated[str | None, Query(pattern=FORM_CODE)] = None,
+        form_code: Annotated[FormCode | None, Query()] = None,
         period: Annotated[str | None, Query(max_length=16)] = None,
         status: Annotated[str | None, Query(pattern="^(received|signature_checked|validated|accepted|rejected)$")] = None,
-        participant_id: Annotated[str | None, Query(pattern=auth.PARTICIPANT_PATTERN, description="One participant's")] = None,
+        participant_id: Annotated[ParticipantId | None, Query(description="One participant's")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict:
         """The caller's own submissions and its subtree's, newest first."""

@@ -7,7 +7,6 @@ Checks raise `Refused(code, **params)`; the API turns the code into its HTTP sta
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import io
 import json
@@ -17,7 +16,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import PurePosixPath
 
-from uise_contracts.workbook import (
+from uise_common.periods import Period, PeriodInvalid
+from uise_common.periods import parse_period as _parse_period
+from uise_common.workbook import (
     WorkbookError,
     inspect_zip,  # the one zip-bomb/DTD check
 )
@@ -227,44 +228,13 @@ def check_cms(sig: bytes) -> None:
 # --- periods and their collection window -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Period:
-    text: str
-    kind: str  # annual, semiannual, quarterly, monthly, as_of_date
-    start: date
-    end: date
-
-
-_PERIOD = re.compile(r"^(\d{4})(?:-(?:H([12])|Q([1-4])|(\d{2})|(\d{2})-(\d{2})))?$")
-
-
 def parse_period(text: str) -> Period:
-    m = _PERIOD.match(text or "")
-    if m is None:
-        raise Refused("PERIOD_INVALID", period=text)
-    year = int(m[1])
-    if year < 1990:
-        raise Refused("PERIOD_INVALID", period=text)
+    """uise_common.periods' parser (canonical ASCII only, years 2000..2100), its refusal as
+    intake's PERIOD_INVALID; `why` goes into the answer's detail."""
     try:
-        if m[2]:
-            half = int(m[2])
-            return Period(text, "semiannual", date(year, 1 if half == 1 else 7, 1),
-                          date(year, 6, 30) if half == 1 else date(year, 12, 31))
-        if m[3]:
-            q = int(m[3])
-            last = q * 3
-            return Period(text, "quarterly", date(year, last - 2, 1),
-                          date(year, last, calendar.monthrange(year, last)[1]))
-        if m[4]:
-            month = int(m[4])
-            return Period(text, "monthly", date(year, month, 1),
-                          date(year, month, calendar.monthrange(year, month)[1]))
-        if m[5]:
-            day = date(year, int(m[5]), int(m[6]))
-            return Period(text, "as_of_date", day, day)
-    except ValueError as exc:  # month 13, 31 February
-        raise Refused("PERIOD_INVALID", period=text) from exc
-    return Period(text, "annual", date(year, 1, 1), date(year, 12, 31))
+        return _parse_period(text)
+    except PeriodInvalid as exc:
+        raise Refused("PERIOD_INVALID", period=text, why=exc.why) from None
 
 
 def check_period_type(form_code: str, period_type: str | None, period: Period) -> None:

@@ -5,16 +5,28 @@ the caller; the token does. Access rules beyond the scope live in `access`, not 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.http import ApiError
+from uise_common.inputs import (
+    Bin,
+    Day,
+    FormCode,
+    Iin,
+    Label,
+    Offset,
+    ParticipantId,
+    PeriodText,
+    PersonName,
+    Version,
+    Year,
+)
 from uise_common.service import ServiceRuntime
 from uise_contracts.events import FormDefinition, Level
 from uise_registry import commands, handlers, importing, staff, views
@@ -25,10 +37,8 @@ STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404,
           "STAFF_UNKNOWN": 404, "FORMLIST_IMMUTABLE": 409, "DRAFT_EXISTS": 409, "BIN_TAKEN": 409,
           "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409, "STAFF_LIMIT": 409}
 
-# Years and versions in paths and queries: bounded, so a 20-digit number is a 422, not a 500.
-YearPath = Annotated[int, Path(ge=1991, le=2200)]
-YearQuery = Annotated[int, Query(ge=1991, le=2200)]
-Version = Annotated[int, Path(ge=1, le=100_000)]
+# Identifiers, years and versions in paths and queries are canonical and bounded (uise_common.inputs):
+# `٢٠٢٦` or a 20-digit number is a 422, never a 500.
 
 # Who may call what (the scope; `subtree` names the parameter the caller must reach, "resource"
 # means the command applies the subtree rule itself).
@@ -45,18 +55,18 @@ DISTRIBUTED = [Depends(auth.public("the approved list of forms is distributed to
 
 
 class FormListDraft(BaseModel):
-    year: int = Field(ge=1991, le=2200)
+    year: Year
     forms: list[FormDefinition] = Field(max_length=500)
 
 
 class Approval(BaseModel):
-    order_no: str = Field(min_length=1, max_length=100)
-    order_date: date
-    signatory: str | None = Field(default=None, max_length=300)
+    order_no: Label
+    order_date: Day
+    signatory: PersonName | None = None
 
 
 class Closing(BaseModel):
-    active_to: date
+    active_to: Day
 
 
 def as_api_error(exc: RegistryError) -> ApiError:
@@ -90,18 +100,18 @@ def router(rt: ServiceRuntime) -> APIRouter:
     # --- participants ---------------------------------------------------------------------
 
     @api.put("/participants/{participant_id}")
-    async def put_participant(participant_id: str, body: handlers.ParticipantCommand, who: Manage) -> dict:
+    async def put_participant(participant_id: ParticipantId, body: handlers.ParticipantCommand, who: Manage) -> dict:
         """Create or change a participant (the Ministry's own record: the data office)."""
         return await execute(commands.put_participant, who, participant_id, body, test_mode=test_mode)
 
     @api.post("/participants/{participant_id}/close")
-    async def close(participant_id: str, body: Closing, who: Manage) -> dict:
+    async def close(participant_id: ParticipantId, body: Closing, who: Manage) -> dict:
         return await execute(commands.close_participant, who, participant_id, body.active_to)
 
     @api.get("/participants")
-    async def list_participants(who: ReadMany, parent_id: str | None = None, level: Level | None = None,
+    async def list_participants(who: ReadMany, parent_id: ParticipantId | None = None, level: Level | None = None,
                                 limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-                                offset: Annotated[int, Query(ge=0)] = 0) -> list[dict]:
+                                offset: Offset = 0) -> list[dict]:
         """The caller's own subtree (all of it for the Ministry and the data office), filtered."""
         return await ask(views.participants, who, parent_id, level, limit, offset)
 
@@ -126,33 +136,33 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return Response(importing.export_xlsx(rows), media_type=XLSX)
 
     @api.get("/participants/{participant_id}")
-    async def get_participant(participant_id: str, _who: ReadOne) -> dict:
+    async def get_participant(participant_id: ParticipantId, _who: ReadOne) -> dict:
         return await ask(views.participant, participant_id)
 
     @api.get("/participants/{participant_id}/head")
-    async def get_head(participant_id: str, on: date, _who: ReadOne) -> dict:
+    async def get_head(participant_id: ParticipantId, on: Day, _who: ReadOne) -> dict:
         """Who was the first head on a date: what the signature check asks (clause 8)."""
         return await ask(views.head, participant_id, on)
 
     @api.get("/participants/{participant_id}/forms")
-    async def forms_for(participant_id: str, year: YearQuery, _who: ReadOne) -> list[dict]:
+    async def forms_for(participant_id: ParticipantId, year: Year, _who: ReadOne) -> list[dict]:
         """The forms this participant must submit in `year`."""
         return await ask(views.forms_for, participant_id, year)
 
     # --- staff the head names -------------------------------------------------------------
 
     @api.get("/participants/{participant_id}/staff")
-    async def get_staff(participant_id: str, _who: ReadOne, history: bool = False) -> dict:
+    async def get_staff(participant_id: ParticipantId, _who: ReadOne, history: bool = False) -> dict:
         """Who acts for the participant: in force today or starting later; `history` adds ended terms."""
         return await ask(views.staff_of, participant_id, history)
 
     @api.put("/participants/{participant_id}/staff/{iin}")
-    async def put_staff(participant_id: str, iin: str, body: staff.StaffCommand, who: NameStaff) -> dict:
+    async def put_staff(participant_id: ParticipantId, iin: Iin, body: staff.StaffCommand, who: NameStaff) -> dict:
         """The head (or the data office) names a person to a role, or corrects or changes it."""
         return await execute(commands.name_staff, who, participant_id, iin, body, test_mode=test_mode)
 
     @api.delete("/participants/{participant_id}/staff/{iin}")
-    async def delete_staff(participant_id: str, iin: str, who: NameStaff) -> dict:
+    async def delete_staff(participant_id: ParticipantId, iin: Iin, who: NameStaff) -> dict:
         """Ends the person's role: yesterday was the last day, so they act for nobody from now."""
         return await execute(commands.end_staff, who, participant_id, iin, test_mode=test_mode)
 
@@ -163,27 +173,27 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await execute(commands.create_formlist, who, body.year, body.forms)
 
     @api.put("/formlists/{year}/{version}")
-    async def edit_formlist(year: YearPath, version: Version, body: FormListDraft, who: FormLists) -> dict:
+    async def edit_formlist(year: Year, version: Version, body: FormListDraft, who: FormLists) -> dict:
         """Replace a draft's forms; an approved list refuses (FORMLIST_IMMUTABLE)."""
         return await execute(commands.edit_formlist, who, year, version, body.forms)
 
     @api.post("/formlists/{year}/{version}/approve")
-    async def approve(year: YearPath, version: Version, body: Approval, who: FormLists) -> dict:
+    async def approve(year: Year, version: Version, body: Approval, who: FormLists) -> dict:
         return await execute(commands.approve_formlist, who, year, version, body.order_no, body.order_date,
                              body.signatory)
 
     @api.get("/formlists/{year}/with-drafts")
-    async def get_formlists_with_drafts(year: YearPath, _who: FormLists) -> list[dict]:
+    async def get_formlists_with_drafts(year: Year, _who: FormLists) -> list[dict]:
         """Every version of the year's list, the draft in preparation included."""
         return await ask(views.formlists, year, drafts=True)
 
     @api.get("/formlists/{year}", dependencies=DISTRIBUTED)
-    async def get_formlists(year: YearPath) -> list[dict]:
+    async def get_formlists(year: Year) -> list[dict]:
         """The approved and superseded versions of the year's list, each with its diff against the one before."""
         return await ask(views.formlists, year)
 
     @api.get("/formlists/{year}/{version}.pdf", dependencies=DISTRIBUTED)
-    async def formlist_pdf(year: YearPath, version: Version) -> Response:
+    async def formlist_pdf(year: Year, version: Version) -> Response:
         """The approved list as a printable document for the paper channel (clause 7)."""
         from uise_registry.printing import formlist_pdf as render
 
@@ -193,14 +203,15 @@ def router(rt: ServiceRuntime) -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="forms-{year}-v{version}.pdf"'})
 
     @api.get("/forms/{code}", dependencies=DISTRIBUTED)
-    async def get_form(code: str, year: YearQuery) -> dict:
+    async def get_form(code: FormCode, year: Year) -> dict:
         return (await ask(views.form, code, year)).model_dump(mode="json")
 
     @api.get("/forms/{code}/template.xlsx", dependencies=DISTRIBUTED)
-    async def template(code: str, year: YearQuery, participant_bin: str | None = None,
-                       period: str | None = None) -> Response:
-        """The form as an Excel workbook to fill in: locked structure, validated input cells."""
-        from uise_contracts.workbook import build_template
+    async def template(code: FormCode, year: Year, participant_bin: Bin | None = None,
+                       period: PeriodText | None = None) -> Response:
+        """The form as an Excel workbook to fill in: locked structure, validated input cells; the BIN
+        and period, when given, are entered in advance (canonical only, written as text)."""
+        from uise_common.workbook import build_template
 
         form = await ask(views.form, code, year)
         data = await asyncio.to_thread(build_template, form, participant_bin=participant_bin, period=period)
@@ -210,7 +221,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
     # --- audit ----------------------------------------------------------------------------
 
     @api.get("/audit")
-    async def audit_log(_who: Auditor, entity_id: str | None = None,
+    async def audit_log(_who: Auditor, entity_id: Annotated[str | None, Query(max_length=64)] = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
         return await ask(views.audit_log, entity_id, limit)
 

@@ -6,13 +6,25 @@ the operator's command line."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlmodel import Session, col, select
 
 from uise_common.db import utcnow
+from uise_common.inputs import (
+    FORM_CODE_PATTERN,
+    Bin,
+    Day,
+    Iin,
+    Kato,
+    Name,
+    ParticipantId,
+    PersonName,
+)
 from uise_contracts.events import (
     FormDefinition,
     FormListApproved,
@@ -31,21 +43,25 @@ from uise_registry.domain import (
     forms_diff,
 )
 
+Kind = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z_]{0,31}$"),
+                 Field(description="The kind of participant at its level (school, district, …)")]
+
 
 class ParticipantCommand(BaseModel):
-    """Create or update a participant (the API body and an import row alike)."""
+    """Create or update a participant (the API body). Every field is canonical and capped
+    (uise_common.inputs): a BIN in Arabic-Indic digits or a name with a NUL is a 422."""
 
-    bin: str = Field(pattern=r"^\d{12}$")
+    bin: Bin
     level: Level
-    kind: str
-    parent_id: str | None = None
-    name_kk: str = Field(min_length=1)
-    name_ru: str = Field(min_length=1)
-    kato: str | None = Field(default=None, pattern=r"^\d{9}$")
-    active_from: date | None = None
-    head_iin: str | None = Field(default=None, pattern=r"^\d{12}$")
-    head_name: str | None = None
-    head_from: date | None = Field(default=None, description="When the new head took office (default today)")
+    kind: Kind
+    parent_id: ParticipantId | None = None
+    name_kk: Name
+    name_ru: Name
+    kato: Kato | None = None
+    active_from: Day | None = None
+    head_iin: Iin | None = None
+    head_name: PersonName | None = None
+    head_from: Day | None = Field(default=None, description="When the new head took office (default today)")
 
 
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: str,
@@ -267,9 +283,7 @@ def create_formlist(session: Session, year: int, forms: list[FormDefinition], ac
         raise RegistryError("DRAFT_EXISTS", f"version {last.version} of {year} is still a draft",
                             f"версия {last.version} на {year} год ещё черновик",
                             f"{year} жылғы {last.version} нұсқасы әлі жоба")
-    codes = [f.code for f in forms]
-    if len(codes) != len(set(codes)):
-        raise _form_code_repeated()
+    codes = check_forms(forms)
     row = FormList(year=year, version=(last.version + 1) if last else 1, forms_json=forms_json(forms))
     session.add(row)
     audit(session, actor, "create", "formlist", f"{year}/{row.version}", None, {"forms": codes})
@@ -291,19 +305,32 @@ def edit_formlist(session: Session, year: int, version: int, forms: list[FormDef
         raise RegistryError("FORMLIST_IMMUTABLE", f"list {year} v{version} is {row.status} and cannot change",
                             f"перечень {year} v{version} утверждён и не изменяется",
                             f"{year} v{version} тізбесі бекітілген, өзгермейді")
-    codes = [f.code for f in forms]
-    if len(codes) != len(set(codes)):
-        raise _form_code_repeated()
+    codes = check_forms(forms)
     row.forms_json = forms_json(forms)
     session.add(row)
     audit(session, actor, "edit", "formlist", f"{year}/{version}", None, {"forms": codes})
     return row
 
 
-def _form_code_repeated() -> RegistryError:
-    return RegistryError("FORM_CODE_REPEATED", "each form code appears once in a list",
-                         "код формы должен встречаться в перечне один раз",
-                         "нысан коды тізбеде бір рет кездесуі тиіс")
+
+_FORM_CODE = re.compile(FORM_CODE_PATTERN.removeprefix("^").removesuffix("$"), re.ASCII)
+
+
+def check_forms(forms: list[FormDefinition]) -> list[str]:
+    """The codes of a list's forms, each canonical (the form routes accept no other) and once."""
+    codes = [f.code for f in forms]
+    for code in codes:
+        if not _FORM_CODE.fullmatch(code):
+            shown = code[:40]
+            raise RegistryError("FORM_CODE_INVALID",
+                                f"form code {shown!r}: capital Latin letters, digits and hyphens, up to 32",
+                                f"код формы {shown!r}: заглавные латинские буквы, цифры и дефис, до 32 знаков",
+                                f"{shown!r} нысан коды: бас латын әріптері, сандар және дефис, 32 таңбаға дейін")
+    if len(codes) != len(set(codes)):
+        raise RegistryError("FORM_CODE_REPEATED", "each form code appears once in a list",
+                            "код формы должен встречаться в перечне один раз",
+                            "нысан коды тізбеде бір рет кездесуі тиіс")
+    return codes
 
 
 def forms_json(forms: list[FormDefinition]) -> str:

@@ -8,8 +8,8 @@ cells). An optional column left out of the file, or a blank kato / active_from /
 keeps what the registry has; a blank active_to (in a file that has the column) means "open".
 
 Codes of a refused row: BIN_FORMAT, BIN_CHECKSUM, DUPLICATE_BIN, LEVEL_UNKNOWN,
-KIND_NOT_ALLOWED_AT_LEVEL, LEVEL_CHANGE, MINISTRY_PARENT, PARENT_REQUIRED, NAME_REQUIRED, KATO_FORMAT,
-DATE_INVALID, IIN_FORMAT, IIN_CHECKSUM, HEAD_DATE_INVALID, PARTICIPANT_CLOSED (per row); CYCLE,
+KIND_NOT_ALLOWED_AT_LEVEL, LEVEL_CHANGE, MINISTRY_PARENT, PARENT_REQUIRED, NAME_REQUIRED, TEXT_INVALID,
+KATO_FORMAT, DATE_INVALID, IIN_FORMAT, IIN_CHECKSUM, HEAD_DATE_INVALID, PARTICIPANT_CLOSED (per row); CYCLE,
 PARENT_UNKNOWN, PARENT_REJECTED (the parent exists only through a refused row, transitively),
 PARENT_WRONG_LEVEL, PARENT_CLOSED, HAS_ACTIVE_CHILDREN (rows together, against the registry).
 """
@@ -19,10 +19,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from uise_common.inputs import FIRST_DAY, LAST_DAY, NAME_MAX, PERSON_NAME_MAX, refused_character
+from uise_common.spreadsheets import csv_bytes, restore, xlsx_bytes
 from uise_contracts.events import HeadTerm, Level, ParticipantUpserted
 from uise_registry import identifiers
 from uise_registry.domain import KINDS_BY_LEVEL, PARENT_LEVEL
@@ -34,7 +37,8 @@ MAX_ROWS = 100_000
 # numeric XLSX cells lose leading zeros (a BIN of 2005 starts with 0): pad them back to width
 _WIDTH = {"bin": 12, "parent_bin": 12, "head_iin": 12, "kato": 9}
 _DATES = ("head_from", "active_from", "active_to")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TEXTS = {"name_kk": NAME_MAX, "name_ru": NAME_MAX, "head_name": PERSON_NAME_MAX}  # as the API's Name, PersonName
 _RANK = {level: i for i, level in enumerate(PARENT_LEVEL)}  # ministry 0 … organization 3
 
 
@@ -145,6 +149,9 @@ def _text(value: object, column: str) -> str:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and column in _WIDTH:
         return str(value).zfill(_WIDTH[column])
+    if isinstance(value, str):
+        # an export neutralised text a spreadsheet would take for a formula: read it back as it was
+        return restore(value.strip()).strip()
     return str(value).strip()
 
 
@@ -242,6 +249,7 @@ def _state(row: RawRow, old: ParticipantUpserted | None, test_mode: bool, today:
         raise _Reject("PARENT_REQUIRED", f"a {level.value} needs a parent_bin")
     if not v.get("name_kk") or not v.get("name_ru"):
         raise _Reject("NAME_REQUIRED", "name_kk and name_ru are both required")
+    names = {c: _free_text(v, c) for c in _TEXTS}
     kato = v.get("kato") or (old.kato if old else None)
     if kato is not None and not re.fullmatch(r"[0-9]{9}", kato):
         raise _Reject("KATO_FORMAT", f"KATO '{kato}' must be 9 digits")
@@ -255,11 +263,11 @@ def _state(row: RawRow, old: ParticipantUpserted | None, test_mode: bool, today:
     if iin := v.get("head_iin"):
         if code := identifiers.check(iin, "IIN", test_mode):
             raise _Reject(code, f"head_iin '{iin}' is not a valid IIN")
-        heads = _with_head(heads, iin, v.get("head_name", ""), head_from or today)
+        heads = _with_head(heads, iin, names["head_name"], head_from or today)
     current = next((h for h in reversed(heads) if h.valid_to is None), None)
     event = ParticipantUpserted(
         participant_id=row.values["bin"], bin=row.values["bin"], level=level, kind=kind, parent_id=parent,
-        name_kk=v["name_kk"], name_ru=v["name_ru"], head_iin=current.iin if current else None,
+        name_kk=names["name_kk"], name_ru=names["name_ru"], head_iin=current.iin if current else None,
         head_name=current.full_name if current else None, active=active_to is None or active_to >= today,
         kato=kato, active_from=active_from, active_to=active_to, heads=heads,
         staff=old.staff if old else [])  # a file has no staff columns: the head's staff stay
@@ -269,6 +277,17 @@ def _state(row: RawRow, old: ParticipantUpserted | None, test_mode: bool, today:
     return event
 
 
+def _free_text(values: Mapping[str, str], column: str) -> str:
+    """A name as the API takes it (uise_common.inputs.Name, PersonName): NFC, capped, without
+    control or invisible characters."""
+    text = unicodedata.normalize("NFC", values.get(column, ""))
+    if len(text) > _TEXTS[column]:
+        raise _Reject("TEXT_INVALID", f"{column} is longer than {_TEXTS[column]} characters")
+    if (ch := refused_character(text)) is not None:
+        raise _Reject("TEXT_INVALID", f"{column} holds the control or invisible character U+{ord(ch):04X}")
+    return text
+
+
 def _date(values: Mapping[str, str], column: str) -> date | None:
     text = values.get(column, "")
     if not text:
@@ -276,9 +295,12 @@ def _date(values: Mapping[str, str], column: str) -> date | None:
     try:
         if not _ISO_DATE.fullmatch(text):
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise _Reject("DATE_INVALID", f"{column} '{text}' is not a date YYYY-MM-DD") from None
+        raise _Reject("DATE_INVALID", f"{column} '{text[:40]}' is not a date YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _Reject("DATE_INVALID", f"{column} {text} is not between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 def _with_head(heads: list[HeadTerm], iin: str, name: str, since: date) -> list[HeadTerm]:
@@ -371,30 +393,14 @@ def rows_from_participants(participants: Iterable[ParticipantUpserted]) -> list[
 
 
 def export_csv(participants: Iterable[ParticipantUpserted]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(_row_of(p) for p in _ordered(participants))
-    return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8
+    """UTF-8 with a BOM (so Excel reads it as UTF-8); a text that a spreadsheet would take for a
+    formula is neutralised (uise_common.spreadsheets), and `read_rows` undoes that on import."""
+    return csv_bytes(COLUMNS, [list(_row_of(p).values()) for p in _ordered(participants)])
 
 
 def export_xlsx(participants: Iterable[ParticipantUpserted]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("participants")
-    sheet.append(list(COLUMNS))
-
-    def day(text: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=date.fromisoformat(text))
-        cell.number_format = "yyyy-mm-dd"  # a real date cell, shown the way the import reads it
-        return cell
-
-    for p in _ordered(participants):
-        # identifiers go in as text cells, so Excel keeps a BIN's leading zero
-        sheet.append([day(text) if column in _DATES and text else (text or None)
-                      for column, text in _row_of(p).items()])
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
+    """Identifiers as text cells (Excel keeps a BIN's leading zero), dates as real date cells
+    shown the way the import reads them, every text neutralised and never a formula."""
+    rows = ([date.fromisoformat(text) if column in _DATES and text else (text or None)
+             for column, text in _row_of(p).items()] for p in _ordered(participants))
+    return xlsx_bytes("participants", COLUMNS, rows)

@@ -159,7 +159,8 @@ def formlist_pdf(approved: FormListApproved) -> bytes:
     # Widths in mm add up to the 267 mm between A4 landscape margins; the title column takes the
     # rest so long titles wrap there instead of squeezing the codes.
     widths = [9, 24, 90, 38, 30, 36, 40]
-    table = Table(rows, colWidths=[w * mm for w in widths], repeatRows=1)
+    # splitInRow: a row taller than a page (a very long title) continues on the next one
+    table = Table(rows, colWidths=[w * mm for w in widths], repeatRows=1, splitInRow=1)
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#D9E1F2")),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from sqlmodel import Session, select
 
 from uise_common import auth
 from uise_common.hierarchy import ancestors_in
+from uise_common.inputs import ParticipantId
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     DeadlineViolation,
@@ -38,7 +39,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
 
     @api.get("/reports")
     async def reports(who: Annotated[auth.Principal, Depends(READ_REPORTS)],
-                      node_id: Annotated[str | None, Query(pattern=auth.PARTICIPANT_PATTERN)] = None) -> list[dict]:
+                      node_id: ParticipantId | None = None) -> list[dict]:
         """Published reports of the caller's subtree (of one node with `node_id`); an
         integrator and the Ministry read them all."""
 

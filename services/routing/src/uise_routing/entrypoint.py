@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends
 from sqlmodel import Session, col, select
 
 from uise_common import auth
 from uise_common.hierarchy import ancestors_in
+from uise_common.inputs import ParticipantId
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     FormListApproved,
@@ -36,7 +35,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["routing"])
 
     @api.get("/inboxes/{recipient_id}", dependencies=[Depends(READ_INBOX)])
-    async def inbox(recipient_id: Annotated[str, auth.PARTICIPANT_PATH]) -> list[dict]:
+    async def inbox(recipient_id: ParticipantId) -> list[dict]:
         """What `recipient_id` received: its own officers, its departments above and the
         Ministry may read it."""
 

@@ -34,7 +34,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def read_document(data: bytes, media_type: str) -> Document:
     if media_type == XLSX:
-        from uise_contracts.workbook import WorkbookError, read_workbook
+        from uise_common.workbook import WorkbookError, read_workbook
 
         try:
             filled = read_workbook(data)

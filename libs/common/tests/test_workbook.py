@@ -1,4 +1,4 @@
-"""The XLSX template contract: what the registry writes, validation reads back exactly."""
+"""The XLSX template of a form: what the registry writes, validation reads back exactly."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from datetime import date, timedelta
 import openpyxl
 import pytest
 
-from uise_contracts.events import FieldType, FormDefinition, FormField
-from uise_contracts.examples import SCHOOL_FORM
-from uise_contracts.workbook import (
+from uise_common.spreadsheets import set_value
+from uise_common.workbook import (
     BIN_CODE,
     FORM_SHEET,
     MAP_SHEET,
@@ -20,11 +19,13 @@ from uise_contracts.workbook import (
     build_template,
     read_workbook,
 )
+from uise_contracts.events import FieldType, FormDefinition, FormField
+from uise_contracts.examples import SCHOOL_FORM
 
 
 def all_forms() -> list[FormDefinition]:
-    # The catalog lives in the registry; importing it here keeps the contract honest about the
-    # real forms without making contracts depend on a service.
+    # The catalog lives in the registry; importing it inside the test keeps these tests honest
+    # about the real forms without making uise_common depend on a service.
     from uise_registry.catalog import CATALOG
 
     return [*CATALOG, SCHOOL_FORM]
@@ -54,11 +55,13 @@ def sample(cell: FormField, i: int):
 
 
 def fill(template: bytes, values: dict[str, object]) -> bytes:
+    """Type values into the inputs, as Excel stores them: text as text, even text starting
+    with '=' when picked from a list (openpyxl alone would store that as a formula)."""
     wb = openpyxl.load_workbook(io.BytesIO(template))
     cells = input_cells(wb)
     for code, value in values.items():
         sheet, coord, _ = cells[code]
-        wb[sheet][coord] = value
+        set_value(wb[sheet][coord], value, neutralised=False)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -234,3 +237,58 @@ def test_xml_with_entity_declarations_is_refused(encoding):
 
     data = rewrite_part(build_template(SCHOOL_FORM), "xl/worksheets/sheet1.xml", add_doctype)
     assert refused(data) == "XLSX_XML_ENTITIES"
+
+
+# --- nothing written is a formula (issue 7) ---------------------------------------------------
+
+HOSTILE = ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "\tTAB", "=HYPERLINK(\"http://x\",\"y\")"]
+
+
+def cells_of(wb):
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None:
+                    yield ws.title, cell
+
+
+def test_hostile_titles_units_and_options_are_text_and_options_come_back_exactly():
+    options = [*HOSTILE, "общеобразовательная, с интернатом"]  # the comma puts the list on the map sheet
+    form = SCHOOL_FORM.model_copy(update={
+        "title_kk": HOSTILE[0], "title_ru": HOSTILE[1],
+        "fields": [FormField(code="kind", title=HOSTILE[3], unit=HOSTILE[2], type=FieldType.enumeration,
+                             aggregate="none", options=options),
+                   FormField(code="pupils", title=HOSTILE[5], unit="@", type=FieldType.integer)]})
+    data = build_template(form)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    seen = 0
+    for sheet, cell in cells_of(wb):
+        assert cell.data_type != "f", (sheet, cell.coordinate, cell.value)
+        if isinstance(cell.value, str):
+            assert cell.data_type == "s", (sheet, cell.coordinate)
+            if sheet == FORM_SHEET:  # what people read is neutralised
+                assert not cell.value.startswith(("=", "+", "-", "@", "\t")), (cell.coordinate, cell.value)
+            seen += any(h in cell.value for h in HOSTILE)
+    assert seen >= len(HOSTILE)  # the hostile texts are there, as text
+    # the option lists on the map sheet are exact: what a user picks reads back as it was offered
+    listed = [c.value for s, c in cells_of(wb) if s == MAP_SHEET and c.column == 7]
+    assert listed == options
+    for option in options:
+        assert read_workbook(fill(data, {"kind": option, "pupils": 5})).values["kind"] == option.strip()
+
+
+@pytest.mark.parametrize("bad", [dict(participant_bin="=cmd|' /C calc'!A0"), dict(participant_bin="12345678901\n"),
+                                 dict(participant_bin="١٢٣٤٥٦٧٨٩٠١٢"), dict(period="=1+1"), dict(period="2026\n"),
+                                 dict(period="٢٠٢٦"), dict(period="9999")])
+def test_header_values_entered_in_advance_must_be_canonical(bad):
+    with pytest.raises(ValueError):
+        build_template(SCHOOL_FORM, **bad)
+
+
+def test_header_values_entered_in_advance_are_string_cells():
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(SCHOOL_FORM, participant_bin="020440000013",
+                                                           period="2026-Q3")))
+    where = input_cells(wb)
+    for code, expected in ((BIN_CODE, "020440000013"), (PERIOD_CODE, "2026-Q3")):
+        cell = wb[FORM_SHEET][where[code][1]]
+        assert (cell.value, cell.data_type) == (expected, "s")

@@ -1,5 +1,6 @@
-"""The XLSX template of a form: the contract between the registry, which writes it, and
-validation, which reads it back (DESIGN.md clause 7, §3 step 4).
+"""The XLSX template of a form: the registry writes it, the validation service (and intake's
+upload checks) read it back (DESIGN.md clause 7, §3 step 4). Shared logic, not an event contract:
+it lives in uise_common so every service reads a workbook the same way.
 
 A template has a visible, protected sheet "Form" that a school accountant fills in Excel, and a
 very hidden sheet `_uise` holding the map from every cell code to its sheet and coordinate, so a
@@ -14,24 +15,33 @@ filled workbook parses back without guessing from layout or titles:
 The header inputs (BIN and period) are in the map under the reserved codes `@participant_bin`
 and `@period`; form cell codes never start with "@".
 
+Nothing written is ever a formula (uise_common.spreadsheets): every text is an explicit string
+cell, and the text people read (titles, units, hints) is neutralised besides. The map and the
+option lists are machine-read and must come back exactly, so they are string cells but keep their
+text as is; the sheet holding them is very hidden. The BIN and period entered in advance must be
+canonical (12 ASCII digits; a period uise_common.periods accepts), or ValueError.
+
 Reading refuses anything that is not a workbook made from a template before openpyxl sees it:
 the zip is inspected for size, compression ratio (zip bombs) and XML DTDs (entity expansion).
 Business rules are not checked here: that is the validation service's job.
 
-openpyxl is imported inside the functions because every service imports `uise_contracts` and
-most never touch a workbook.
+openpyxl is imported inside the functions because most services import uise_common and never
+touch a workbook.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from uise_common.periods import PeriodInvalid, parse_period
+from uise_common.spreadsheets import put
 from uise_contracts.events import FieldType, FormDefinition, FormField
 
 FORMAT_VERSION = 1
@@ -55,6 +65,7 @@ _DTD_MARKERS = tuple(m.encode(enc) for m in ("<!doctype", "<!entity")
 _OVERLAP = max(len(m) for m in _DTD_MARKERS)
 
 Value = int | float | str | date | None
+_BIN = re.compile(r"[0-9]{12}", re.ASCII)
 
 
 class WorkbookError(Exception):
@@ -131,7 +142,7 @@ class _Writer:
     def banner(self, text: str, size: int = 11) -> None:
         from openpyxl.styles import Font
 
-        cell = self.ws.cell(self.row, 1, text)
+        cell = put(self.ws, self.row, 1, text)
         cell.font = Font(bold=True, size=size)
         cell.alignment = self.wrap
         self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=self.width)
@@ -140,7 +151,7 @@ class _Writer:
         self.row += 1
 
     def label(self, row: int, col: int, text: str, *, header: bool = False):
-        cell = self.ws.cell(row, col, text)
+        cell = put(self.ws, row, col, text)
         cell.alignment = self.wrap
         cell.border = self.border
         if header:
@@ -150,7 +161,7 @@ class _Writer:
 
     def input(self, row: int, col: int, code: str, f_type: FieldType, options: list[str] | None = None,
               value: str | None = None) -> None:
-        cell = self.ws.cell(row, col, value)
+        cell = put(self.ws, row, col, value)
         cell.protection = self.unlocked
         cell.fill = self.input_fill
         cell.border = self.border
@@ -171,13 +182,13 @@ class _Writer:
             self.row += 1
         self.label(self.row, 1, "Ұйымның БСН / БИН организации", header=True)
         self.input(self.row, 2, BIN_CODE, FieldType.text, value=participant_bin)
-        self.ws.cell(self.row, 3, "12 сан / 12 цифр").font = self.hint_font
+        put(self.ws, self.row, 3, "12 сан / 12 цифр").font = self.hint_font
         self.row += 1
         self.label(self.row, 1, "Есепті кезең / Отчётный период", header=True)
         self.input(self.row, 2, PERIOD_CODE, FieldType.text, value=period)
-        self.ws.cell(self.row, 3, "мысалы / например: 2026, 2026-Q3, 2026-10").font = self.hint_font
+        put(self.ws, self.row, 3, "мысалы / например: 2026, 2026-Q3, 2026-10").font = self.hint_font
         self.row += 1
-        self.ws.cell(self.row, 1, "Сары ұяшықтарды толтырыңыз. / Заполните жёлтые ячейки.").font = self.hint_font
+        put(self.ws, self.row, 1, "Сары ұяшықтарды толтырыңыз. / Заполните жёлтые ячейки.").font = self.hint_font
         self.row += 2
 
     def section(self, sec) -> None:
@@ -216,7 +227,7 @@ class _Writer:
             elif f.type == FieldType.date:
                 hint = "КК.АА.ЖЖЖЖ / ДД.ММ.ГГГГ"
             if hint:
-                self.ws.cell(self.row, 3, hint).font = self.hint_font
+                put(self.ws, self.row, 3, hint).font = self.hint_font
             self.row += 1
         self.row += 1
 
@@ -252,7 +263,8 @@ class _Writer:
                     else:
                         letter = get_column_letter(list_col)
                         for i, option in enumerate(options, start=1):
-                            map_ws.cell(i, list_col, option)
+                            # the list's values are what a cell may hold: exact, never a formula
+                            put(map_ws, i, list_col, option, neutralised=False)
                         formula = f"'{MAP_SHEET}'!${letter}$1:${letter}${max(len(options), 1)}"
                         list_col += 1
                     made[key] = make(_MESSAGES[f_type], type="list", formula1=formula)
@@ -271,12 +283,12 @@ class _Writer:
             made[key].add(coord)
 
     def write_map(self, map_ws) -> None:
-        map_ws.append(["form_code", self.form.code])
-        map_ws.append(["form_version", self.form.version])
-        map_ws.append(["format_version", FORMAT_VERSION])
-        map_ws.append(list(_MAP_HEADER))
-        for code, coord, f_type, _ in self.inputs:
-            map_ws.append([code, FORM_SHEET, coord, f_type.value])
+        rows = [["form_code", self.form.code], ["form_version", self.form.version],
+                ["format_version", FORMAT_VERSION], list(_MAP_HEADER)]
+        rows += [[code, FORM_SHEET, coord, f_type.value] for code, coord, f_type, _ in self.inputs]
+        for r, values in enumerate(rows, start=1):
+            for c, value in enumerate(values, start=1):
+                put(map_ws, r, c, value, neutralised=False)  # read back exactly by _read_map
 
     def finish(self) -> bytes:
         from openpyxl.utils import get_column_letter
@@ -313,7 +325,15 @@ class _Writer:
 
 def build_template(form: FormDefinition, *, participant_bin: str | None = None,
                    period: str | None = None) -> bytes:
-    """An XLSX to fill in for `form`, optionally with the BIN and period already entered."""
+    """An XLSX to fill in for `form`, optionally with the BIN and period already entered; they
+    must be canonical (ValueError otherwise: the caller's API refuses them first)."""
+    if participant_bin is not None and not _BIN.fullmatch(participant_bin):
+        raise ValueError("participant_bin must be 12 ASCII digits")
+    if period is not None:
+        try:
+            parse_period(period)
+        except PeriodInvalid as exc:
+            raise ValueError(f"period: {exc}") from None
     w = _Writer(form)
     w.header(participant_bin, period)
     for sec in form.sections:
