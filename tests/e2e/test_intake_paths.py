@@ -56,8 +56,9 @@ def test_an_idempotent_retry_returns_the_first_receipt_and_creates_nothing(ca, i
     resigned = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", doc, head_signer(ca, SCHOOL1), idempotency_key=key)
     assert (resigned.status_code, resigned.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     mine = list_submissions(intake, token_for(SCHOOL1), form_code=DEMO_FORM.code, limit=500)["items"]
-    assert [i["submission_id"] for i in mine].count(first.json()["submission_id"]) == 1
-    assert not any(i["supersedes"] == first.json()["submission_id"] for i in mine)  # no second version
+    replayed = first_again.json()["submission_id"]
+    assert [i["submission_id"] for i in mine].count(replayed) == 1
+    assert not any(i["supersedes"] == replayed for i in mine)  # the replay made no second version
     other = submit(intake, SCHOOL1, DEMO_FORM.code, "2026", json.dumps(figures(1, 2)).encode(),
                    head_signer(ca, SCHOOL1), idempotency_key=key)
     assert (other.status_code, other.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
