@@ -15,8 +15,8 @@ allow registry Write topic literal uise.participant.upserted.v1 uise.formlist.ap
 
 # identity
 scram_user identity UISE_KAFKA_IDENTITY_PASSWORD
-allow identity Write topic literal uise.session.started.v1 uise.session.ended.v1 uise.participant.upserted.v1.dlq
-allow identity Read topic literal uise.participant.upserted.v1
+allow identity Write topic literal uise.session.started.v1 uise.session.ended.v1 uise.participant.upserted.v1.dlq uise.session.ended.v1.dlq
+allow identity Read topic literal uise.participant.upserted.v1 uise.session.ended.v1
 allow identity Read group prefixed uise-identity.
 
 # intake

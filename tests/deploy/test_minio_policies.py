@@ -207,3 +207,13 @@ def test_no_service_is_given_the_root_user(compose_file):
             if value is not None:
                 assert not {r.name for r in compose_file.refs(value)} & root_refs, (name, key)
                 assert value not in {"uise", "minioadmin", "root"}, (name, key)
+
+
+def test_presigned_links_point_at_the_published_s3_api(compose_file):
+    """A link is signed for the host it names, so it must name where callers reach MinIO."""
+    endpoint = compose_file.env("intake")["UISE_S3_PUBLIC_ENDPOINT"]
+    ref = compose_file.only_ref(endpoint)
+    host, _, port = ref.default.rpartition(":")
+    published = [str(p) for p in compose_file.services["minio"].get("ports") or []]
+    assert published == [f"{port}:9000"], "only the S3 API is published, not the console (:9001)"
+    assert host
