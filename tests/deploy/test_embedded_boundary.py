@@ -1,6 +1,7 @@
-"""The embedded stack's boundary (issue 7, docs/operations.md): tansu, moto's S3 server and Valkey
-have no authentication of their own, so they must listen on 127.0.0.1 only. Checked on the
-command lines uise_stack.stack really builds, with process start-up replaced by a recorder."""
+"""The embedded stack's boundary (issue 7, docs/operations.md): tansu and Valkey have no
+authentication of their own and the S3 server speaks plain HTTP, so all three must listen on
+127.0.0.1 only. Checked on the command lines uise_stack.stack really builds, with process
+start-up replaced by a recorder."""
 
 from __future__ import annotations
 
@@ -44,11 +45,22 @@ def value_after(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
 
-def test_moto_s3_binds_loopback_only(started):
+def test_the_s3_server_binds_loopback_only(started):
     config, argvs = started
     argv = argvs["s3"]
-    assert value_after(argv, "-H") == "127.0.0.1"
-    assert value_after(argv, "-p") == str(config.s3_port)
+    assert argv[1:3] == ["-m", "uise_stack.s3server"], "the signature-checking server, not bare moto"
+    assert value_after(argv, "--host") == "127.0.0.1"
+    assert value_after(argv, "--port") == str(config.s3_port)
+
+
+def test_the_s3_server_refuses_a_wider_address(capsys):
+    from uise_stack import s3server
+
+    for host in ("0.0.0.0", "10.0.0.5", "::"):
+        with pytest.raises(SystemExit) as exc:
+            s3server.main(["--host", host, "--port", "1", "--credentials-file", "/nonexistent"])
+        assert exc.value.code == 2, host
+        assert "only a loopback address" in capsys.readouterr().err
 
 
 def test_tansu_listens_and_advertises_loopback_only(started):
