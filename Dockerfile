@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# One image for all seven UISE services. docker-compose.yml picks the service per container:
+# One image for all eight UISE services. docker-compose.yml picks the service per container:
 #   command: ["python", "-m", "uise_<service>"]
-# (registry, intake, signature, validation, routing, deadline, reporting; plus
-#  `python -m uise_stack.topics` to create the Kafka topics).
+# (registry, identity, intake, signature, validation, routing, deadline, reporting; plus
+#  `python -m uise_stack.topics` to create the Kafka topics, and `uise-dlq` for dead letters).
 
 # ---------------------------------------------------------------------------------------------
 # Build stage: resolve the locked dependencies into /app/.venv with uv.
@@ -28,6 +28,7 @@ COPY pyproject.toml uv.lock ./
 COPY contracts/pyproject.toml contracts/
 COPY libs/common/pyproject.toml libs/common/
 COPY services/registry/pyproject.toml services/registry/
+COPY services/identity/pyproject.toml services/identity/
 COPY services/intake/pyproject.toml services/intake/
 COPY services/signature/pyproject.toml services/signature/
 COPY services/validation/pyproject.toml services/validation/
@@ -68,7 +69,7 @@ COPY --from=build /app/.venv /app/.venv
 WORKDIR /app
 USER uise:uise
 
-EXPOSE 8001 8002 8003 8004 8005 8006 8007
+EXPOSE 8001 8002 8003 8004 8005 8006 8007 8008
 
 # No default service: compose sets `command: ["python", "-m", "uise_<service>"]`.
-CMD ["python", "-c", "import sys; sys.exit('choose a service: python -m uise_<registry|intake|signature|validation|routing|deadline|reporting>')"]
+CMD ["python", "-c", "import sys; sys.exit('choose a service: python -m uise_<registry|identity|intake|signature|validation|routing|deadline|reporting>')"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +22,40 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_ping_seconds: float = 1.5  # how long a health answer is reused
     kafka_ping_timeout_seconds: float = 3.0
+
+    # Kafka security (issue 7; docs/operations.md). PLAINTEXT is for the embedded stack, whose
+    # broker listens on 127.0.0.1 only. In production every client authenticates with SCRAM as
+    # its own principal (SASL_PLAINTEXT inside the private compose network, SASL_SSL across
+    # hosts), and the broker's ACLs let that principal write only the topics it produces and
+    # read only those it consumes. The admin principal is for the init job and the ops tools.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None  # PEM CAs for SASL_SSL; unset: the system's CAs
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _kafka_names_are_upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kafka_credentials_match_the_protocol(self) -> Settings:
+        # A half-configured client would connect anonymously or not at all; say which
+        # variable is missing at start-up instead.
+        protocol = self.kafka_security_protocol
+        password = self.kafka_password.get_secret_value() if self.kafka_password else ""
+        if protocol.startswith("SASL_") and not (self.kafka_username and password):
+            raise ValueError(f"UISE_KAFKA_SECURITY_PROTOCOL={protocol} needs UISE_KAFKA_USERNAME "
+                             "and UISE_KAFKA_PASSWORD (the service's SCRAM credentials)")
+        if protocol == "PLAINTEXT" and (self.kafka_username or password):
+            raise ValueError("UISE_KAFKA_USERNAME/UISE_KAFKA_PASSWORD are set but "
+                             "UISE_KAFKA_SECURITY_PROTOCOL is PLAINTEXT, which sends no "
+                             "credentials: set SASL_PLAINTEXT or SASL_SSL")
+        if self.kafka_ssl_cafile is not None and protocol != "SASL_SSL":
+            raise ValueError("UISE_KAFKA_SSL_CAFILE is used only with "
+                             f"UISE_KAFKA_SECURITY_PROTOCOL=SASL_SSL, not {protocol}")
+        return self
 
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = "uise"
