@@ -67,3 +67,13 @@ def test_every_topic_has_an_example_that_round_trips():
         again = model.model_validate_json(example.model_dump_json())
         assert again == example
         assert str(getattr(example, topic_for(model).key))  # the key field is set
+
+
+def test_docs_list_every_topic_as_the_table_declares_it():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    for t in TOPICS:
+        row = (f"| `{t.name}` | `{t.key}` | {t.partitions} | {t.cleanup} | {', '.join(t.producers)} | "
+               f"{', '.join(t.consumers)} | {t.description} |")
+        assert row in doc, f"docs/contracts.md is out of step with topics.py for {t.name}"

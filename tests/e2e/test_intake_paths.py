@@ -20,11 +20,14 @@ import pytest
 from uise_common.pki.cms import sign
 from uise_common.settings import Settings
 from uise_registry.demo import DEMO_FORM, DISTRICT, REGION, SCHOOLS
+from uise_registry.identifiers import make_valid
 from uise_stack.client import (
     bearer,
+    client_token,
     data_office_token,
     get_submission,
     list_submissions,
+    new_client,
     register_paper,
     submit,
     token_for,
@@ -178,6 +181,7 @@ def _hold(intake: str, token: str) -> socket.socket:
 
 def test_a_burst_beyond_the_in_flight_limit_gets_429s_and_no_500(ca, intake):
     limit = Settings().intake_max_in_flight
+    per_participant = Settings().intake_participant_max_in_flight
     token = token_for(SCHOOL1)
     signer = head_signer(ca, SCHOOL1)
     doc = json.dumps(figures(10, 10)).encode()
@@ -188,7 +192,19 @@ def test_a_burst_beyond_the_in_flight_limit_gets_429s_and_no_500(ca, intake):
         return httpx.post(f"{intake}/v1/submissions", data={"form_code": "NOPE-1", "period": "2026"},
                           files=files, headers=bearer(token), timeout=30)
 
-    holders = [_hold(intake, token) for _ in range(limit)]
+    # one school cannot hold more than its own share of intake
+    own = [_hold(intake, token) for _ in range(per_participant)]
+    try:
+        time.sleep(1.0)
+        busy = post_once(0)
+        assert (busy.status_code, busy.json()["error"]["code"]) == (429, "PARTICIPANT_BUSY")
+    finally:
+        for sock in own:
+            sock.close()
+    # many organizations' stalled uploads together fill the process: then everyone is shed at once
+    others = [new_client("system", f"stalling system {n}", make_valid(f"2299{n:07d}"), ["submissions:write"])
+              for n in range(limit)]
+    holders = [_hold(intake, client_token(o["client_id"], o["client_secret"]).json()["access_token"]) for o in others]
     try:
         time.sleep(1.0)  # every stalled upload has reached intake and holds its slot
         started = time.monotonic()
@@ -202,7 +218,7 @@ def test_a_burst_beyond_the_in_flight_limit_gets_429s_and_no_500(ca, intake):
     finally:
         for sock in holders:
             sock.close()
-    # the slots come back; a plain burst at twice the limit is answered or shed, never failed
+    # the slots come back; a burst of this school's is answered or shed, never failed
     time.sleep(1.0)
     with ThreadPoolExecutor(2 * limit) as pool:
         statuses = [r.status_code for r in pool.map(post_once, range(2 * limit))]

@@ -57,10 +57,10 @@ def test_up_runs_the_demo_status_then_stop_leaves_nothing(tmp_path):
                 break
             time.sleep(2)
         assert status.returncode == 0
-        assert sum(line.endswith(" ready") for line in status.stdout.splitlines()) == 7, status.stdout
+        assert sum(line.endswith(" ready") for line in status.stdout.splitlines()) == 8, status.stdout
         state = json.loads((tmp_path / "stack.json").read_text())
         pids = [p["pid"] for p in state["processes"].values()]
-        assert len(pids) == 10  # s3, kafka, redis and the seven services
+        assert len(pids) == 11  # s3, kafka, redis and the eight services
 
         stop = subprocess.run([*CLI, "--base-dir", str(tmp_path), "stop"], capture_output=True, text=True, timeout=90)
         assert stop.returncode == 0 and "stopped" in stop.stdout

@@ -56,6 +56,11 @@ def make_app(issuer: TokenIssuer, redis=None) -> FastAPI:
             auth.allow(auth.SUBMISSIONS_READ, subtree="participant_id"))]) -> dict:
         return {"participant_id": participant_id, "caller": who.participant_id, "role": who.role}
 
+    @app.put("/staff/{participant_id}")
+    async def staff(participant_id: str, who: Annotated[auth.Principal, Depends(
+            auth.allow(auth.REGISTRY_WRITE, subtree="participant_id", itself=True))]) -> dict:
+        return {"participant_id": participant_id}
+
     @app.post("/lists")
     async def approve(who: Annotated[auth.Principal, Depends(auth.allow(auth.FORMLISTS_WRITE))]) -> dict:
         return {"by": who.label}
@@ -174,3 +179,15 @@ async def test_the_key_set_answers_503_when_the_issuer_is_unreachable_at_first()
     with pytest.raises(auth.ApiError) as err:
         await auth.KeySet(load).get("k1")
     assert err.value.status == 503 and err.value.code == "AUTH_UNAVAILABLE"
+
+
+def test_itself_means_the_organization_own_people_not_the_departments_above(issuer):
+    client = TestClient(make_app(issuer))
+    assert client.put(f"/staff/{SCHOOL}", headers=issuer.headers(auth.HEAD, SCHOOL, "organization")).status_code == 200
+    resp = client.put(f"/staff/{SCHOOL}", headers=issuer.headers(auth.HEAD, DISTRICT, "district"))
+    assert (resp.status_code, resp.json()["error"]["code"]) == (403, "OUT_OF_SUBTREE")
+    assert client.put(f"/staff/{SCHOOL}", headers=issuer.headers(auth.DATA_OFFICE)).status_code == 200
+    spec = client.get("/openapi.json").json()["paths"]["/staff/{participant_id}"]["put"]["x-uise-policy"]
+    assert spec["itself"] is True
+    with pytest.raises(ValueError):
+        auth.allow(auth.REGISTRY_WRITE, itself=True)

@@ -233,7 +233,7 @@ def test_a_school_head_cannot_create_participants_and_officers_stay_below_their_
     assert error(c.put(f"/v1/participants/{FAR_SCHOOL}", json=far,
                        headers=reg.as_(OFFICER, DISTRICT, "district"))) == (403, "FORBIDDEN")
     assert error(c.post(f"/v1/participants/{FAR_SCHOOL}/close", json={"active_to": "2026-06-30"},
-                        headers=reg.as_(OFFICER, DISTRICT, "district"))) == (403, "FORBIDDEN")
+                        headers=reg.as_(OFFICER, DISTRICT, "district"))) == (403, "OUT_OF_SUBTREE")  # refused at the door
     mine = {k: v for k, v in demo_participants()[3].items() if k != "participant_id"}
     assert error(c.put(f"/v1/participants/{SCHOOL}", json={**mine, "parent_id": OTHER_DISTRICT},
                        headers=reg.as_(OFFICER, DISTRICT, "district"))) == (403, "FORBIDDEN")
@@ -305,7 +305,7 @@ def test_nobody_but_the_head_itself_or_the_data_office_names_staff(reg):
     assert error(c.put(url, json=body, headers=reg.as_(HEAD, SIBLING, "organization"))) == (403, "OUT_OF_SUBTREE")
     # the district's officer: not a role that names staff; the district's head: not this school's head
     assert error(c.put(url, json=body, headers=reg.as_(OFFICER, DISTRICT, "district"))) == (403, "SCOPE_MISSING")
-    assert error(c.put(url, json=body, headers=reg.as_(HEAD, DISTRICT, "district"))) == (403, "FORBIDDEN")
+    assert error(c.put(url, json=body, headers=reg.as_(HEAD, DISTRICT, "district"))) == (403, "OUT_OF_SUBTREE")  # a department head is not the school's head
     assert error(c.put(url, json=body, headers=reg.as_(HEAD, MINISTRY, "ministry"))) == (403, "FORBIDDEN")
     for role in (ACCOUNTANT, SIGNER, SYSTEM):  # the school's own people
         assert error(c.put(url, json=body, headers=reg.as_(role, SCHOOL, "organization")))[0] == 403, role

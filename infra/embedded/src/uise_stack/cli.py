@@ -40,7 +40,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        print("starting S3 (moto), Kafka (tansu), Redis, topics, and the seven services …")
+        print("starting S3 (moto), Kafka (tansu), Redis, topics, and the eight services …")
         stack.start()
         print_status(config)
         if not args.no_demo:
@@ -48,7 +48,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             from uise_stack.demo import run_demo
 
             run_demo(config, stack.prepare_pki())
-        print(f"\nAPI docs: {config.url('intake')}/docs (intake), {config.url('registry')}/docs (registry)")
+        print(f"\nAPI docs: {config.url('intake')}/docs (intake), {config.url('registry')}/docs (registry), "
+              f"{config.url('identity')}/docs (identity: sign-in, tokens)")
+        print(f"the first data-office credential (made by `uise-identity bootstrap`): {config.data_office_file}")
         print("traces:   uise-stack traces --submission <id>\nrunning; Ctrl-C stops everything.")
         while True:
             for name, proc in stack.procs.items():

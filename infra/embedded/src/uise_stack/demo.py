@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import date
 
 import httpx
@@ -14,7 +15,7 @@ import httpx
 from uise_common.pki.oids import EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN
 from uise_common.pki.testca import GostTestCA
 from uise_contracts.events import FormDefinition
-from uise_registry.demo import DEMO_FORM, DISTRICT, HEADS, SCHOOLS, demo_participants
+from uise_registry.demo import ACCOUNTANT, DEMO_FORM, DISTRICT, HEADS, SCHOOLS, demo_participants
 from uise_stack import client
 from uise_stack.client import Signer, submit, wait_final
 from uise_stack.config import StackConfig
@@ -61,6 +62,24 @@ def sign_in_heads(ca: GostTestCA) -> None:
         client.remember_signer(bin_, head_signer(ca, bin_))
 
 
+def accountant_token(registry_url: str, ca: GostTestCA) -> str:
+    """School 1's head names its accountant in the registry; she signs in with her own key (an
+    employee's legal-entity certificate) once identity has heard of it."""
+    school, iin = ACCOUNTANT
+    resp = httpx.put(f"{registry_url}/v1/participants/{school}/staff/{iin}", timeout=30,
+                     headers=client.bearer(client.token_for(school)),
+                     json={"full_name": "Бухгалтер Айгүл", "role": "accountant", "valid_from": f"{DEMO_YEAR}-01-01"})
+    resp.raise_for_status()
+    key, cert = ca.issue(iin=iin, name="Accountant of school 1", bin_=school, eku=(EKU_LEGAL_ENTITY,))
+    deadline = time.monotonic() + 60
+    while True:
+        signed_in = client.sign_in(Signer(key, cert))
+        if signed_in.status_code == 200 and signed_in.json()["role"] == "accountant" or time.monotonic() > deadline:
+            signed_in.raise_for_status()
+            return signed_in.json()["access_token"]
+        time.sleep(0.5)  # the staff list is on its way to identity
+
+
 def figures(girls: int, boys: int, total: int | None = None) -> dict:
     return {"pupils_total": girls + boys if total is None else total, "pupils_girls": girls,
             "pupils_boys": boys, "classes": (girls + boys) // 25 + 1, "teachers": (girls + boys) // 15 + 1}
@@ -82,8 +101,10 @@ def run_demo(config: StackConfig, ca: GostTestCA) -> list[dict]:
     (school1, _), (school2, _) = list(SCHOOLS.items())
     deputy_key, deputy_cert = ca.issue(iin="850505400033", name="Deputy", bin_=school2,
                                        eku=(EKU_LEGAL_ENTITY, EKU_RIGHT_TO_SIGN))
+    accountant = accountant_token(config.url("registry"), ca)
     plan = [
-        ("school 1, JSON", school1, json.dumps(figures(412, 398)).encode(), "r.json", head_signer(ca, school1)),
+        ("school 1, JSON, by the accountant", school1, json.dumps(figures(412, 398)).encode(), "r.json",
+         head_signer(ca, school1)),
         ("school 2, CSV", school2, as_csv(figures(250, 261)), "r.csv", head_signer(ca, school2)),
         ("school 1, totals do not add up", school1, json.dumps(figures(10, 10, total=25)).encode(), "r.json",
          head_signer(ca, school1)),
@@ -92,7 +113,9 @@ def run_demo(config: StackConfig, ca: GostTestCA) -> list[dict]:
     ]
     results = []
     for label, participant, doc, filename, signer in plan:
-        resp = submit(intake, participant, DEMO_FORM.code, str(DEMO_YEAR), doc, signer, filename)
+        # the accountant uploads what the director signed; the others go in with the head's token
+        token = accountant if "accountant" in label else None
+        resp = submit(intake, participant, DEMO_FORM.code, str(DEMO_YEAR), doc, signer, filename, token=token)
         resp.raise_for_status()
         final = wait_final(intake, resp.json()["submission_id"])
         results.append({"label": label, **final})

@@ -299,6 +299,7 @@ class Policy:
     subtree: str | None = None  # parameter naming a participant; "resource": checked by the route
     public_because: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)  # further limits, when the scope is not enough
+    itself: bool = False  # the participant named must be the caller's own (national roles excepted)
 
     def describe(self) -> dict[str, Any]:
         if self.public_because is not None:
@@ -309,6 +310,8 @@ class Policy:
                                "roles": sorted(self.roles or [r for r, s in ROLE_SCOPES.items() if self.scope in s])}
         if self.subtree:
             out["subtree"] = self.subtree
+        if self.itself:
+            out["itself"] = True
         return out
 
     async def __call__(self, request: Request,
@@ -330,8 +333,10 @@ class Policy:
                             f"{principal.role} рөлі бұған құқық бермейді ({self.scope})")
         if self.subtree and self.subtree != "resource":
             target = request.path_params.get(self.subtree) or request.query_params.get(self.subtree)
-            if target is not None and not principal.reaches(await request.app.state.ancestors(str(target))):
-                raise out_of_subtree(principal, str(target))
+            if target is not None:
+                reach = [str(target)] if self.itself else await request.app.state.ancestors(str(target))
+                if not principal.reaches(reach):
+                    raise out_of_subtree(principal, str(target))
         return principal
 
 
@@ -341,10 +346,15 @@ def out_of_subtree(principal: Principal, target: str) -> ApiError:
                      f"{principal.participant_id or 'шақырушы'} {target} атынан әрекет ете алмайды")
 
 
-def allow(scope: str, *, subtree: str | None = None, roles: Sequence[str] = ()) -> Policy:
+def allow(scope: str, *, subtree: str | None = None, roles: Sequence[str] = (), itself: bool = False) -> Policy:
+    """`subtree`: the parameter naming a participant the caller must reach (itself or below), or
+    "resource" when the route checks what it loads; `itself`: only that participant's own people
+    (and the national roles), not the departments above it."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope}")
-    return Policy(scope=scope, subtree=subtree, roles=frozenset(roles))
+    if itself and (subtree is None or subtree == "resource"):
+        raise ValueError("`itself` needs the parameter that names the participant")
+    return Policy(scope=scope, subtree=subtree, roles=frozenset(roles), itself=itself)
 
 
 def signed_in() -> Policy:

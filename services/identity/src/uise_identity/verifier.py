@@ -31,10 +31,7 @@ class SignInVerifier:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SignInVerifier:
-        trust = TrustStore.from_dir(
-            settings.trust_dir, crl_urls=[u for u in settings.crl_urls.split(",") if u.strip()],
-            crl_cache=settings.data_dir / "crl-cache", crl_refresh_seconds=settings.crl_refresh_seconds)
-        return cls(trust, settings.identity_pki_time)
+        return cls(TrustStore.from_settings(settings), settings.identity_pki_time)
 
     def verify(self, cms: bytes, text: bytes) -> CertificateFacts:
         """The one signer of a sign-in CMS, its certificate judged now (or at the pinned time).

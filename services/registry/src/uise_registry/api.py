@@ -44,9 +44,11 @@ STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404,
 # means the command applies the subtree rule itself).
 ReadOne = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_READ, subtree="participant_id"))]
 ReadMany = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_READ, subtree="resource"))]
-Manage = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="resource"))]
+Manage = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="resource"))]  # the parent is in the body
+Close = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="participant_id"))]
+# a head names its own organization's staff (not a department's head its schools')
 NameStaff = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="participant_id",
-                                                    roles=[auth.HEAD, auth.DATA_OFFICE]))]
+                                                    roles=[auth.HEAD, auth.DATA_OFFICE], itself=True))]
 FormLists = Annotated[Principal, Depends(auth.allow(auth.FORMLISTS_WRITE))]
 Auditor = Annotated[Principal, Depends(auth.allow(auth.AUDIT_READ))]
 # The Rules (clause 7) distribute the approved list to every participant, electronically and on
@@ -105,7 +107,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await execute(commands.put_participant, who, participant_id, body, test_mode=test_mode)
 
     @api.post("/participants/{participant_id}/close")
-    async def close(participant_id: ParticipantId, body: Closing, who: Manage) -> dict:
+    async def close(participant_id: ParticipantId, body: Closing, who: Close) -> dict:
         return await execute(commands.close_participant, who, participant_id, body.active_to)
 
     @api.get("/participants")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from uise_common.pki.cms import TrustStore
@@ -12,16 +11,10 @@ from uise_contracts.topics import topic_for
 from uise_signature import handlers
 from uise_signature.adapters import MIGRATIONS
 
-log = logging.getLogger(__name__)
-
 
 def consumers(rt: ServiceRuntime):
     s = rt.settings
-    trust = TrustStore.from_dir(s.trust_dir, crl_urls=[u for u in s.crl_urls.split(",") if u.strip()],
-                                crl_cache=s.data_dir / "crl-cache", crl_refresh_seconds=s.crl_refresh_seconds)
-    for problem in trust.problems:  # one unreadable file must not go unnoticed, nor stop the rest
-        log.warning("trust directory: a file was not loaded", extra={"problem": problem})
-    log.info("trust store loaded", extra={"anchors": len(trust.anchors), "intermediates": len(trust.intermediates)})
+    trust = TrustStore.from_settings(s)
     on_received = handlers.make_on_received(
         rt.store.get, lambda: trust, max_age=timedelta(days=s.signature_max_age_days),
         clock_skew=timedelta(seconds=s.signature_clock_skew_seconds))

@@ -110,6 +110,7 @@ def _can_issue(cert: x509.Certificate) -> bool:
     return bc is not None and bc.ca and (ku is None or ku.key_cert_sign)
 
 
+
 @dataclass
 class TrustStore:
     """Trust anchors (self-signed roots, or any certificate the operator trusts outright) and
@@ -155,6 +156,18 @@ class TrustStore:
                     store.anchors.append(cert)
                 else:
                     store.intermediates.append(cert)
+        return store
+
+    @classmethod
+    def from_settings(cls, settings) -> TrustStore:
+        """The trust directory and CRL URLs of a service's settings (UISE_TRUST_DIR, UISE_CRL_URLS),
+        with every file it could not read logged: one bad file must neither go unnoticed nor stop
+        the rest."""
+        store = cls.from_dir(settings.trust_dir, crl_urls=[u for u in settings.crl_urls.split(",") if u.strip()],
+                             crl_cache=settings.data_dir / "crl-cache", crl_refresh_seconds=settings.crl_refresh_seconds)
+        for problem in store.problems:
+            log.warning("trust directory: a file was not loaded", extra={"problem": problem})
+        log.info("trust store loaded", extra={"anchors": len(store.anchors), "intermediates": len(store.intermediates)})
         return store
 
     def signed_by(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
