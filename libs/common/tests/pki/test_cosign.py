@@ -32,16 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserW
 
 
 @pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA.create(valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_days=30 * 365)
-
-
-@pytest.fixture(scope="module")
-def trust(ca) -> TrustStore:
-    return TrustStore(anchors=[ca.cert])
-
-
-@pytest.fixture(scope="module")
 def director(ca):
     return ca.issue(iin="800101300011", name="Director", bin_=BIN, valid_from=AT - timedelta(days=30))
 

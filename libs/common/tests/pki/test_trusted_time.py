@@ -29,16 +29,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserW
 
 
 @pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA.create(valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_days=30 * 365)
-
-
-@pytest.fixture(scope="module")
-def trust(ca) -> TrustStore:
-    return TrustStore(anchors=[ca.cert])
-
-
-@pytest.fixture(scope="module")
 def tsa(ca):
     return ca.tsa(valid_from=datetime(2020, 1, 1, tzinfo=UTC), valid_days=20 * 365)
 
