@@ -17,15 +17,15 @@ import hashlib
 import sys
 import time
 import warnings
-from pathlib import Path
 
 from asn1crypto import x509 as ax509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from uise_common.pki import gost, pkcs12
+from uise_common.testing import nca_test_pki
 
-PKI = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "nca-test-pki"
+PKI = nca_test_pki()
 
 warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 

@@ -93,7 +93,7 @@ def _staff(registry: str, participant_id: str, iin: str, role: str, as_token: st
 
 def _person(ca, iin: str, bin_: str, name: str, eku=(EKU_LEGAL_ENTITY,)) -> str:
     key, cert = ca.issue(iin=iin, name=name, bin_=bin_, eku=eku)
-    resp = sign_in(Signer(key, cert))
+    resp = sign_in(Signer(key, cert), staff_just_named=True)
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
 

@@ -12,12 +12,12 @@ import json
 import os
 import shutil
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
 from uise_common.pki import pkcs12
+from uise_common.testing import nca_test_pki
 from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS
 from uise_stack.client import Signer, bearer, data_office_token, sign_in, submit, wait_final
 from uise_stack.config import free_port
@@ -25,7 +25,7 @@ from uise_stack.demo import figures
 from uise_stack.processes import http_ok, spawn, wait_until
 
 pytestmark = pytest.mark.e2e
-NCA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "nca-test-pki"
+NCA = nca_test_pki()
 NCA_BIN, NCA_CEO, NCA_SIGNER = "123456789021", "123456789011", "123456789012"
 PINNED = "2026-11-30T12:00:00+05:00"  # inside the NCA test keys' validity (2026-05-08 to 2027-05-08)
 

@@ -4,18 +4,18 @@ what lands in the database has the shared data's school counts and the hierarchy
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 from sqlmodel import Session, func, select
 
 from uise_common.db import make_engine
 from uise_common.outbox import OutboxRow
+from uise_common.testing import shared_dir
 from uise_contracts.events import Level
 from uise_registry import handlers, identifiers, seed
 from uise_registry.domain import KINDS_BY_LEVEL, PARENT_LEVEL
 from uise_registry.entrypoint import main
 
-SHARED_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "kz-schools-by-region-2022.csv"
+SHARED_CSV = shared_dir() / "data" / "kz-schools-by-region-2022.csv"
 
 
 def test_national_seed_imports_in_one_command(tmp_path, monkeypatch, capsys):

@@ -4,15 +4,15 @@ import time
 from collections import Counter
 from datetime import date
 from importlib.resources import files
-from pathlib import Path
 
 import pytest
 
+from uise_common.testing import shared_dir
 from uise_contracts.events import Level
 from uise_registry import identifiers, seed
 from uise_registry.domain import KINDS_BY_LEVEL, PARENT_LEVEL
 
-SHARED_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / seed.CSV_NAME
+SHARED_CSV = shared_dir() / "data" / seed.CSV_NAME
 # the region's Russian name (genitive) and its real KATO prefix, written out independently of seed.py
 REAL = {"Abai Region": ("области Абай", "10"), "Akmola Region": ("Акмолинской области", "11"),
         "Aktobe Region": ("Актюбинской области", "15"), "Almaty Region": ("Алматинской области", "19"),

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from uise_common.testing import nca_test_pki
 from uise_signature.cli import main
 
-PKI = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "nca-test-pki"
+PKI = nca_test_pki()
 AT = "2026-11-26T12:00:00+05:00"
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
 

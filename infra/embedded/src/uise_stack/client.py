@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from uise_common.pki import gost
 from uise_common.pki.cms import sign
 
-NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM", "PARTICIPANT_UNKNOWN", "NO_ROLE"}  # read models catching up
+NOT_READY_YET = {"UNKNOWN_PARTICIPANT", "UNKNOWN_FORM", "PARTICIPANT_UNKNOWN"}  # read models catching up
 REFRESH_MARGIN = 60.0  # seconds before expiry a token is refreshed
 
 
@@ -76,9 +76,11 @@ def forget_tokens() -> None:
 
 
 def sign_in(signer: Signer, role: str | None = None, identity_url: str | None = None,
-            wait: float = 60.0) -> httpx.Response:
+            wait: float = 60.0, staff_just_named: bool = False) -> httpx.Response:
     """Sign a fresh challenge with the EDS (attached CMS, as NCALayer's `sign` makes it) and ask
-    identity for tokens. Retries while identity does not know the organization yet."""
+    identity for tokens. Retries while identity does not know the organization yet (and, with
+    `staff_just_named`, while the registry's new staff list is on its way: NO_ROLE)."""
+    waiting = NOT_READY_YET | ({"NO_ROLE"} if staff_just_named else set())
     url = identity_url or _identity["url"]
     deadline = time.monotonic() + wait
     while True:
@@ -89,7 +91,7 @@ def sign_in(signer: Signer, role: str | None = None, identity_url: str | None = 
             body["role"] = role
         resp = httpx.post(f"{url}/v1/auth/sign-in", json=body, timeout=30)
         code = resp.json().get("error", {}).get("code") if resp.status_code >= 400 else None
-        if code not in NOT_READY_YET or time.monotonic() > deadline:
+        if code not in waiting or time.monotonic() > deadline:
             return resp
         time.sleep(0.5)
 

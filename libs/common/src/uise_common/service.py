@@ -20,9 +20,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session
 
-from uise_common import http
+from uise_common import clock, http
 from uise_common.auth import Authenticator, public, secure
 from uise_common.broker import make_broker
+from uise_common.clock import Clock
 from uise_common.consumer import ConsumerRunner, Handler, RetryPolicy, subscribe
 from uise_common.db import Migration, create_tables, database_url, make_engine, migrate
 from uise_common.idempotency import ProcessedEvent, SeenCache
@@ -87,6 +88,8 @@ class ServiceRuntime:
         self.settings.service_name = spec.name
         setup_logging(spec.name, self.settings.log_level)
         self.tracer_provider, self.meter_provider = setup_telemetry(self.settings)
+        self.clock = Clock.from_settings(self.settings)
+        clock.install(self.clock)
         self.engine = make_engine(database_url(self.settings, spec.name), spec.name)
         self.broker = make_broker(self.settings, self.tracer_provider, self.meter_provider)
         self.redis = make_redis(self.settings)

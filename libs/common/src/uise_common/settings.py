@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # The business clock (uise_common.clock): real unless a test or a rehearsal moves it.
+    clock_offset_seconds: float = 0.0
+    clock_fixed: datetime | None = None
+    clock_file: Path | None = None
+
     # Authentication (issue 7; docs/identity.md). Every service verifies bearer tokens locally
     # against the issuer's JWKS; the issuer is the identity service unless a ministry's own
     # identity provider is configured here instead (its tokens then carry the claims below).

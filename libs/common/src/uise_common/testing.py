@@ -134,3 +134,23 @@ def tansu_in_memory():
             proc.wait()
 
     return run()
+
+
+def shared_dir() -> Path:
+    """The `shared/` folder beside the project's checkout (test keys, national figures):
+    UISE_SHARED_DIR when set, else the first `shared/` found walking up from the checkout."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("UISE_SHARED_DIR"):
+        return Path(os.environ["UISE_SHARED_DIR"])
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "shared"
+        if (candidate / "testdata").is_dir() or (candidate / "data").is_dir():
+            return candidate
+    return here.parents[5] / "shared"  # where it would be: the error that follows names it
+
+
+def nca_test_pki() -> Path:
+    return shared_dir() / "testdata" / "nca-test-pki"

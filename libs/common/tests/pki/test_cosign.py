@@ -4,7 +4,6 @@ verifies or the whole CMS is refused; `claimed_signers` lists them without verif
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from asn1crypto import cms as acms
@@ -23,11 +22,12 @@ from uise_common.pki.cms import (
 )
 from uise_common.pki.oids import EKU_LEGAL_ENTITY
 from uise_common.pki.testca import TestCA
+from uise_common.testing import nca_test_pki
 
 BIN = "220440000013"
 DOC = b'{"pupils_total": 810}'
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-PKI = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
+PKI = nca_test_pki()
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
 
 

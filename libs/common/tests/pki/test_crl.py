@@ -6,6 +6,7 @@ import pytest
 
 from uise_common.pki.crl import RevocationLists
 from uise_common.pki.testca import TestCA
+from uise_common.testing import nca_test_pki
 
 # NCA common names exceed X.520's 64 characters; cryptography warns about it on every access.
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
@@ -57,14 +58,13 @@ def test_verify_refuses_a_signer_once_the_crl_naming_it_is_published(tmp_path):
 
 
 def test_the_nca_test_crls_are_read_and_their_gost_signatures_verify():
-    from pathlib import Path
 
     from cryptography import x509
 
     from uise_common.pki.algorithms import crl_signed_by
     from uise_common.pki.crl import load_crl
 
-    pki = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
+    pki = nca_test_pki()
     assert pki.exists(), f"{pki} is missing: shared/ must sit beside the repository"
     intermediate = x509.load_der_x509_certificate((pki / "ca" / "nca_gost2022_test.cer").read_bytes())
     for name in ("nca_gost2022_test.crl", "nca_gost2022_d_test.crl"):

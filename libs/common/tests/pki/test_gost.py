@@ -24,9 +24,10 @@ from gostcrypto.gostsignature import new as gostcrypto_signature
 from uise_common.pki import gost, oids, pkcs12
 from uise_common.pki.cms import GOST_256, GOST_512, SignatureError, TrustStore, sign, verify
 from uise_common.pki.testca import gost_certificate
+from uise_common.testing import nca_test_pki
 from uise_signature.domain import check_authority
 
-PKI = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
+PKI = nca_test_pki()
 PASSWORD = "Qwerty12"
 # NCA common names exceed X.520's 64 characters; cryptography warns about it on every access.
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")

@@ -4,7 +4,6 @@ and reports a file it cannot read instead of skipping it silently or failing on 
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -12,8 +11,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from uise_common.pki.cms import TrustStore
 from uise_common.pki.testca import TestCA
+from uise_common.testing import nca_test_pki
 
-PKI = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
+PKI = nca_test_pki()
 
 # NCA common names exceed X.520's 64 characters; cryptography warns about it on every access.
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")

@@ -4,7 +4,6 @@ never at the signingTime the signer writes; that signingTime kept within a windo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from asn1crypto import cms as acms
@@ -20,11 +19,12 @@ from uise_common.pki.cms import (
     verify_all,
 )
 from uise_common.pki.testca import GostTestCA, TestCA
+from uise_common.testing import nca_test_pki
 
 BIN, IIN = "220440000013", "800101300011"
 DOC = b'{"pupils_total": 810}'
 DELIVERED = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # 14:00 in Almaty
-PKI = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "nca-test-pki"
+PKI = nca_test_pki()
 pytestmark = pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
 
 

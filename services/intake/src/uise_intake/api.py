@@ -144,7 +144,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         alias="Idempotency-Key", description="A retry with the same key returns the first receipt")]
 
     def today() -> date:
-        return datetime.now(ALMATY).date()
+        return rt.clock.today()
 
     def window(period: Period, on: date) -> None:
         check_window(period, on, settings.intake_window_opens_days_before, settings.intake_window_closes_days_after)
@@ -166,7 +166,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         """Deliver a signed document (clause 8) for the caller's organization (the head, a signer,
         an accountant, or the organization's information system). The answer is a receipt signed
         by intake, with `delivered_at` in Asia/Almaty (clause 10) and the signers the CMS names."""
-        delivered_at = datetime.now(ALMATY)
+        delivered_at = rt.clock.almaty()  # clause 10: the recipient's receipt time
         participant_id = acting_for(who)
         if idempotency_key is not None:
             check(check_idempotency_key, idempotency_key)

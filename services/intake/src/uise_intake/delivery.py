@@ -19,7 +19,7 @@ from uise_common.service import ServiceRuntime
 from uise_common.telemetry import tag_submission
 from uise_contracts.events import StoredObject
 from uise_intake import commands
-from uise_intake.commands import ALMATY, Delivery
+from uise_intake.commands import Delivery
 from uise_intake.domain import PDF
 from uise_intake.reasons import Refused, from_refused, refuse
 from uise_intake.receipts import ReceiptSigner
@@ -74,7 +74,7 @@ class Deliveries:
         if lock is None:
             lock = self._chain_locks[chain] = asyncio.Lock()
         async with lock:
-            return await self._record_version(d, submission_id, doc, proof, datetime.now(ALMATY))
+            return await self._record_version(d, submission_id, doc, proof, self.rt.clock.almaty())
 
     async def _record_version(self, d: Delivery, submission_id: str, doc: StoredObject, proof: StoredObject,
                               registered_at: datetime) -> JSONResponse:

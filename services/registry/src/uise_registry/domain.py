@@ -3,10 +3,11 @@ roles a head may give at which level, and what an approved list of forms allows.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from uise_common.auth import ACCOUNTANT, ANALYST, DATA_OFFICE, OFFICER
+from uise_common.clock import process_clock
 from uise_contracts.events import Level
 
 # Dates in the registry (a head's or a staff member's first day, "today" for what is current)
@@ -39,7 +40,8 @@ STAFF_ROLE_LEVELS: dict[str, frozenset[Level]] = {
 
 
 def today() -> date:
-    return datetime.now(ALMATY).date()
+    """Today in Kazakhstan, by the service's clock (a rehearsal may move it)."""
+    return process_clock().today()
 
 
 class RegistryError(Exception):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 from sqlmodel import Session
@@ -23,7 +22,7 @@ from uise_common.db import database_url, make_engine, migrate
 from uise_common.outbox import add_event
 from uise_common.service import COMMON_MIGRATION, ServiceSpec, run
 from uise_common.settings import Settings
-from uise_registry import access, api, handlers, importing
+from uise_registry import access, api, domain, handlers, importing
 from uise_registry.adapters import MIGRATIONS
 
 SPEC = ServiceSpec(
@@ -49,7 +48,7 @@ def apply_rows(settings: Settings, rows: list[importing.RawRow], apply: bool) ->
     engine = _engine(settings)
     with Session(engine) as s:
         existing = handlers.all_participants(s)
-        plan = importing.plan(rows, existing, test_mode=settings.registry_test_identifiers, today=date.today())
+        plan = importing.plan(rows, existing, test_mode=settings.registry_test_identifiers, today=domain.today())
         if apply:
             for event in plan.created + plan.updated:
                 handlers.store_participant(s, event, existing.get(event.participant_id), SYSTEM_ACTOR)
