@@ -8,6 +8,7 @@ from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import FormListApproved, Level, ParticipantUpserted, SubmissionReceived
 from uise_contracts.examples import EXAMPLES, SCHOOL_FORM
 from uise_deadline.adapters import MIGRATIONS
+from uise_deadline.calendar import WorkingCalendar
 from uise_deadline.domain import ALMATY, PeriodError, effective_deadline, period_end
 from uise_deadline.handlers import on_formlist, on_participant, on_received
 
@@ -28,9 +29,9 @@ def test_bad_periods(bad):
 
 def test_a_deadline_on_a_day_off_moves_to_the_end_of_the_next_working_day():
     # 2026 + 10 days = Sunday 2027-01-10 → Monday 2027-01-11 23:59:59 Almaty
-    assert effective_deadline("2026", 10) == datetime(2027, 1, 11, 23, 59, 59, tzinfo=ALMATY)
-    assert effective_deadline("2026-Q3", 10) == datetime(2026, 10, 12, 23, 59, 59, tzinfo=ALMATY)  # Sat → Mon
-    assert effective_deadline("2026-Q3", 9) == datetime(2026, 10, 9, 23, 59, 59, tzinfo=ALMATY)  # a Friday
+    assert effective_deadline("2026", 10, WorkingCalendar()) == datetime(2027, 1, 11, 23, 59, 59, tzinfo=ALMATY)
+    assert effective_deadline("2026-Q3", 10, WorkingCalendar()) == datetime(2026, 10, 12, 23, 59, 59, tzinfo=ALMATY)  # Sat → Mon
+    assert effective_deadline("2026-Q3", 9, WorkingCalendar()) == datetime(2026, 10, 9, 23, 59, 59, tzinfo=ALMATY)  # a Friday
 
 
 def test_timeliness_on_time_and_late(tmp_path):

@@ -1,14 +1,18 @@
 """Pure calendar arithmetic. All times are Asia/Almaty (UTC+5 since 2024-03-01).
 
-This version moves a deadline that falls on a Saturday or Sunday to the end of the next working
-day; issue 5 brings the Kazakhstan holiday calendar and decreed transfers."""
+Which days are working days (holidays, decreed transfers, operator entries) is the business of
+`uise_deadline.calendar.WorkingCalendar`; this module turns a period into its rule date."""
 
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from uise_deadline.calendar import WorkingCalendar
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -37,14 +41,7 @@ def period_end(period: str) -> date:
         raise PeriodError(period) from exc
 
 
-def is_working_day(d: date) -> bool:
-    return d.weekday() < 5
-
-
-def effective_deadline(period: str, days_after: int) -> datetime:
+def effective_deadline(period: str, days_after: int, calendar: WorkingCalendar) -> datetime:
     """End of the day `days_after` the period's end, moved to the end of the next working day
-    when that is a day off (clause 11)."""
-    d = period_end(period) + timedelta(days=days_after)
-    while not is_working_day(d):
-        d += timedelta(days=1)
-    return datetime.combine(d, time(23, 59, 59), ALMATY)
+    of `calendar` when that is a day off (clause 11)."""
+    return calendar.effective_deadline(period_end(period) + timedelta(days=days_after))

@@ -16,6 +16,7 @@ from uise_contracts.events import (
     TimelinessRecorded,
 )
 from uise_deadline.adapters import KnownForm, KnownParticipant, Timeliness
+from uise_deadline.calendar import WorkingCalendar
 from uise_deadline.domain import PeriodError, effective_deadline
 
 
@@ -43,7 +44,7 @@ def on_received(event: SubmissionReceived, session: Session) -> list:
         days = json.loads(form.deadline_days).get(participant.level)
         if days is not None:
             try:
-                deadline = effective_deadline(event.period, days)
+                deadline = effective_deadline(event.period, days, WorkingCalendar())
             except PeriodError:
                 deadline = None
     on_time = None if deadline is None else event.delivered_at <= deadline
