@@ -31,8 +31,9 @@ test-unit: install
 test-e2e: install
 	$(BIN)/pytest tests/e2e
 
-contracts: install  ## regenerate contracts/asyncapi.json and contracts/schemas/
+contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/ and the Kafka ACLs from the topic table
 	$(BIN)/uise-contracts generate
+	$(BIN)/python -m uise_stack.kafka_acls generate
 
 openapi: install  ## regenerate docs/openapi/
 	$(BIN)/uise-stack openapi

@@ -45,7 +45,7 @@ allow routing Read group prefixed uise-routing.
 
 # deadline
 scram_user deadline UISE_KAFKA_DEADLINE_PASSWORD
-allow deadline Write topic literal uise.submission.timeliness-recorded.v1 uise.deadline.reminder.v1 uise.deadline.violation.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.received.v1.dlq uise.submission.accepted.v1.dlq
+allow deadline Write topic literal uise.submission.timeliness-recorded.v1 uise.deadline.reminder.v1 uise.deadline.changed.v1 uise.deadline.violation.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.received.v1.dlq uise.submission.accepted.v1.dlq
 allow deadline Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.received.v1 uise.submission.accepted.v1
 allow deadline Read group prefixed uise-deadline.
 

@@ -52,8 +52,9 @@ PARENT = {SCHOOL1: DISTRICT, SCHOOL2: DISTRICT, DISTRICT: REGION, REGION: MINIST
           FAR_SCHOOL: FAR_DISTRICT, FAR_DISTRICT: FAR_REGION, FAR_REGION: MINISTRY}
 # Made-up ids: an allowed call finds nothing and changes nothing.
 PLACEHOLDERS = {"year": "2026", "version": "1", "code": DEMO_FORM.code, "fmt": "csv", "part": "document",
+                "entry_id": "999999",
                 "client_id": "cl_0000000000000000", "session_id": "no-such-session", "iin": make_valid("70010130001")}
-QUERY = {"year": "2026", "on": "2026-01-01"}
+QUERY = {"year": "2026", "on": "2026-01-01", "form_code": DEMO_FORM.code, "period": "2026"}
 NOT_A_DOOR = {("post", "/v1/auth/sign-out")}  # would end the session the matrix runs on; identity's tests cover it
 
 
@@ -171,7 +172,7 @@ def request(stack, service: str, method: str, path: str, token: str | None, owne
     url = path
     for name, value in PLACEHOLDERS.items():
         url = url.replace(f"{{{name}}}", value)
-    for name in ("participant_id", "recipient_id"):
+    for name in ("participant_id", "recipient_id", "node_id"):
         url = url.replace(f"{{{name}}}", owner or SCHOOL1)
     url = url.replace("{submission_id}", submissions.get(owner, submissions[SCHOOL1]))
     params = dict(QUERY)
@@ -185,7 +186,8 @@ def request(stack, service: str, method: str, path: str, token: str | None, owne
 
 
 def has_resource(path: str) -> bool:
-    return any(f"{{{p}}}" in path for p in ("participant_id", "recipient_id", "submission_id")) or path == "/v1/reports"
+    return any(f"{{{p}}}" in path for p in ("participant_id", "recipient_id", "node_id", "submission_id")) \
+        or path == "/v1/reports"
 
 
 def test_every_route_answers_401_without_credentials_except_the_public_ones(stack, world):
@@ -202,7 +204,7 @@ def test_every_route_answers_401_without_credentials_except_the_public_ones(stac
     allowed_public = {"/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration",
                       "/v1/auth/challenges", "/v1/auth/sign-in", "/v1/auth/refresh", "/v1/oauth/token",
                       "/v1/receipts/public-key", "/v1/formlists/{year}", "/v1/formlists/{year}/{version}.pdf",
-                      "/v1/forms/{code}", "/v1/forms/{code}/template.xlsx"}
+                      "/v1/forms/{code}", "/v1/forms/{code}/template.xlsx", "/v1/calendar/{year}", "/v1/deadlines"}
     assert {p.split(" ", 2)[2] for p in public} <= allowed_public
 
 

@@ -315,22 +315,60 @@ class TimelinessRecorded(Event):
     delivered_at: datetime
     deadline_at: datetime | None
     on_time: bool | None = Field(description="None when no deadline is known for the form")
+    # v1.1 (additive): how late, in the law's days, and which delivery the judgement rests on
+    calendar_days_late: int | None = Field(default=None, description="0 when on time")
+    working_days_late: int | None = Field(default=None, description="0 when on time; Kazakhstan's working days")
+    judged_by_submission_id: str | None = Field(
+        default=None, description="A correction is late only if the first version was: the version judged")
 
 
 class DeadlineReminder(Event):
+    """Something to tell a person: a deadline is near and nothing was delivered (`before`, to the
+    participant), or it passed and a subordinate still has not delivered (`escalation`, to the
+    superior). A notification channel (e-mail, SMS, the portal) sends it."""
+
     participant_id: str
     form_code: str
     period: str
     deadline_at: datetime
+    # v1.1 (additive)
+    kind: Literal["before", "escalation"] = "before"
+    recipient_id: str | None = Field(default=None, description="Whom to tell: the participant, or its superior")
+    level: Level | None = None
+    lead: str | None = Field(default=None, description="ISO 8601 duration before (or after) the deadline, e.g. P1D")
 
 
 class DeadlineViolation(Event):
+    """Clause 11. `missing`: expected and not delivered at the effective deadline. `late`:
+    delivered after it (a missing one that finally delivers closes as late: the same participant,
+    form and period, now with the submission and how late)."""
+
     participant_id: str
     form_code: str
     period: str
     kind: Literal["late", "missing"]
     deadline_at: datetime
     submission_id: str | None = None
+    # v1.1 (additive)
+    recipient_id: str | None = Field(default=None, description="The superior the participant answers to")
+    level: Level | None = None
+    calendar_days_late: int | None = None
+    working_days_late: int | None = None
+    replaces_missing: bool = Field(default=False, description="A late delivery closing a missing violation")
+
+
+class DeadlineChanged(Event):
+    """An effective deadline published or moved (clause 11: a rule's date on a day off moves to
+    the end of the next working day; the calendar of decrees can move it later, never earlier)."""
+
+    form_code: str
+    period: str
+    level: Level
+    rule_date: date = Field(description="The date the form's rule gives: the period's end plus its days")
+    old_deadline_at: datetime | None = Field(description="None when first published")
+    new_deadline_at: datetime
+    reason: Literal["published", "calendar", "list_amended"]
+    decree: str | None = Field(default=None, description="The decree behind a calendar change")
 
 
 class SubmissionAggregated(Event):

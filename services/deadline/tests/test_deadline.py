@@ -10,7 +10,7 @@ from uise_contracts.examples import EXAMPLES, SCHOOL_FORM
 from uise_deadline.adapters import MIGRATIONS
 from uise_deadline.calendar import WorkingCalendar
 from uise_deadline.domain import ALMATY, PeriodError, effective_deadline, period_end
-from uise_deadline.handlers import on_formlist, on_participant, on_received
+from uise_deadline.handlers import Schedule, make_on_formlist, on_participant, on_received
 
 
 @pytest.mark.parametrize("period, end", [
@@ -36,7 +36,7 @@ def test_a_deadline_on_a_day_off_moves_to_the_end_of_the_next_working_day():
 
 def test_timeliness_on_time_and_late(tmp_path):
     engine = migrated_sqlite(tmp_path, MIGRATIONS)
-    run_handler(engine, on_formlist, FormListApproved(year=2026, version=1, order_no="1",
+    run_handler(engine, make_on_formlist(Schedule([], None)), FormListApproved(year=2026, version=1, order_no="1",
                                                       order_date=date(2026, 1, 15), forms=[SCHOOL_FORM]))
     run_handler(engine, on_participant, ParticipantUpserted(
         participant_id="220440000019", bin="220440000019", level=Level.organization, kind="school",

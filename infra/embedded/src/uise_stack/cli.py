@@ -4,6 +4,8 @@
     uise-stack status           what runs where
     uise-stack stop             stop a running `up` (from another terminal)
     uise-stack traces [--submission ID | --trace ID]
+    uise-stack clock set 2027-01-11T23:59:59+05:00 | clock offset -3600 | clock real
+                                rehearse: every service's business clock moves together
     uise-stack openapi          regenerate docs/openapi/ from the services' code
 """
 
@@ -117,6 +119,26 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clock(config: StackConfig, how: str, value: str | None) -> int:
+    from datetime import datetime
+
+    from uise_common.clock import write_control
+
+    try:
+        if how == "set":
+            write_control(config.clock_file, fixed=datetime.fromisoformat(value or ""))
+        elif how == "offset":
+            write_control(config.clock_file, offset_seconds=float(value or ""))
+        else:
+            config.clock_file.unlink(missing_ok=True)
+    except ValueError as exc:
+        print(f"clock {how}: {exc} (e.g. `clock set 2027-01-11T23:59:59+05:00`, `clock offset -3600`)",
+              file=sys.stderr)
+        return 2
+    print(f"clock: {how} {value or ''}".rstrip())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="uise-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base-dir", default="var", help="data, logs and traces (default ./var)")
@@ -131,7 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--submission")
     tr.add_argument("--trace")
     sub.add_parser("openapi")
+    ck = sub.add_parser("clock", help="move the business clock of a running stack (tests, rehearsals)")
+    ck.add_argument("how", choices=["set", "offset", "real"])
+    ck.add_argument("value", nargs="?", help="an ISO time with its offset, or seconds")
     args = p.parse_args(argv)
+    if args.command == "clock":
+        return cmd_clock(StackConfig(base_dir=Path(args.base_dir)), args.how, args.value)
     if args.command == "openapi":
         from uise_stack.openapi import generate
 

@@ -73,6 +73,11 @@ class StackConfig:
         return self.base_dir / "logs"
 
     @property
+    def clock_file(self) -> Path:
+        """The business clock every service reads (`uise-stack clock`): absent = the real clock."""
+        return self.base_dir / "clock.json"
+
+    @property
     def data_office_file(self) -> Path:
         """The first data-office credential the stack made with identity's ops command (0600)."""
         return self.base_dir / "data-office.json"
@@ -93,6 +98,7 @@ class StackConfig:
             "UISE_REDIS_URL": self.effective_redis_url,
             "UISE_TRUST_DIR": str(self.trust_dir.resolve()),
             "UISE_AUTH_ISSUER": self.url("identity"),
+            "UISE_CLOCK_FILE": str(self.clock_file.resolve()),
         }
         if self.database_url:
             env["UISE_DATABASE_URL"] = self.database_url

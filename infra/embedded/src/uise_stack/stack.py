@@ -93,6 +93,7 @@ class Stack:
 
     def start_infra(self) -> None:
         self.config.base_dir.mkdir(parents=True, exist_ok=True)
+        self.config.clock_file.unlink(missing_ok=True)  # a rehearsal's clock does not outlive its run
         self.start_s3()
         self.start_kafka()
         self.start_redis()

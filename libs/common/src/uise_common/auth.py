@@ -56,11 +56,12 @@ REPORTS_READ = "reports:read"
 REGISTRY_READ = "registry:read"
 REGISTRY_WRITE = "registry:write"  # participants of one's subtree, one's staff
 FORMLISTS_WRITE = "formlists:write"  # draft and approve the list of forms
+CALENDAR_WRITE = "calendar:write"  # enter the decrees that move days off and working days
 IDENTITY_ADMIN = "identity:admin"  # machine clients and sessions
 AUDIT_READ = "audit:read"
 
 SCOPES = (SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ, REGISTRY_WRITE,
-          FORMLISTS_WRITE, IDENTITY_ADMIN, AUDIT_READ)
+          FORMLISTS_WRITE, CALENDAR_WRITE, IDENTITY_ADMIN, AUDIT_READ)
 
 # What each role may do at most. A person's token carries all of its role's scopes; a machine
 # client's, the subset it was granted.
@@ -72,7 +73,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
                         REGISTRY_WRITE}),
     ANALYST: frozenset({REPORTS_READ, REGISTRY_READ}),
     DATA_OFFICE: frozenset({SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ, REGISTRY_WRITE,
-                            FORMLISTS_WRITE, IDENTITY_ADMIN, AUDIT_READ}),
+                            FORMLISTS_WRITE, CALENDAR_WRITE, IDENTITY_ADMIN, AUDIT_READ}),
     OPS: frozenset({IDENTITY_ADMIN, AUDIT_READ, REGISTRY_READ}),
     SYSTEM: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ}),
     INTEGRATOR: frozenset({REPORTS_READ}),

@@ -37,10 +37,11 @@ class Clock:
     @classmethod
     def from_settings(cls, settings) -> Clock:
         clock = cls(settings.clock_offset_seconds, settings.clock_fixed, settings.clock_file)
-        if not clock.is_real():
-            log.warning("the clock is controlled (a test or a rehearsal)", extra={
-                "offset_seconds": settings.clock_offset_seconds, "fixed": str(settings.clock_fixed),
-                "control_file": str(settings.clock_file)})
+        if settings.clock_offset_seconds or settings.clock_fixed:
+            log.warning("the clock is moved (a test or a rehearsal)", extra={
+                "offset_seconds": settings.clock_offset_seconds, "fixed": str(settings.clock_fixed)})
+        if settings.clock_file:
+            log.info("the clock follows a control file when it exists", extra={"control_file": str(settings.clock_file)})
         return clock
 
     def is_real(self) -> bool:

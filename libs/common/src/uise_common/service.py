@@ -57,6 +57,8 @@ class ServiceSpec:
     local_jwks: Callable[[ServiceRuntime], Callable[[], Any]] | None = None
     # Work after the migrations and before serving (in a worker thread), e.g. identity's first key.
     on_start: Callable[[ServiceRuntime], None] | None = None
+    # A loop that runs beside the consumers while the service lives, e.g. deadline's timers.
+    background: Callable[[ServiceRuntime], Any] | None = None
 
 
 class KafkaHealth:
@@ -165,10 +167,13 @@ class ServiceRuntime:
                 await asyncio.to_thread(self.store.ensure_bucket)
             await self.broker.start()
             self.relay.start()
+            loop = asyncio.create_task(self.spec.background(self)) if self.spec.background else None
             log.info("service started", extra={"port": self.settings.http_port})
             try:
                 yield
             finally:
+                if loop is not None:
+                    loop.cancel()
                 await self.relay.stop()
                 await self.broker.stop()
                 self.tracer_provider.shutdown()

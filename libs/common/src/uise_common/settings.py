@@ -147,6 +147,13 @@ class Settings(BaseSettings):
     intake_participant_uploads_per_minute: float = 60.0  # 0 = no rate limit
     intake_participant_upload_burst: int = 30
 
+    # Deadline (issue 8; docs/deadline.md): reminders before a deadline (ISO 8601 durations), an
+    # escalation to the superior after it, and the timers' tick and lease.
+    deadline_reminder_leads: str = "P7D,P1D,PT3H"
+    deadline_escalation_after: str = "P1D"
+    deadline_tick_seconds: float = 1.0
+    deadline_lease_seconds: float = 30.0
+
     # Registry: admit the NCA RK test identifiers (BIN 123456789021, IIN 123456789011/012),
     # which carry no valid control digit. For test and demo installations only.
     registry_test_identifiers: bool = False

@@ -1,18 +1,24 @@
-"""Deadline's tables."""
+"""Deadline's tables: read models of participants and forms, the calendar's operator entries, the
+effective deadlines, the timers that fire at and around them, timeliness and violations."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from sqlalchemy import UniqueConstraint, inspect, text
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, create_tables
+from uise_common.db import Migration, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
     __tablename__ = "deadline_participant"
     participant_id: str = Field(primary_key=True)
-    level: str
+    level: str = Field(index=True)
+    kind: str = ""  # v2
+    parent_id: str | None = None  # v2
+    active_from: date | None = None  # v2
+    active_to: date | None = None  # v2
 
 
 class KnownForm(SQLModel, table=True):
@@ -20,6 +26,58 @@ class KnownForm(SQLModel, table=True):
     code: str = Field(primary_key=True)
     year: int = Field(primary_key=True)
     deadline_days: str  # JSON {level: days}
+    respondent_kinds: str = ""  # v2: comma-separated
+    period_type: str = "annual"  # v2
+    approved_on: date | None = None  # v2: the order's date; deadlines before it are not swept
+
+
+class CalendarEntry(SQLModel, table=True):
+    """An operator's day: a decree the `holidays` package does not know yet (they come late).
+    Never deleted: a withdrawn entry keeps who withdrew it and when."""
+
+    __tablename__ = "deadline_calendar_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    kind: str  # day_off | working_day
+    decree: str
+    note: str | None = None
+    entered_by: str
+    entered_at: datetime = Field(default_factory=utcnow)
+    withdrawn_by: str | None = None
+    withdrawn_at: datetime | None = None
+
+
+class Deadline(SQLModel, table=True):
+    """The effective deadline of one form, period and level (clause 11)."""
+
+    __tablename__ = "deadline_effective"
+    form_code: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    level: str = Field(primary_key=True)
+    year: int = Field(index=True)
+    rule_date: date
+    deadline_at: datetime
+    swept_at: datetime | None = None  # when its `missing` sweep ran
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Timer(SQLModel, table=True):
+    """Something to do at a time: remind before a deadline, sweep for `missing` at it, escalate
+    after it. Read by due time through an index, claimed with a lease, so replicas share the work
+    and a crash in the middle hands it on; fired once."""
+
+    __tablename__ = "deadline_timer"
+    __table_args__ = (UniqueConstraint("kind", "form_code", "period", "level", "lead"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # reminder | sweep | escalation
+    form_code: str
+    period: str
+    level: str
+    lead: str  # ISO 8601 duration from the deadline: "P7D" before, "PT0S" at, "P1D" after
+    due_at: datetime = Field(index=True)
+    fired_at: datetime | None = Field(default=None, index=True)
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
 
 class Timeliness(SQLModel, table=True):
@@ -32,6 +90,72 @@ class Timeliness(SQLModel, table=True):
     deadline_at: datetime | None = None
     on_time: bool | None = None
     accepted: bool = False
+    judged_by: str | None = None  # v2: the first version of the chain, whose delivery counts
+    calendar_days_late: int | None = None  # v2
+    working_days_late: int | None = None  # v2
 
 
-MIGRATIONS = [Migration(1, "read models and timeliness", create_tables(KnownParticipant, KnownForm, Timeliness))]
+class Violation(SQLModel, table=True):
+    """One per participant, form and period: `missing` at the deadline, `late` once delivered
+    after it. The primary key is what makes every violation happen once, whatever replays."""
+
+    __tablename__ = "deadline_violation"
+    participant_id: str = Field(primary_key=True)
+    form_code: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    kind: str  # missing | late
+    level: str
+    deadline_at: datetime
+    raised_at: datetime = Field(default_factory=utcnow)
+    submission_id: str | None = None
+    closed_at: datetime | None = None
+
+
+class ReminderSent(SQLModel, table=True):
+    __tablename__ = "deadline_reminder_sent"
+    participant_id: str = Field(primary_key=True)
+    form_code: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    lead: str = Field(primary_key=True)  # and kind, in the lead's sign: P1D before, +P1D after
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+def _v2_calendar_deadlines_timers(conn) -> None:
+    """Issue 8: the calendar's entries, effective deadlines, timers, violations; richer read models."""
+    insp = inspect(conn)
+    for table, columns in (
+        ("deadline_participant", (("kind", "VARCHAR NOT NULL DEFAULT ''"), ("parent_id", "VARCHAR"),
+                                  ("active_from", "DATE"), ("active_to", "DATE"))),
+        ("deadline_form", (("respondent_kinds", "VARCHAR NOT NULL DEFAULT ''"),
+                           ("period_type", "VARCHAR NOT NULL DEFAULT 'annual'"), ("approved_on", "DATE"))),
+        ("deadline_timeliness", (("judged_by", "VARCHAR"), ("calendar_days_late", "INTEGER"),
+                                 ("working_days_late", "INTEGER"))),
+    ):
+        have = {c["name"] for c in insp.get_columns(table)}
+        for name, ddl in columns:
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_deadline_timeliness_chain "
+                      "ON deadline_timeliness (participant_id, form_code, period)"))
+    SQLModel.metadata.create_all(conn, tables=[CalendarEntry.__table__, Deadline.__table__, Timer.__table__,
+                                               Violation.__table__, ReminderSent.__table__])
+
+
+def _v1_tables(conn) -> None:
+    """The v1 shape, from plain DDL so later model changes never alter history."""
+    conn.execute(text("CREATE TABLE IF NOT EXISTS deadline_participant (participant_id VARCHAR PRIMARY KEY, "
+                      "level VARCHAR NOT NULL)"))
+    conn.execute(text("CREATE TABLE IF NOT EXISTS deadline_form (code VARCHAR NOT NULL, year INTEGER NOT NULL, "
+                      "deadline_days VARCHAR NOT NULL, PRIMARY KEY (code, year))"))
+    conn.execute(text("CREATE TABLE IF NOT EXISTS deadline_timeliness (submission_id VARCHAR PRIMARY KEY, "
+                      "participant_id VARCHAR NOT NULL, form_code VARCHAR NOT NULL, period VARCHAR NOT NULL, "
+                      "delivered_at TIMESTAMP NOT NULL, deadline_at TIMESTAMP, on_time BOOLEAN, "
+                      "accepted BOOLEAN NOT NULL DEFAULT FALSE)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_deadline_timeliness_participant_id "
+                      "ON deadline_timeliness (participant_id)"))
+
+
+MIGRATIONS = [
+    Migration(1, "read models and timeliness", _v1_tables),
+    Migration(2, "calendar entries, effective deadlines, timers, violations", _v2_calendar_deadlines_timers),
+]

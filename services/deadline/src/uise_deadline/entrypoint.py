@@ -1,7 +1,9 @@
-"""Deadline process: records timeliness of every delivery."""
+"""Deadline process: effective deadlines on the Kazakhstan calendar, timeliness of every
+delivery, `missing` sweeps, reminders and escalations on durable timers."""
 
 from __future__ import annotations
 
+from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     FormListApproved,
@@ -10,24 +12,39 @@ from uise_contracts.events import (
     SubmissionReceived,
 )
 from uise_contracts.topics import topic_for
-from uise_deadline import handlers
-from uise_deadline.adapters import MIGRATIONS
+from uise_deadline import api, handlers
+from uise_deadline.adapters import MIGRATIONS, KnownParticipant
+from uise_deadline.schedule import parse_leads
+from uise_deadline.scheduler import Scheduler
 
 
-def consumers(_rt: ServiceRuntime):
+def schedule(rt: ServiceRuntime) -> handlers.Schedule:
+    s = rt.settings
+    return handlers.Schedule(parse_leads(s.deadline_reminder_leads),
+                             parse_leads(s.deadline_escalation_after)[0] if s.deadline_escalation_after else None)
+
+
+def consumers(rt: ServiceRuntime):
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
-        topic_for(FormListApproved): handlers.on_formlist,
+        topic_for(FormListApproved): handlers.make_on_formlist(schedule(rt)),
         topic_for(SubmissionReceived): handlers.on_received,
         topic_for(SubmissionAccepted): handlers.on_accepted,
     }
 
 
+async def timers(rt: ServiceRuntime) -> None:
+    await Scheduler(rt, rt.settings.deadline_tick_seconds, rt.settings.deadline_lease_seconds).run()
+
+
 SPEC = ServiceSpec(
     name="deadline",
-    description="Effective deadlines on the Kazakhstan calendar, timeliness and violations.",
+    description="Effective deadlines on the Kazakhstan calendar, timeliness, missing violations, reminders.",
     migrations=MIGRATIONS,
     consumers=consumers,
+    router=lambda rt: api.router(rt, schedule(rt)),
+    hierarchy=ancestors_in(KnownParticipant),
+    background=timers,
 )
 
 

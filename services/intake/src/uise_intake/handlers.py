@@ -21,6 +21,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_intake.adapters import KnownForm, KnownParticipant, Submission, TimelineEntry
+from uise_intake.commands import almaty
 from uise_intake.domain import next_status
 
 
@@ -80,7 +81,8 @@ def on_rejected(e: SubmissionRejected, s: Session) -> list:
 
 def on_timeliness(e: TimelinessRecorded, s: Session) -> list:
     return _step(e, s, "timeliness_recorded", None,
-                 {"deadline_at": e.deadline_at, "on_time": e.on_time})
+                 {"deadline_at": almaty(e.deadline_at) if e.deadline_at else None, "on_time": e.on_time, "calendar_days_late": e.calendar_days_late,
+                  "working_days_late": e.working_days_late, "judged_by": e.judged_by_submission_id})
 
 
 def on_aggregated(e: SubmissionAggregated, s: Session) -> list:
