@@ -9,6 +9,7 @@ when a producer adds a field.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
@@ -109,6 +110,10 @@ class FormField(Event):
     aggregate: Aggregate = "sum"
     unit: str | None = None
     options: list[str] = Field(default=[], description="Allowed values of an enumeration")
+    # v1.2 (additive): the plausible range of a number (issue 9); outside it is an error or a query
+    min: Decimal | None = Field(default=None, description="Smallest plausible value (numbers)")
+    max: Decimal | None = Field(default=None, description="Largest plausible value (numbers)")
+    range_severity: Literal["error", "warning"] = "error"
 
 
 class FormColumn(Event):
@@ -121,6 +126,9 @@ class FormColumn(Event):
     required: bool = True
     aggregate: Aggregate = "sum"
     options: list[str] = []
+    min: Decimal | None = None  # v1.2, as FormField's
+    max: Decimal | None = None
+    range_severity: Literal["error", "warning"] = "error"
 
 
 class FormRow(Event):
@@ -141,14 +149,28 @@ class FormSection(Event):
     columns: list[FormColumn]
 
 
+MissingStrategy = Literal["skip_if_any_missing", "skip_if_all_missing", "never_skip"]
+
+
 class FormRule(Event):
-    """`left` must equal the sum of `right` (the one rule kind of v1)."""
+    """A validation rule. v1: `left` must equal the sum of `right`. v1.2 (additive): `expr`, an
+    assertion in the rule language (uise_common.rules, docs/validation.md), e.g.
+    `pupils.total.girls + pupils.total.boys == pupils.total.all` or
+    `if boarding == "no" then boarders == 0`; each side of its comparison has a missing-value
+    strategy (DHIS2's): skip the rule if any / all of the side's cells are empty, or never skip
+    (an empty cell counts as 0). `severity` error rejects; warning is a query that needs the
+    submitter's written explanation."""
 
     code: str
     severity: Literal["error", "warning"] = "error"
-    left: str
-    right: list[str]
-    message: str
+    left: str | None = None
+    right: list[str] = []
+    message: str = Field(description="English; the kk and ru messages beside it")
+    expr: str | None = None
+    missing_left: MissingStrategy = "skip_if_any_missing"
+    missing_right: MissingStrategy = "skip_if_any_missing"
+    message_kk: str | None = None
+    message_ru: str | None = None
 
 
 class FormDefinition(Event):
@@ -180,7 +202,7 @@ class FormDefinition(Event):
                     out.append(FormField(
                         code=f"{sec.code}.{row.code}.{col.code}", title=f"{sec.title_en}: {row.title_en} / {col.title_en}",
                         type=col.type, required=col.required, aggregate=col.aggregate, unit=col.unit,
-                        options=col.options))
+                        options=col.options, min=col.min, max=col.max, range_severity=col.range_severity))
         return out
 
 
@@ -260,6 +282,12 @@ class Finding(Event):
     severity: Literal["error", "warning"]
     message: str
     field: str | None = None
+    # v1.2 (additive): what an accountant needs to act on it
+    cells: list[str] = Field(default=[], description="The cells involved: sheet!A1 in a workbook, else field codes")
+    observed: dict[str, str | None] = Field(default={}, description="The values seen, by cell code (exact)")
+    expected: str | None = Field(default=None, description="The relation that should hold, as written")
+    messages: dict[str, str] = Field(default={}, description="kk, ru, en")
+    explanation: str | None = Field(default=None, description="The submitter's explanation of a query")
 
 
 class SubmissionValidated(Event):
@@ -270,6 +298,11 @@ class SubmissionValidated(Event):
     ok: bool
     findings: list[Finding] = []
     values: dict[str, float | int | str | None] = {}
+    # v1.2 (additive): numbers exactly as read (decimal strings), and the form version judged by
+    values_exact: dict[str, str | None] = Field(default={}, description="Numbers as exact decimal strings")
+    form_version: int | None = None
+    list_year: int | None = None
+    list_version: int | None = None
 
 
 class SubmissionAccepted(Event):
