@@ -21,8 +21,8 @@ allow identity Read group prefixed uise-identity.
 
 # intake
 scram_user intake UISE_KAFKA_INTAKE_PASSWORD
-allow intake Write topic literal uise.submission.received.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.submission.accepted.v1.dlq uise.submission.rejected.v1.dlq uise.submission.timeliness-recorded.v1.dlq uise.submission.aggregated.v1.dlq uise.inforequest.issued.v1.dlq
-allow intake Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.submission.accepted.v1 uise.submission.rejected.v1 uise.submission.timeliness-recorded.v1 uise.submission.aggregated.v1 uise.inforequest.issued.v1
+allow intake Write topic literal uise.submission.received.v1 uise.submission.explained.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.submission.queried.v1.dlq uise.submission.accepted.v1.dlq uise.submission.rejected.v1.dlq uise.submission.timeliness-recorded.v1.dlq uise.submission.aggregated.v1.dlq uise.inforequest.issued.v1.dlq
+allow intake Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.submission.queried.v1 uise.submission.accepted.v1 uise.submission.rejected.v1 uise.submission.timeliness-recorded.v1 uise.submission.aggregated.v1 uise.inforequest.issued.v1
 allow intake Read group prefixed uise-intake.
 
 # signature
@@ -33,8 +33,8 @@ allow signature Read group prefixed uise-signature.
 
 # validation
 scram_user validation UISE_KAFKA_VALIDATION_PASSWORD
-allow validation Write topic literal uise.submission.validated.v1 uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq
-allow validation Read topic literal uise.formlist.approved.v1 uise.submission.signature-checked.v1
+allow validation Write topic literal uise.submission.validated.v1 uise.submission.queried.v1 uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.explained.v1.dlq uise.submission.accepted.v1.dlq
+allow validation Read topic literal uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.explained.v1 uise.submission.accepted.v1
 allow validation Read group prefixed uise-validation.
 
 # routing

@@ -159,7 +159,11 @@ def test_a_deadline_night_to_the_second(stack, ca, campaign):
     violations = read_topic(bootstrap, "uise.deadline.violation.v1",
                             lambda ev: any(e["kind"] == "missing" for e in of_form(ev, "DL-7")))
     missing = [e for e in of_form(violations, "DL-7") if e["kind"] == "missing"]
-    assert [e["participant_id"] for e in missing] == [never] and missing[0]["recipient_id"] == DISTRICT
+    # the sweep is due at 00:00:00 too: it may come before deadline has read that second's
+    # delivery, which then closes its `missing` as late; the on-time schools are never swept
+    assert never in {e["participant_id"] for e in missing}
+    assert {e["participant_id"] for e in missing} <= {never, a_second_late}
+    assert all(e["recipient_id"] == DISTRICT for e in missing)
 
     # three days later it delivers: the violation closes as late
     at(stack, DEADLINE7 + timedelta(days=3))
@@ -169,7 +173,7 @@ def test_a_deadline_night_to_the_second(stack, ca, campaign):
     closed = [e for e in of_form(violations, "DL-7") if e["participant_id"] == never and e["kind"] == "late"]
     assert len(closed) == 1 and closed[0]["replaces_missing"] is True
     kinds = Counter((e["participant_id"], e["kind"]) for e in of_form(violations, "DL-7"))
-    assert kinds[(a_second_late, "late")] + kinds[(a_second_late, "missing")] >= 1
+    assert kinds[(a_second_late, "late")] == 1 and kinds[(never, "late")] == 1  # each late once
     assert not any(p in (early, on_the_second) for p, _k in kinds)
 
     # the district's live figures

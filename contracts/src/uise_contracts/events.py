@@ -305,6 +305,32 @@ class SubmissionValidated(Event):
     list_version: int | None = None
 
 
+class SubmissionQueried(Event):
+    """Validation found queries (unusual but possible values) without the submitter's written
+    explanation: the submission waits for it (the UK census's "queries"), neither accepted nor
+    rejected. `findings` are the queries still open."""
+
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str
+    findings: list[Finding]
+    form_version: int | None = None
+
+
+class SubmissionExplained(Event):
+    """The submitter's written explanations of a queried submission's queries, by rule code,
+    given after upload (explanations given at upload travel in submission.received)."""
+
+    submission_id: str
+    participant_id: str
+    form_code: str
+    period: str
+    explanations: dict[str, str]
+    explained_by: str
+    explained_at: datetime
+
+
 class SubmissionAccepted(Event):
     submission_id: str
     participant_id: str
@@ -312,6 +338,7 @@ class SubmissionAccepted(Event):
     form_code: str
     period: str
     values: dict[str, float | int | str | None] = {}
+    values_exact: dict[str, str | None] = Field(default={}, description="Numbers as exact decimal strings (v1.2)")
 
 
 class SubmissionRejected(Event):

@@ -57,6 +57,13 @@ EXAMPLES: dict[type, e.Event] = {
                           algorithm="sha256WithRSA", satisfies_policy=False)]),
     e.SubmissionValidated: e.SubmissionValidated(**_SUB, ok=True, values=_VALUES),
     e.SubmissionAccepted: e.SubmissionAccepted(**_SUB, recipient_id="210340000013", values=_VALUES),
+    e.SubmissionQueried: e.SubmissionQueried(**_SUB, form_version=1, findings=[e.Finding(
+        rule="Q-TEACHERS", severity="warning", message="teachers per class is unusually high (55 for 33 classes)",
+        field="teachers", cells=["teachers", "classes"], observed={"teachers": "55", "classes": "33"},
+        expected="teachers <= 1.5 * classes")]),
+    e.SubmissionExplained: e.SubmissionExplained(**_SUB, explanations={"Q-TEACHERS": "12 part-time music teachers"},
+                                                 explained_by="iin:900202400022@220440000019/accountant",
+                                                 explained_at=_AT),
     e.SubmissionRejected: e.SubmissionRejected(**_SUB, stage="signature", reason_code="NOT_FIRST_HEAD",
                                                message="the signer is not the organization's first head"),
     e.TimelinessRecorded: e.TimelinessRecorded(**_SUB, delivered_at=_AT, on_time=True,

@@ -556,3 +556,39 @@ def test_explanations_of_queries_travel_in_the_event_and_bad_ones_are_refused(en
                               files={"document": ("r.json", b'{"pupils": 2}'), "signature": ("r.p7s", cms_like())},
                               headers=auth(tokens[SCHOOL]))
         assert code(refused) == (422, "EXPLANATIONS_INVALID"), bad
+
+
+def test_the_submitter_explains_its_queries_after_upload(env):
+    from uise_common.testing import run_handler
+    from uise_contracts.events import Finding, SubmissionQueried
+
+    client, tokens, rt, _ = env
+    sid = post(client, tokens[SCHOOL]).json()["submission_id"]
+    url = f"/v1/submissions/{sid}/explanations"
+    assert code(client.post(url, json={"explanations": {"Q1": "x"}}, headers=auth(tokens[SCHOOL]))) == (
+        409, "NOT_QUERIED")
+    run_handler(rt.engine, handlers.on_queried, SubmissionQueried(
+        submission_id=sid, participant_id=SCHOOL, form_code="SCH-1", period=str(THIS_YEAR), findings=[
+            Finding(rule="Q1", severity="warning", message="unusually many teachers")]))
+    assert client.get(f"/v1/submissions/{sid}", headers=auth(tokens[SCHOOL])).json()["status"] == "queried"
+    # the district reads it but cannot explain for the school; another school cannot even see it
+    assert code(client.post(url, json={"explanations": {"Q1": "x"}}, headers=auth(tokens[DISTRICT]))) == (
+        404, "SUBMISSION_UNKNOWN")
+    assert code(client.post(url, json={"explanations": {"Q9": "x"}}, headers=auth(tokens[SCHOOL]))) == (
+        422, "EXPLANATION_UNKNOWN_RULE")
+    assert code(client.post(url, json={"explanations": {"Q1": ""}}, headers=auth(tokens[SCHOOL]))) == (
+        422, "EXPLANATIONS_INVALID")
+    resp = client.post(url, json={"explanations": {"Q1": "twelve part-time music teachers"}},
+                       headers=auth(tokens[SCHOOL]))
+    assert resp.status_code == 202 and resp.json()["explained"] == ["Q1"]
+    from sqlmodel import select
+
+    from uise_common.outbox import OutboxRow
+
+    with Session(rt.engine) as s:
+        row = s.exec(select(OutboxRow).where(OutboxRow.topic == "uise.submission.explained.v1")).one()
+    event = json.loads(row.body)
+    assert event["explanations"] == {"Q1": "twelve part-time music teachers"} and event["explained_by"].endswith(
+        f"@{SCHOOL}/head")
+    steps = [t["step"] for t in client.get(f"/v1/submissions/{sid}", headers=auth(tokens[DISTRICT])).json()["timeline"]]
+    assert steps[-2:] == ["queried", "explained"]

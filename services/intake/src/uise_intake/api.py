@@ -6,11 +6,13 @@ delivery steps (delivery.py)."""
 import asyncio
 import dataclasses
 import hashlib
+import json
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from uise_common import auth
@@ -56,6 +58,11 @@ LINK_SECONDS = 300  # a presigned download link lives five minutes
 # Who may call what (module-level: route annotations are resolved in this module).
 SUBMIT = auth.allow(auth.SUBMISSIONS_WRITE)
 READ = auth.allow(auth.SUBMISSIONS_READ, subtree="resource")
+EXPLAIN = auth.allow(auth.SUBMISSIONS_WRITE, subtree="resource")  # the submitter's own people only
+
+
+class Explanations(BaseModel):
+    explanations: dict[str, str] = Field(description="Rule code → the written explanation", max_length=200)
 ancestors = ancestors_in(KnownParticipant)
 
 
@@ -252,7 +259,8 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         who: Annotated[Principal, Depends(READ)],
         form_code: Annotated[FormCode | None, Query()] = None,
         period: Annotated[str | None, Query(max_length=16)] = None,
-        status: Annotated[str | None, Query(pattern="^(received|signature_checked|validated|accepted|rejected)$")] = None,
+        status: Annotated[str | None, Query(
+            pattern="^(received|signature_checked|queried|validated|accepted|rejected)$")] = None,
         participant_id: Annotated[ParticipantId | None, Query(description="One participant's")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict:
@@ -305,6 +313,30 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         return Response(data, media_type=obj.media_type, headers={
             "Content-Disposition": f'attachment; filename="{submission_id}-{part}.{extension}"',
             "X-Content-SHA256": obj.sha256, "Cache-Control": "no-store"})
+
+    @api.post("/submissions/{submission_id}/explanations", status_code=202,
+              responses=errors(*AUTH_CODES, "SUBMISSION_UNKNOWN", "NOT_QUERIED", "EXPLANATION_UNKNOWN_RULE",
+                               "EXPLANATIONS_INVALID"))
+    async def explain(submission_id: SubmissionId, body: Explanations,
+                      who: Annotated[Principal, Depends(EXPLAIN)]) -> dict:
+        """The submitter explains its queried submission's queries in writing (rule code → text);
+        validation then lets it proceed once every query is explained. The recipient reads the
+        explanations with the findings."""
+        explained = check(parse_explanations, json.dumps(body.explanations))
+
+        def work(s: Session):
+            event = commands.explain(s, who, submission_id, explained, rt.clock.almaty())
+            if event is not None:
+                rt.emit(s, event)
+            return event
+
+        try:
+            event = await rt.in_transaction(work)
+        except Refused as r:
+            raise from_refused(r) from None
+        if event is None:
+            raise refuse("SUBMISSION_UNKNOWN", submission_id=submission_id)
+        return {"submission_id": submission_id, "explained": sorted(explained)}
 
     @api.get("/receipts/public-key", dependencies=[Depends(auth.public("verifies receipts offline"))])
     async def public_key() -> dict:

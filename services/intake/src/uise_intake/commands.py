@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, or_, select
 
 from uise_common.auth import Principal
-from uise_contracts.events import StoredObject, SubmissionReceived
+from uise_contracts.events import StoredObject, SubmissionExplained, SubmissionReceived
 from uise_intake.adapters import (
     DocumentRead,
     IdempotencyRecord,
@@ -280,3 +280,34 @@ def document_reads(s: Session, submission_id: str) -> list[dict]:
     rows = s.exec(select(DocumentRead).where(DocumentRead.submission_id == submission_id)
                   .order_by(col(DocumentRead.at))).all()
     return [{"part": r.part, "how": r.how, "reader": r.reader, "at": almaty(r.at)} for r in rows]
+
+
+# --- explaining queries after upload ----------------------------------------------------------------
+
+
+def open_queries(s: Session, submission_id: str) -> set[str]:
+    """The rule codes of the queries the latest `queried` step left open."""
+    step = s.exec(select(TimelineEntry).where(TimelineEntry.submission_id == submission_id,
+                                              TimelineEntry.step == "queried")
+                  .order_by(col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())).first()
+    return {q["rule"] for q in json.loads(step.detail).get("queries", [])} if step else set()
+
+
+def explain(s: Session, who: Principal, submission_id: str, explanations: dict[str, str],
+            now: datetime) -> SubmissionExplained | None:
+    """The organization's own people explain its queried submission's queries (clause 11: the
+    data are theirs to stand by). None when the submission is not theirs (the same answer as an
+    unknown one)."""
+    sub = s.get(Submission, submission_id)
+    if sub is None or sub.participant_id != who.participant_id:
+        return None
+    if sub.status != "queried":
+        raise Refused("NOT_QUERIED", submission_id=submission_id, state=sub.status)
+    unknown = sorted(set(explanations) - open_queries(s, submission_id))
+    if unknown:
+        raise Refused("EXPLANATION_UNKNOWN_RULE", rules=", ".join(unknown))
+    s.add(TimelineEntry(submission_id=submission_id, step="explained", service="intake", at=now,
+                        detail=json.dumps({"explanations": explanations, "by": who.label}, ensure_ascii=False)))
+    return SubmissionExplained(submission_id=submission_id, participant_id=sub.participant_id,
+                               form_code=sub.form_code, period=sub.period, explanations=explanations,
+                               explained_by=who.label, explained_at=now)

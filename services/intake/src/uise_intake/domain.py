@@ -31,7 +31,7 @@ CSV = "text/csv"
 PDF = "application/pdf"
 
 # Status order; a later event never moves a submission back, and a final state never changes.
-STATUS_RANK = {"received": 0, "signature_checked": 1, "validated": 2, "accepted": 3, "rejected": 3}
+STATUS_RANK = {"received": 0, "signature_checked": 1, "queried": 2, "validated": 3, "accepted": 4, "rejected": 4}
 FINAL = {"accepted", "rejected"}
 
 

@@ -15,6 +15,7 @@ from uise_contracts.events import (
     SignatureChecked,
     SubmissionAccepted,
     SubmissionAggregated,
+    SubmissionQueried,
     SubmissionRejected,
     SubmissionValidated,
     TimelinessRecorded,
@@ -70,6 +71,11 @@ def on_validated(e: SubmissionValidated, s: Session) -> list:
                  {"ok": e.ok, "findings": [f.model_dump() for f in e.findings]})
 
 
+def on_queried(e: SubmissionQueried, s: Session) -> list:
+    return _step(e, s, "queried", "queried", {"queries": [f.model_dump(mode="json") for f in e.findings],
+                                              "form_version": e.form_version})
+
+
 def on_accepted(e: SubmissionAccepted, s: Session) -> list:
     return _step(e, s, "accepted", "accepted", {"recipient_id": e.recipient_id})
 
@@ -96,6 +102,7 @@ CONSUMERS = {
     topic_for(SubmissionValidated): on_validated,
     topic_for(SubmissionAccepted): on_accepted,
     topic_for(SubmissionRejected): on_rejected,
+    topic_for(SubmissionQueried): on_queried,
     topic_for(TimelinessRecorded): on_timeliness,
     topic_for(SubmissionAggregated): on_aggregated,
 }

@@ -133,6 +133,14 @@ REASONS: dict[str, Reason] = {
         "исправление самого участника, а не регистрация бумажного",
         "осы нысан мен кезең бойынша ЭЦҚ қойылған электрондық есеп бар ({submission_id}): оны тек қатысушының "
         "өз түзетуі ауыстырады, қағаз есепті тіркеу емес"),
+    "NOT_QUERIED": Reason(
+        409, "submission {submission_id} has no open queries (it is {state})",
+        "у отправки {submission_id} нет открытых вопросов (она в состоянии {state})",
+        "{submission_id} жіберілімінде ашық сұрақтар жоқ (күйі: {state})"),
+    "EXPLANATION_UNKNOWN_RULE": Reason(
+        422, "no open query of this submission has the rule code(s) {rules}",
+        "среди открытых вопросов этой отправки нет правил {rules}",
+        "бұл жіберілімнің ашық сұрақтары арасында {rules} ережелері жоқ"),
     "SUBMISSION_UNKNOWN": Reason(
         404, "no submission {submission_id}", "нет отправки {submission_id}", "{submission_id} жіберілімі жоқ"),
     # --- capacity and dependencies ----------------------------------------------------------
