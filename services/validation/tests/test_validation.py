@@ -9,8 +9,9 @@ from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import FormListApproved, SignatureChecked, StoredObject
 from uise_contracts.examples import SCHOOL_FORM as DEMO_FORM
 from uise_validation.adapters import MIGRATIONS
-from uise_validation.domain import ParseError, check, parse_document
+from uise_validation.domain import check
 from uise_validation.handlers import make_on_signature_checked, on_formlist
+from uise_validation.reading import read
 
 GOOD = {"pupils_total": 20, "pupils_girls": 12, "pupils_boys": 8, "classes": 2, "teachers": 3}
 
@@ -27,28 +28,28 @@ def test_a_correct_document_has_no_findings_and_typed_values():
 def test_each_kind_of_error_is_named_with_its_field():
     assert findings({**GOOD, "pupils_total": 21}) == [("R1", "pupils_total")]
     assert findings({k: v for k, v in GOOD.items() if k != "classes"}) == [("REQUIRED", "classes")]
-    assert findings({**GOOD, "teachers": "three"}) == [("TYPE", "teachers")]
-    assert findings({**GOOD, "teachers": "2.5"}) == [("TYPE", "teachers")]
-    assert findings({**GOOD, "teachers": -1}) == [("NON_NEGATIVE", "teachers")]
+    assert findings({**GOOD, "teachers": "three"}) == [("NUMBER_INVALID", "teachers")]
+    assert findings({**GOOD, "teachers": "2.5"}) == [("NOT_AN_INTEGER", "teachers")]
+    assert findings({**GOOD, "teachers": -1}) == [("VALUE_OUT_OF_RANGE", "teachers")]
     assert findings({**GOOD, "pupils": 5}) == [("UNKNOWN_FIELD", "pupils")]
 
 
-def test_csv_and_json_parse_to_the_same_fields():
+def test_csv_and_json_read_to_the_same_values():
     csv_doc = "field,value\n" + "\n".join(f"{k},{v}" for k, v in GOOD.items())
-    assert parse_document(csv_doc.encode(), "text/csv") == {k: str(v) for k, v in GOOD.items()}
-    assert parse_document(json.dumps(GOOD).encode(), "application/json") == GOOD
+    from_csv = read(csv_doc.encode(), "text/csv", DEMO_FORM)
+    from_json = read(json.dumps(GOOD).encode(), "application/json", DEMO_FORM)
+    assert from_csv.findings == from_json.findings == []
+    assert from_csv.values == from_json.values == {**GOOD, "comment": None}
 
 
 @pytest.mark.parametrize("data, media, code", [
     (b"[1, 2]", "application/json", "DOCUMENT_UNREADABLE"),
     (b"{oops", "application/json", "DOCUMENT_UNREADABLE"),
-    (b"a\nb", "text/csv", "DOCUMENT_UNREADABLE"),
+    (b"a\nb", "text/csv", "CSV_ROW_INVALID"),
     (b"\xff\xfe", "text/csv", "DOCUMENT_ENCODING"),
 ])
 def test_unreadable_documents_have_a_reason(data, media, code):
-    with pytest.raises(ParseError) as exc:
-        parse_document(data, media)
-    assert exc.value.code == code
+    assert read(data, media, DEMO_FORM).findings[0].rule == code
 
 
 def test_handler_validates_against_the_form_of_the_period(tmp_path):

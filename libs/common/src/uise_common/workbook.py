@@ -2,9 +2,10 @@
 upload checks) read it back (DESIGN.md clause 7, §3 step 4). Shared logic, not an event contract:
 it lives in uise_common so every service reads a workbook the same way.
 
-A template has a visible, protected sheet "Form" that a school accountant fills in Excel, and a
-very hidden sheet `_uise` holding the map from every cell code to its sheet and coordinate, so a
-filled workbook parses back without guessing from layout or titles:
+Where every cell of a form goes is decided once, by `layout(form)`, from the form definition
+alone; the template builder writes there and the reader reads there. A template has a visible,
+protected sheet "Form" that a school accountant fills in Excel, and a very hidden sheet `_uise`
+holding a copy of the layout (the map), so a person or tool can see which cell is which:
 
     A1 form_code      B1 <code>
     A2 form_version   B2 <version>
@@ -13,7 +14,8 @@ filled workbook parses back without guessing from layout or titles:
     A5… one row per cell: `<code>`, `Form`, `C12`, `integer|decimal|text|enumeration|date`
 
 The header inputs (BIN and period) are in the map under the reserved codes `@participant_bin`
-and `@period`; form cell codes never start with "@".
+and `@period`; form cell codes never start with "@". They sit at fixed places (Form!B6, B7) in
+every template, as do the form code (B1 of the map) and version (B2).
 
 Nothing written is ever a formula (uise_common.spreadsheets): every text is an explicit string
 cell, and the text people read (titles, units, hints) is neutralised besides. The map and the
@@ -21,12 +23,17 @@ option lists are machine-read and must come back exactly, so they are string cel
 text as is; the sheet holding them is very hidden. The BIN and period entered in advance must be
 canonical (12 ASCII digits; a period uise_common.periods accepts), or ValueError.
 
-Reading refuses anything that is not a workbook made from a template before openpyxl sees it:
-the zip is inspected for size, compression ratio (zip bombs) and XML DTDs (entity expansion).
-Business rules are not checked here: that is the validation service's job.
+Reading an upload (`read_workbook`) never follows the upload's own map: the map is only compared
+with the layout (a map that disagrees is a damaged or other-version template). Before any XML is
+parsed the zip is inspected for size, compression ratio (zip bombs) and DTDs (entity expansion);
+then links to other files, data connections, macros and network-reaching formulas anywhere are
+refused, and so is any cell (or declared used range) beyond the template's own. The walk over the
+XML (uise_common.sheetml) has a budget derived from the template's size, so the cost of reading
+is bounded by the form's cells whatever the upload says. Values come back as stored (the `<v>`
+text of a number): turning them into exact values and findings is the validation service's job.
 
-openpyxl is imported inside the functions because most services import uise_common and never
-touch a workbook.
+openpyxl (for writing) is imported inside the functions because most services import
+uise_common and never touch a workbook.
 """
 
 from __future__ import annotations
@@ -34,13 +41,22 @@ from __future__ import annotations
 import io
 import math
 import re
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
+from decimal import Decimal
 
 from uise_common.periods import PeriodInvalid, parse_period
+from uise_common.sheetml import (
+    Found,
+    Kind,
+    SheetError,
+    coordinate,
+    open_book,
+    resolve_strings,
+    scan_sheet,
+)
 from uise_common.spreadsheets import put
 from uise_contracts.events import FieldType, FormDefinition, FormField
 
@@ -51,12 +67,25 @@ BIN_CODE = "@participant_bin"
 PERIOD_CODE = "@period"
 _MAP_HEADER = ("cell", "sheet", "coordinate", "type")
 _MAP_FIRST_ROW = 5
+_FIRST_LIST_COLUMN = 7  # option lists too long to inline live on the map sheet, from column G on
+
+# Fixed rows of the header block of every template.
+TITLE_KK_ROW, TITLE_RU_ROW, CODE_ROW, VERSION_ROW, BIN_ROW, PERIOD_ROW, HINT_ROW = 1, 2, 4, 5, 6, 7, 8
+_FIRST_BLOCK_ROW = 10
+_VALUE_COLUMN, _HINT_COLUMN = 2, 3
+
+# The default plausible range of a number whose form gives none (docs/validation.md): no count
+# or amount in a school's report is negative or reaches a trillion, and 10^24 teachers must not
+# pass. A bound the form gives replaces its default.
+DEFAULT_MIN = Decimal(0)
+DEFAULT_MAX = Decimal(10) ** 12
+# Dates a template accepts (its data validation) and the reader holds plausible.
+DATE_MIN, DATE_MAX = date(1990, 1, 1), date(2099, 12, 31)
 
 # Limits on what is opened at all. Entries this small cannot hurt whatever their ratio, and tiny
 # XML parts compress unpredictably well, so the ratio is only judged above this size.
 _RATIO_FLOOR = 1024 * 1024
 _MAX_ENTRIES = 10_000
-_MAX_MAP_ROWS = 200_000
 _CHUNK = 1024 * 1024
 # A DTD is the only way to declare entities; neither belongs in an XLSX part. Searched for in
 # ASCII/UTF-8 and both UTF-16 byte orders, case-insensitively (bytes.lower() only touches A-Z).
@@ -64,26 +93,126 @@ _DTD_MARKERS = tuple(m.encode(enc) for m in ("<!doctype", "<!entity")
                      for enc in ("ascii", "utf-16-le", "utf-16-be"))
 _OVERLAP = max(len(m) for m in _DTD_MARKERS)
 
-Value = int | float | str | date | None
+# XML elements a part may hold, per cell of the template's used range, plus a fixed allowance
+# for what every sheet has (views, columns, page setup, data validations, extensions). Excel
+# writes a cell in 1–3 elements and a rich-text string in a few more; 20 leaves room to spare.
+_ELEMENTS_PER_CELL, _ELEMENTS_FIXED = 20, 10_000
+# Reading only the header (no form given, or the workbook names another form): the walk stops at
+# row 7, and the shared strings it needs are among the first of the table.
+_HEADER_BUDGET, _HEADER_STRINGS = 100_000, 20_000
+
 _BIN = re.compile(r"[0-9]{12}", re.ASCII)
+_HEADER_NUMBER = re.compile(r"([0-9]{1,12})(?:\.0+)?", re.ASCII)
 
 
 class WorkbookError(Exception):
-    """A workbook that cannot be read; `code` is stable for clients and rejection events."""
+    """A workbook that cannot be read; `code` is stable for clients and rejection events, `cell`
+    (`sheet!A1`) names the cell to blame when there is one."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, cell: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.cell = cell
 
 
-@dataclass
-class FilledWorkbook:
+# --- the layout ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one input of the form is: its sheet, row and column."""
+
+    code: str
+    sheet: str
+    row: int
+    column: int
+    type: FieldType
+    field: FormField | None = None  # None for the header inputs (BIN, period)
+
+    @property
+    def coordinate(self) -> str:
+        return coordinate(self.row, self.column)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.sheet}!{self.coordinate}"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A table of the Form sheet: a section of the form, or its flat fields (`section` None)."""
+
+    banner_row: int
+    head_row: int
+    first_row: int
+    section: object | None  # FormSection
+
+
+def _inline_options(options: list[str]) -> bool:
+    """Can a list validation hold the options inline? At most 255 characters, no commas or quotes."""
+    return len(",".join(options)) <= 250 and not any("," in o or '"' in o for o in options)
+
+
+@dataclass(frozen=True)
+class Layout:
     form_code: str
     form_version: int
-    participant_bin: str | None
-    period: str | None
-    values: dict[str, Value] = field(default_factory=dict)
+    width: int  # columns of the Form sheet
+    last_row: int  # its last used row
+    blocks: tuple[Block, ...]
+    inputs: tuple[Placement, ...]  # map order: BIN, period, the sections' cells, the flat fields
+    option_columns: dict[tuple[str, ...], int] = field(default_factory=dict)  # lists kept on the map sheet
+
+    def placement(self, code: str) -> Placement:
+        return next(p for p in self.inputs if p.code == code)
+
+    def map_rows(self) -> list[tuple]:
+        """The map sheet's rows, as the template writes them."""
+        return [("form_code", self.form_code), ("form_version", self.form_version),
+                ("format_version", FORMAT_VERSION), _MAP_HEADER,
+                *((p.code, p.sheet, p.coordinate, p.type.value) for p in self.inputs)]
+
+    def bounds(self) -> dict[str, tuple[int, int]]:
+        """The used range of each sheet of the template: (last row, last column)."""
+        listed = [len(opts) for opts in self.option_columns]
+        map_rows = max([len(self.inputs) + _MAP_FIRST_ROW - 1, *listed])
+        map_cols = max([len(_MAP_HEADER), *self.option_columns.values()])
+        return {FORM_SHEET: (self.last_row, self.width), MAP_SHEET: (map_rows, map_cols)}
+
+
+def layout(form: FormDefinition) -> Layout:
+    """Where everything of `form`'s template is, from the form definition alone."""
+    cells = {c.code: c for c in form.cells()}
+    inputs = [Placement(BIN_CODE, FORM_SHEET, BIN_ROW, _VALUE_COLUMN, FieldType.text),
+              Placement(PERIOD_CODE, FORM_SHEET, PERIOD_ROW, _VALUE_COLUMN, FieldType.text)]
+    blocks: list[Block] = []
+    row, last = _FIRST_BLOCK_ROW, HINT_ROW
+    for sec in form.sections:
+        blocks.append(Block(row, row + 1, row + 2, sec))
+        for i, r in enumerate(sec.rows):
+            for j, col in enumerate(sec.columns, start=2):
+                code = f"{sec.code}.{r.code}.{col.code}"
+                inputs.append(Placement(code, FORM_SHEET, row + 2 + i, j, col.type, cells[code]))
+        last = row + 1 + len(sec.rows)
+        row = last + 2
+    if form.fields:
+        blocks.append(Block(row, row + 1, row + 2, None))
+        for i, f in enumerate(form.fields):
+            inputs.append(Placement(f.code, FORM_SHEET, row + 2 + i, _VALUE_COLUMN, f.type, f))
+        last = row + 1 + len(form.fields)
+    option_columns: dict[tuple[str, ...], int] = {}
+    for p in inputs:
+        if p.field is not None and p.type == FieldType.enumeration and not _inline_options(p.field.options):
+            option_columns.setdefault(tuple(p.field.options), _FIRST_LIST_COLUMN + len(option_columns))
+    width = max([len(s.columns) + 1 for s in form.sections] + [_HINT_COLUMN])
+    return Layout(form_code=form.code, form_version=form.version, width=width, last_row=last,
+                  blocks=tuple(blocks), inputs=tuple(inputs), option_columns=option_columns)
+
+
+def number_bounds(f: FormField) -> tuple[Decimal, Decimal]:
+    """The plausible range of a numeric cell: the form's bounds, each defaulting when not given."""
+    return (DEFAULT_MIN if f.min is None else f.min, DEFAULT_MAX if f.max is None else f.max)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -92,8 +221,8 @@ _INPUT_FILL = "FFF2CC"  # pale yellow: the convention for "type here" in Kazakh 
 _HEADER_FILL = "D9E1F2"
 _ERROR_TITLE = "Қате мән / Неверное значение"  # Excel allows at most 32 characters
 _MESSAGES = {
-    FieldType.integer: "Бүтін теріс емес сан енгізіңіз. / Введите целое неотрицательное число.",
-    FieldType.decimal: "Теріс емес сан енгізіңіз. / Введите неотрицательное число.",
+    FieldType.integer: "Бүтін сан енгізіңіз: {low}–{high}. / Введите целое число: {low}–{high}.",
+    FieldType.decimal: "Сан енгізіңіз: {low}–{high}. / Введите число: {low}–{high}.",
     FieldType.enumeration: "Тізімнен мән таңдаңыз. / Выберите значение из списка.",
     FieldType.date: "Күнді КК.АА.ЖЖЖЖ түрінде енгізіңіз. / Введите дату в формате ДД.ММ.ГГГГ.",
     FieldType.text: "Мәтін 1000 таңбадан аспауы тиіс. / Текст не длиннее 1000 символов.",
@@ -115,19 +244,21 @@ def _lines(text: str, width: int) -> int:
     return max(1, math.ceil(len(text) / max(width - 2, 1)))
 
 
+def _plain(d: Decimal) -> str:
+    return format(d, "f")
+
+
 class _Writer:
-    def __init__(self, form: FormDefinition) -> None:
+    def __init__(self, form: FormDefinition, place: Layout) -> None:
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
         self.form = form
+        self.layout = place
         self.wb = Workbook()
         self.ws = self.wb.active
         self.ws.title = FORM_SHEET
-        self.row = 1
-        # (code, coordinate, type, options) of every input cell, in map order
-        self.inputs: list[tuple[str, str, FieldType, list[str]]] = []
-        self.width = max([len(s.columns) + 1 for s in form.sections] + [3])
+        self.width = place.width
         thin = Side(style="thin", color="808080")
         self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
         self.bold = Font(bold=True)
@@ -139,16 +270,15 @@ class _Writer:
 
     # layout helpers
 
-    def banner(self, text: str, size: int = 11) -> None:
+    def banner(self, row: int, text: str, size: int = 11) -> None:
         from openpyxl.styles import Font
 
-        cell = put(self.ws, self.row, 1, text)
+        cell = put(self.ws, row, 1, text)
         cell.font = Font(bold=True, size=size)
         cell.alignment = self.wrap
-        self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=self.width)
+        self.ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=self.width)
         total_width = _TITLE_WIDTH + _VALUE_WIDTH * (self.width - 1)
-        self.ws.row_dimensions[self.row].height = 16 * _lines(text, total_width) + 2
-        self.row += 1
+        self.ws.row_dimensions[row].height = 16 * _lines(text, total_width) + 2
 
     def label(self, row: int, col: int, text: str, *, header: bool = False):
         cell = put(self.ws, row, col, text)
@@ -159,136 +289,130 @@ class _Writer:
             cell.fill = self.header_fill
         return cell
 
-    def input(self, row: int, col: int, code: str, f_type: FieldType, options: list[str] | None = None,
-              value: str | None = None) -> None:
-        cell = put(self.ws, row, col, value)
+    def input(self, code: str, value: str | None = None) -> None:
+        """The input cell of `code`, where the layout puts it."""
+        p = self.layout.placement(code)
+        cell = put(self.ws, p.row, p.column, value)
         cell.protection = self.unlocked
         cell.fill = self.input_fill
         cell.border = self.border
-        cell.number_format = _NUMBER_FORMATS[f_type]
-        self.inputs.append((code, cell.coordinate, f_type, list(options or [])))
+        cell.number_format = _NUMBER_FORMATS[p.type]
 
     # parts of the sheet
 
     def header(self, participant_bin: str | None, period: str | None) -> None:
         form = self.form
-        self.banner(form.title_kk, size=13)
-        self.banner(form.title_ru, size=12)
-        self.row += 1
-        for title, value in (("Нысан коды / Код формы", form.code),
-                             ("Нысан нұсқасы / Версия формы", form.version)):
-            self.label(self.row, 1, title, header=True)
-            self.label(self.row, 2, value)
-            self.row += 1
-        self.label(self.row, 1, "Ұйымның БСН / БИН организации", header=True)
-        self.input(self.row, 2, BIN_CODE, FieldType.text, value=participant_bin)
-        put(self.ws, self.row, 3, "12 сан / 12 цифр").font = self.hint_font
-        self.row += 1
-        self.label(self.row, 1, "Есепті кезең / Отчётный период", header=True)
-        self.input(self.row, 2, PERIOD_CODE, FieldType.text, value=period)
-        put(self.ws, self.row, 3, "мысалы / например: 2026, 2026-Q3, 2026-10").font = self.hint_font
-        self.row += 1
-        put(self.ws, self.row, 1, "Сары ұяшықтарды толтырыңыз. / Заполните жёлтые ячейки.").font = self.hint_font
-        self.row += 2
+        self.banner(TITLE_KK_ROW, form.title_kk, size=13)
+        self.banner(TITLE_RU_ROW, form.title_ru, size=12)
+        for row, title, value in ((CODE_ROW, "Нысан коды / Код формы", form.code),
+                                  (VERSION_ROW, "Нысан нұсқасы / Версия формы", form.version)):
+            self.label(row, 1, title, header=True)
+            self.label(row, _VALUE_COLUMN, value)
+        self.label(BIN_ROW, 1, "Ұйымның БСН / БИН организации", header=True)
+        self.input(BIN_CODE, participant_bin)
+        put(self.ws, BIN_ROW, _HINT_COLUMN, "12 сан / 12 цифр").font = self.hint_font
+        self.label(PERIOD_ROW, 1, "Есепті кезең / Отчётный период", header=True)
+        self.input(PERIOD_CODE, period)
+        put(self.ws, PERIOD_ROW, _HINT_COLUMN, "мысалы / например: 2026, 2026-Q3, 2026-10").font = self.hint_font
+        put(self.ws, HINT_ROW, 1, "Сары ұяшықтарды толтырыңыз. / Заполните жёлтые ячейки.").font = self.hint_font
 
-    def section(self, sec) -> None:
-        self.banner(f"{sec.title_kk} / {sec.title_ru}")
-        head = self.row
-        self.label(head, 1, "Көрсеткіш / Показатель", header=True)
+    def section(self, block: Block) -> None:
+        sec = block.section
+        self.banner(block.banner_row, f"{sec.title_kk} / {sec.title_ru}")
+        self.label(block.head_row, 1, "Көрсеткіш / Показатель", header=True)
         tallest = 1
         for j, col in enumerate(sec.columns, start=2):
             text = f"{col.title_kk} / {col.title_ru}" + (f", {col.unit}" if col.unit else "")
-            self.label(head, j, text, header=True)
+            self.label(block.head_row, j, text, header=True)
             tallest = max(tallest, _lines(text, _VALUE_WIDTH))
-        self.ws.row_dimensions[head].height = 15 * tallest + 2
-        self.row += 1
-        for r in sec.rows:
+        self.ws.row_dimensions[block.head_row].height = 15 * tallest + 2
+        for i, r in enumerate(sec.rows):
+            row = block.first_row + i
             text = f"{r.title_kk} / {r.title_ru}"
-            self.label(self.row, 1, text)
-            self.ws.row_dimensions[self.row].height = 15 * _lines(text, _TITLE_WIDTH) + 2
-            for j, col in enumerate(sec.columns, start=2):
-                self.input(self.row, j, f"{sec.code}.{r.code}.{col.code}", col.type, col.options)
-            self.row += 1
-        self.row += 1
+            self.label(row, 1, text)
+            self.ws.row_dimensions[row].height = 15 * _lines(text, _TITLE_WIDTH) + 2
+            for col in sec.columns:
+                self.input(f"{sec.code}.{r.code}.{col.code}")
 
-    def flat_fields(self, fields: list[FormField]) -> None:
-        self.banner("Көрсеткіштер / Показатели")
-        self.label(self.row, 1, "Көрсеткіш / Показатель", header=True)
-        self.label(self.row, 2, "Мәні / Значение", header=True)
-        self.row += 1
-        for f in fields:
+    def flat_fields(self, block: Block) -> None:
+        self.banner(block.banner_row, "Көрсеткіштер / Показатели")
+        self.label(block.head_row, 1, "Көрсеткіш / Показатель", header=True)
+        self.label(block.head_row, _VALUE_COLUMN, "Мәні / Значение", header=True)
+        for i, f in enumerate(self.form.fields):
+            row = block.first_row + i
             text = f.title + (f", {f.unit}" if f.unit else "")
-            self.label(self.row, 1, text)
-            self.ws.row_dimensions[self.row].height = 15 * _lines(text, _TITLE_WIDTH) + 2
-            self.input(self.row, 2, f.code, f.type, f.options)
+            self.label(row, 1, text)
+            self.ws.row_dimensions[row].height = 15 * _lines(text, _TITLE_WIDTH) + 2
+            self.input(f.code)
             hint = None
             if f.type == FieldType.enumeration:
                 hint = "Мәндер / Значения: " + " | ".join(f.options)
             elif f.type == FieldType.date:
                 hint = "КК.АА.ЖЖЖЖ / ДД.ММ.ГГГГ"
             if hint:
-                put(self.ws, self.row, 3, hint).font = self.hint_font
-            self.row += 1
-        self.row += 1
+                put(self.ws, row, _HINT_COLUMN, hint).font = self.hint_font
 
     # validation, map, protection
 
     def validations(self, map_ws) -> None:
-        """One data validation per kind of input, made when its first cell needs it."""
+        """One data validation per kind of input, made when its first cell needs it. Numbers get
+        their plausible range; a range whose severity is a warning only warns in Excel too."""
         from openpyxl.utils import get_column_letter
         from openpyxl.worksheet.datavalidation import DataValidation
 
-        def make(message: str, **kw) -> DataValidation:
-            v = DataValidation(allow_blank=True, showErrorMessage=True, errorStyle="stop",
+        def make(message: str, style: str = "stop", **kw) -> DataValidation:
+            v = DataValidation(allow_blank=True, showErrorMessage=True, errorStyle=style,
                                errorTitle=_ERROR_TITLE, error=message, **kw)
             self.ws.add_data_validation(v)
             return v
 
         made: dict[object, DataValidation] = {}
-        list_col = 7  # option lists too long to inline live on the map sheet, from column G on
-        for code, coord, f_type, options in self.inputs:
-            key: object = code if code.startswith("@") else (f_type, tuple(options))
+        for column in self.layout.option_columns.items():
+            options, col = column
+            for i, option in enumerate(options, start=1):
+                # the list's values are what a cell may hold: exact, never a formula
+                put(map_ws, i, col, option, neutralised=False)
+        for p in self.layout.inputs:
+            f, f_type = p.field, p.type
+            if f is None:
+                key: object = p.code
+            elif f_type in (FieldType.integer, FieldType.decimal):
+                key = (f_type, *number_bounds(f), f.range_severity)
+            else:
+                key = (f_type, tuple(f.options))
             if key not in made:
-                if code == BIN_CODE:
+                if p.code == BIN_CODE:
                     made[key] = make("БСН 12 цифрдан тұрады. / БИН состоит из 12 цифр.",
                                      type="textLength", operator="equal", formula1="12")
-                elif code == PERIOD_CODE:
+                elif p.code == PERIOD_CODE:
                     made[key] = make("Кезең: 2026, 2026-Q3, 2026-10. / Период: 2026, 2026-Q3, 2026-10.",
                                      type="textLength", operator="lessThanOrEqual", formula1="20")
                 elif f_type == FieldType.enumeration:
-                    inline = ",".join(options)
-                    # An inline list holds at most 255 characters and no commas or quotes.
-                    if len(inline) <= 250 and not any("," in o or '"' in o for o in options):
-                        formula = f'"{inline}"'
+                    if _inline_options(f.options):
+                        formula = '"' + ",".join(f.options) + '"'
                     else:
-                        letter = get_column_letter(list_col)
-                        for i, option in enumerate(options, start=1):
-                            # the list's values are what a cell may hold: exact, never a formula
-                            put(map_ws, i, list_col, option, neutralised=False)
-                        formula = f"'{MAP_SHEET}'!${letter}$1:${letter}${max(len(options), 1)}"
-                        list_col += 1
+                        letter = get_column_letter(self.layout.option_columns[tuple(f.options)])
+                        formula = f"'{MAP_SHEET}'!${letter}$1:${letter}${max(len(f.options), 1)}"
                     made[key] = make(_MESSAGES[f_type], type="list", formula1=formula)
-                elif f_type == FieldType.integer:
-                    made[key] = make(_MESSAGES[f_type], type="whole", operator="greaterThanOrEqual",
-                                     formula1="0")
-                elif f_type == FieldType.decimal:
-                    made[key] = make(_MESSAGES[f_type], type="decimal", operator="greaterThanOrEqual",
-                                     formula1="0")
+                elif f_type in (FieldType.integer, FieldType.decimal):
+                    low, high = number_bounds(f)
+                    made[key] = make(_MESSAGES[f_type].format(low=_plain(low), high=_plain(high)),
+                                     style="stop" if f.range_severity == "error" else "warning",
+                                     type="whole" if f_type == FieldType.integer else "decimal",
+                                     operator="between", formula1=_plain(low), formula2=_plain(high))
                 elif f_type == FieldType.date:
                     made[key] = make(_MESSAGES[f_type], type="date", operator="between",
-                                     formula1="DATE(1990,1,1)", formula2="DATE(2099,12,31)")
+                                     formula1=f"DATE({DATE_MIN.year},{DATE_MIN.month},{DATE_MIN.day})",
+                                     formula2=f"DATE({DATE_MAX.year},{DATE_MAX.month},{DATE_MAX.day})")
                 else:
                     made[key] = make(_MESSAGES[f_type], type="textLength", operator="lessThanOrEqual",
                                      formula1="1000")
-            made[key].add(coord)
+            made[key].add(p.coordinate)
 
     def write_map(self, map_ws) -> None:
-        rows = [["form_code", self.form.code], ["form_version", self.form.version],
-                ["format_version", FORMAT_VERSION], list(_MAP_HEADER)]
-        rows += [[code, FORM_SHEET, coord, f_type.value] for code, coord, f_type, _ in self.inputs]
-        for r, values in enumerate(rows, start=1):
+        for r, values in enumerate(self.layout.map_rows(), start=1):
             for c, value in enumerate(values, start=1):
-                put(map_ws, r, c, value, neutralised=False)  # read back exactly by _read_map
+                put(map_ws, r, c, value, neutralised=False)  # compared exactly by the reader
 
     def finish(self) -> bytes:
         from openpyxl.utils import get_column_letter
@@ -334,12 +458,14 @@ def build_template(form: FormDefinition, *, participant_bin: str | None = None,
             parse_period(period)
         except PeriodInvalid as exc:
             raise ValueError(f"period: {exc}") from None
-    w = _Writer(form)
+    place = layout(form)
+    w = _Writer(form, place)
     w.header(participant_bin, period)
-    for sec in form.sections:
-        w.section(sec)
-    if form.fields:
-        w.flat_fields(form.fields)
+    for block in place.blocks:
+        if block.section is None:
+            w.flat_fields(block)
+        else:
+            w.section(block)
     return w.finish()
 
 
@@ -390,163 +516,179 @@ def inspect_zip(data: bytes, max_uncompressed: int, max_ratio: int) -> None:
                 raise WorkbookError("XLSX_NOT_A_ZIP", f"{i.filename} cannot be read: {exc}") from exc
 
 
-def _read_map(wb) -> tuple[str, int, list[tuple[str, str, str, FieldType]]]:
-    from openpyxl.utils.cell import coordinate_to_tuple
+@dataclass(frozen=True)
+class RawCell:
+    """A cell as the workbook stores it. `number`: the `<v>` text of a numeric cell (a double
+    as written, e.g. `810`, `0.1`, `1E-4`); `text`: a string; `bool`: `0`/`1`; `error`: `#N/A`…;
+    `date`: an ISO 8601 date cell."""
 
-    if MAP_SHEET not in wb.sheetnames:
-        raise WorkbookError("XLSX_NO_MAP", "the workbook was not made from a UISE template "
-                                           "(download the form's template and fill that in)")
+    kind: Kind
+    text: str
+
+
+@dataclass
+class FilledWorkbook:
+    form_code: str
+    form_version: int
+    participant_bin: str | None
+    period: str | None
+    values: dict[str, RawCell | None] = field(default_factory=dict)  # every cell of the form
+    where: dict[str, str] = field(default_factory=dict)  # cell code -> sheet!A1, header inputs too
+    formulas: list[str] = field(default_factory=list)  # codes of inputs holding a formula
+    date1904: bool = False  # the workbook counts date serials from 1904 (old Mac Excel)
+    matches_form: bool = True  # False: the workbook is another form's; nothing past the header read
+    cells_scanned: int = 0  # <c> elements walked, all sheets: bounded by the template's size
+
+
+def _text(found: Found | None) -> str | None:
+    return None if found is None else found.text
+
+
+def _header_text(found: Found | None, *, digits: int | None = None) -> str | None:
+    if found is None:
+        return None
+    text = found.text.strip()
+    if found.kind == "number" and (m := _HEADER_NUMBER.fullmatch(text)):
+        text = m.group(1)
+        # Excel drops leading zeros when a BIN was pasted as a number into the text cell.
+        if digits and len(text) < digits:
+            text = text.zfill(digits)
+    return text or None
+
+
+def _as_int(found: Found | None) -> int | None:
+    text = (_text(found) or "").strip()
+    m = _HEADER_NUMBER.fullmatch(text)
+    return int(m.group(1)) if m else None
+
+
+def _header(zf, book, budget: int, strings: int) -> tuple[str, int, int | None]:
+    """(form code, form version, format version) from the map's first rows."""
+    wanted = {(r, c): f"{r}.{c}" for r in (1, 2, 3) for c in (1, 2)}
+    found = scan_sheet(zf, book.sheets[MAP_SHEET], bounds=None, wanted=wanted, budget=budget,
+                       stop_after_row=3).found
+    resolve_strings(zf, book, [f for f in found.values() if f is not None], limit=strings, budget=budget)
 
     def bad(why: str) -> WorkbookError:
         return WorkbookError("XLSX_MAP_INVALID", f"the template's map is damaged: {why}")
 
-    rows = []
-    for n, row in enumerate(wb[MAP_SHEET].iter_rows(min_col=1, max_col=4, values_only=True), start=1):
-        if n > _MAX_MAP_ROWS:
-            raise bad("too many rows")
-        rows.append(tuple(row) + (None,) * (4 - len(row)))
-    if len(rows) < _MAP_FIRST_ROW - 1:
-        raise bad("the header rows are missing")
-    keys = [r[0] for r in rows[:3]]
-    if keys != ["form_code", "form_version", "format_version"] or rows[3] != _MAP_HEADER:
+    if [_text(found.get(f"{r}.1")) for r in (1, 2, 3)] != ["form_code", "form_version", "format_version"]:
         raise bad("unexpected header rows")
-    form_code, form_version, format_version = (r[1] for r in rows[:3])
-    if not isinstance(form_code, str) or not form_code.strip():
-        raise bad("no form code")
-    try:
-        form_version = int(form_version)
-        format_version = int(format_version)
-    except (TypeError, ValueError):
-        raise bad("the form or format version is not a number") from None
-    if format_version != FORMAT_VERSION:
-        raise bad(f"format version {format_version} is not supported (expected {FORMAT_VERSION})")
-    cells: list[tuple[str, str, str, FieldType]] = []
-    seen: set[str] = set()
-    for n, (code, sheet, coord, f_type) in enumerate(rows[4:], start=_MAP_FIRST_ROW):
-        if code is None and sheet is None and coord is None and f_type is None:
-            continue
-        if not isinstance(code, str) or not code or code in seen:
-            raise bad(f"row {n}: missing or repeated cell code {code!r}")
-        if sheet not in wb.sheetnames or sheet == MAP_SHEET:
-            raise bad(f"row {n}: sheet {sheet!r} is not in the workbook")
-        try:
-            coordinate_to_tuple(str(coord))
-            f_type = FieldType(f_type)
-        except (ValueError, TypeError, AttributeError):
-            raise bad(f"row {n}: bad coordinate {coord!r} or type {f_type!r}") from None
-        seen.add(code)
-        cells.append((code, sheet, str(coord).upper(), f_type))
-    if not cells:
-        raise bad("no cells")
-    return form_code.strip(), form_version, cells
+    form_code = (_text(found.get("1.2")) or "").strip()
+    version = _as_int(found.get("2.2"))
+    if not form_code or version is None:
+        raise bad("no form code or version")
+    return form_code, version, _as_int(found.get("3.2"))
 
 
-def _grid(ws, coords: list[str]) -> dict[str, object]:
-    """The values at `coords`, read in one pass over their bounding box (read-only mode has no
-    cheap random access)."""
-    from openpyxl.utils.cell import coordinate_to_tuple
-
-    wanted = {coordinate_to_tuple(c): c for c in coords}
-    rows = [r for r, _ in wanted]
-    cols = [c for _, c in wanted]
-    out: dict[str, object] = {}
-    min_row, min_col = min(rows), min(cols)
-    for i, row in enumerate(ws.iter_rows(min_row=min_row, max_row=max(rows), min_col=min_col,
-                                         max_col=max(cols), values_only=True)):
-        for j, value in enumerate(row):
-            coord = wanted.get((min_row + i, min_col + j))
-            if coord is not None:
-                out[coord] = value
-    return out
-
-
-def _number_text(v: int | float) -> str:
-    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
-
-
-def _convert(value: object, f_type: FieldType, epoch: datetime) -> Value:
-    """A cell's value as the map's type says; what does not fit is passed on as text for
-    validation to report, never dropped or coerced into something else."""
-    from openpyxl.utils.datetime import from_excel
-
-    if value is None:
+def _map_value(found: Found | None) -> object:
+    if found is None:
         return None
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    if isinstance(value, bool):  # a bool is an int to Python, not a figure to UISE
-        return str(value).upper()
-    if isinstance(value, datetime):
-        value = value.date()
-    if f_type == FieldType.date:
-        if isinstance(value, date):
-            return value
-        if isinstance(value, int | float):
-            # A date typed into a cell whose format was changed to General arrives as a serial.
-            try:
-                return from_excel(value, epoch).date()
-            except (ValueError, OverflowError, TypeError):
-                return _number_text(value)
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        if f_type == FieldType.integer:
-            return int(value) if float(value).is_integer() else float(value)
-        if f_type == FieldType.decimal:
-            return float(value)
-        return _number_text(value)
-    return str(value)
+    if found.kind == "number":
+        return _as_int(found)
+    return found.text
 
 
-def _header_text(value: object, *, digits: int | None = None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        text = _number_text(value)
-        # Excel drops leading zeros when a BIN was pasted as a number into the text cell.
-        if digits and text.isdigit() and len(text) < digits:
-            text = text.zfill(digits)
-        return text
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip() or None
-
-
-def read_workbook(data: bytes, *, max_uncompressed: int = 50 * 1024 * 1024,
-                  max_ratio: int = 100) -> FilledWorkbook:
-    """The values of a workbook filled from a template, by cell code. Raises WorkbookError."""
+def read_workbook(data: bytes, form: FormDefinition | None = None, *,
+                  max_uncompressed: int = 50 * 1024 * 1024, max_ratio: int = 100) -> FilledWorkbook:
+    """The cells of a workbook filled from `form`'s template, read where `layout(form)` puts
+    them. Without a form only the header is read (form code and version, BIN, period). A workbook
+    naming another form comes back with `matches_form` False and no values. Raises WorkbookError
+    for what makes the whole workbook unacceptable; a formula in an input is listed in
+    `formulas` for the caller to report by cell."""
     inspect_zip(data, max_uncompressed, max_ratio)
-    from openpyxl import load_workbook
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return _read(zf, form)
+    except SheetError as exc:
+        raise WorkbookError(exc.code, exc.message, exc.cell) from exc
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # openpyxl warns about extensions it does not keep
-            # data_only: a formula typed into an input cell counts by the value Excel computed.
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # any parser failure on untrusted input is the sender's problem
-        raise WorkbookError("XLSX_UNREADABLE", f"the workbook cannot be opened: {exc}") from exc
-    try:
-        form_code, form_version, cells = _read_map(wb)
-        by_sheet: dict[str, list[str]] = {}
-        for _, sheet, coord, _ in cells:
-            by_sheet.setdefault(sheet, []).append(coord)
-        try:
-            raw = {sheet: _grid(wb[sheet], coords) for sheet, coords in by_sheet.items()}
-        except Exception as exc:
-            raise WorkbookError("XLSX_UNREADABLE", f"the workbook cannot be read: {exc}") from exc
-        values: dict[str, Value] = {}
-        header: dict[str, object] = {}
-        for code, sheet, coord, f_type in cells:
-            value = raw[sheet].get(coord)
-            if code.startswith("@"):
-                header[code] = value
-            else:
-                values[code] = _convert(value, f_type, wb.epoch)
+
+def _read(zf: zipfile.ZipFile, form: FormDefinition | None) -> FilledWorkbook:
+    place = layout(form) if form is not None else None
+    bounds = place.bounds() if place is not None else {}
+    area = sum(rows * cols for rows, cols in bounds.values())
+    # No genuine workbook has more distinct strings than its template has cells.
+    strings = area + 1 if place is not None else _HEADER_STRINGS
+    budget = _ELEMENTS_PER_CELL * area + _ELEMENTS_FIXED if place is not None else _HEADER_BUDGET
+    book = open_book(zf, budget)
+    if MAP_SHEET not in book.sheets:
+        raise WorkbookError("XLSX_NO_MAP", "the workbook was not made from a UISE template "
+                                           "(download the form's template and fill that in)")
+    if FORM_SHEET not in book.sheets:
+        raise WorkbookError("XLSX_MAP_INVALID", f"the template's sheet {FORM_SHEET!r} is missing or renamed")
+    # The header may be another form's (a larger template): walk it with the header's allowance.
+    head_budget, head_strings = max(budget, _HEADER_BUDGET), max(strings, _HEADER_STRINGS)
+    form_code, form_version, format_version = _header(zf, book, head_budget, head_strings)
+    if format_version != FORMAT_VERSION:
+        raise WorkbookError("XLSX_MAP_INVALID", f"the template's map is damaged: format version "
+                                                f"{format_version} is not supported (expected {FORMAT_VERSION})")
+    if place is None or form_code != form.code:
+        wanted = {(BIN_ROW, _VALUE_COLUMN): BIN_CODE, (PERIOD_ROW, _VALUE_COLUMN): PERIOD_CODE}
+        scan = scan_sheet(zf, book.sheets[FORM_SHEET], bounds=None, wanted=wanted, budget=head_budget,
+                          stop_after_row=PERIOD_ROW)
+        resolve_strings(zf, book, [f for f in scan.found.values() if f is not None], limit=head_strings,
+                        budget=head_budget)
         return FilledWorkbook(form_code=form_code, form_version=form_version,
-                              participant_bin=_header_text(header.get(BIN_CODE), digits=12),
-                              period=_header_text(header.get(PERIOD_CODE)), values=values)
-    finally:
-        wb.close()
+                              participant_bin=_header_text(scan.found.get(BIN_CODE), digits=12),
+                              period=_header_text(scan.found.get(PERIOD_CODE)), matches_form=place is None,
+                              date1904=book.date1904, cells_scanned=scan.cells)
+    try:
+        return _read_cells(zf, book, place, form_version, bounds, budget, strings)
+    except (SheetError, WorkbookError) as exc:
+        if form_version != place.form_version and exc.code in ("XLSX_RANGE_EXCEEDED", "XLSX_MAP_INVALID"):
+            # Most likely a template of an earlier or later version of the form: say so.
+            raise WorkbookError("XLSX_TEMPLATE_MISMATCH",
+                                f"the workbook was made from the template of version {form_version} of "
+                                f"{form_code}; version {place.form_version} is in force: download its "
+                                f"template ({exc.message})") from exc
+        raise
+
+
+def _read_cells(zf, book, place: Layout, form_version: int, bounds: dict[str, tuple[int, int]],
+                budget: int, strings: int) -> FilledWorkbook:
+    map_rows = place.map_rows()
+    wanted_by_sheet: dict[str, dict[tuple[int, int], str]] = {FORM_SHEET: {}, MAP_SHEET: {}}
+    for p in place.inputs:
+        wanted_by_sheet[p.sheet][(p.row, p.column)] = p.code
+    for r in range(1, len(map_rows) + 1):
+        for c in range(1, len(_MAP_HEADER) + 1):
+            wanted_by_sheet[MAP_SHEET][(r, c)] = f"map {r}.{c}"
+    found: dict[str, Found | None] = {}
+    formulas: dict[str, str] = {}
+    scanned = 0
+    # Every sheet is walked, hidden or added ones too: formulas reaching out are refused
+    # anywhere, and a sheet the template does not have may hold nothing at all.
+    for name, sheet in book.sheets.items():
+        scan = scan_sheet(zf, sheet, bounds=bounds.get(name, (0, 0)), wanted=wanted_by_sheet.get(name, {}),
+                          budget=budget)
+        found.update(scan.found)
+        scanned += scan.cells
+        if name == FORM_SHEET:
+            formulas.update(scan.formulas)
+        elif scan.formulas:  # the map is machine-read: a formula there is tampering
+            raise WorkbookError("XLSX_MAP_INVALID", "the template's map holds a formula",
+                                next(iter(scan.formulas.values())))
+    resolve_strings(zf, book, [f for f in found.values() if f is not None], limit=strings, budget=budget)
+    for r, expected in enumerate(map_rows, start=1):
+        if r == 2:
+            continue  # the version: a template of another version with the same layout reads alike
+        width = len(_MAP_HEADER) if r >= len(_MAP_HEADER) else 2
+        got = tuple(_map_value(found.get(f"map {r}.{c}")) for c in range(1, width + 1))
+        if got != tuple(expected):
+            raise WorkbookError("XLSX_MAP_INVALID",
+                                f"the template's map is damaged: row {r} reads {got!r}, the form's layout "
+                                f"says {tuple(expected)!r}", f"{MAP_SHEET}!A{r}")
+    values: dict[str, RawCell | None] = {}
+    for p in place.inputs:
+        if p.field is None or p.code in formulas:
+            continue
+        cell = found.get(p.code)
+        values[p.code] = None if cell is None else RawCell(cell.kind, cell.text)
+    return FilledWorkbook(
+        form_code=place.form_code, form_version=form_version,
+        participant_bin=None if BIN_CODE in formulas else _header_text(found.get(BIN_CODE), digits=12),
+        period=None if PERIOD_CODE in formulas else _header_text(found.get(PERIOD_CODE)),
+        values=values, where={p.code: p.ref for p in place.inputs},
+        formulas=[p.code for p in place.inputs if p.code in formulas],
+        date1904=book.date1904, cells_scanned=scanned)

@@ -1,142 +1,70 @@
-"""Pure parsing and rule checking. A document is the form's XLSX template filled in (read
-through the map the template carries), JSON (`{"cell code": value}`) or CSV (`code,value` rows)."""
+"""Pure checks of a document against its form. Reading the document into exact values (XLSX
+template, JSON, CSV) is reading.py's; here: the template's identity and the form's rules."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
+from decimal import Decimal, localcontext
 
-from uise_contracts.events import FieldType, Finding, FormDefinition
+from uise_common.workbook import BIN_CODE, BIN_ROW, CODE_ROW, FORM_SHEET, PERIOD_CODE, PERIOD_ROW
+from uise_contracts.events import Finding, FormDefinition
+from uise_validation.reading import XLSX, Exact, Reading, finding, plain, read, read_mapping, shown
 
-Values = dict[str, int | float | str | None]
+__all__ = ["XLSX", "apply_explanations", "check", "check_identity", "check_rules", "read_document"]
 
 
-class ParseError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+def read_document(data: bytes, media_type: str, form: FormDefinition) -> Reading:
+    """Exact values and reading findings; never raises for what a document contains."""
+    return read(data, media_type, form)
 
 
-@dataclass(frozen=True)
-class Document:
-    values: dict
-    form_code: str | None = None  # what an XLSX template says it is
-    participant_bin: str | None = None
-    period: str | None = None
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def read_document(data: bytes, media_type: str) -> Document:
-    if media_type == XLSX:
-        from uise_common.workbook import WorkbookError, read_workbook
-
-        try:
-            filled = read_workbook(data)
-        except WorkbookError as exc:
-            raise ParseError(exc.code, str(exc)) from exc
-        return Document(filled.values, filled.form_code, filled.participant_bin, filled.period)
-    return Document(parse_document(data, media_type))
-
-
-def check_identity(doc: Document, form_code: str, period: str, participant_bin: str) -> list[Finding]:
+def check_identity(doc: Reading, form_code: str, period: str, participant_bin: str) -> list[Finding]:
     """A template filled in for another form, period or organization is an error, not a guess."""
     out = []
-    if doc.form_code is not None and doc.form_code != form_code:
-        out.append(Finding(rule="FORM_MISMATCH", severity="error",
-                           message=f"the workbook is form {doc.form_code}, submitted as {form_code}"))
-    if doc.period and doc.period != period:
-        out.append(Finding(rule="PERIOD_MISMATCH", severity="error",
-                           message=f"the workbook is for period {doc.period}, submitted for {period}"))
-    if doc.participant_bin and doc.participant_bin != participant_bin:
-        out.append(Finding(rule="BIN_MISMATCH", severity="error",
-                           message=f"the workbook names BIN {doc.participant_bin}, submitted by {participant_bin}"))
+    for code, cell, found, submitted, row in (
+            ("FORM_MISMATCH", "@form_code", doc.form_code, form_code, CODE_ROW),
+            ("PERIOD_MISMATCH", PERIOD_CODE, doc.period, period, PERIOD_ROW),
+            ("BIN_MISMATCH", BIN_CODE, doc.participant_bin, participant_bin, BIN_ROW)):
+        if found and found != submitted:
+            found = shown(found)  # the workbook's text: untrusted
+            out.append(finding(code, cells=[f"{FORM_SHEET}!B{row}"], observed={cell: found}, expected=submitted,
+                               found=found, submitted=submitted))
     return out
 
 
-def parse_document(data: bytes, media_type: str) -> dict[str, str]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError("DOCUMENT_ENCODING", "the document is not UTF-8 text") from exc
-    if media_type == "application/json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParseError("DOCUMENT_UNREADABLE", f"invalid JSON: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise ParseError("DOCUMENT_UNREADABLE", "the JSON document must be an object of field: value")
-        return {str(k): v for k, v in obj.items()}
-    if media_type == "text/csv":
-        rows = [r for r in csv.reader(io.StringIO(text)) if r]
-        if rows and [c.strip().lower() for c in rows[0][:2]] == ["field", "value"]:
-            rows = rows[1:]
-        if any(len(r) < 2 for r in rows):
-            raise ParseError("DOCUMENT_UNREADABLE", "each CSV row must be field,value")
-        return {r[0].strip(): r[1].strip() for r in rows}
-    raise ParseError("DOCUMENT_TYPE_UNSUPPORTED", f"cannot read {media_type} yet")
+def check(form: FormDefinition, raw: Mapping[str, object]) -> tuple[dict[str, Exact], list[Finding]]:
+    """Values already split by cell code, read as a JSON document's, then the form's rules."""
+    reading = read_mapping(form, raw)
+    return reading.values, reading.findings + check_rules(form, reading.values)
 
 
-def check(form: FormDefinition, raw: dict) -> tuple[Values, list[Finding]]:
-    values: Values = {}
-    findings: list[Finding] = []
-    cells = form.cells()
-    known = {f.code for f in cells}
-    for name in raw:
-        if name not in known:
-            findings.append(Finding(rule="UNKNOWN_FIELD", severity="error", field=name,
-                                    message=f"{name} is not a field of {form.code}"))
-    for f in cells:
-        v = raw.get(f.code)
-        if v is None or v == "":
-            values[f.code] = None
-            if f.required:
-                findings.append(Finding(rule="REQUIRED", severity="error", field=f.code,
-                                        message=f"{f.code} is required"))
-            continue
-        if f.type == FieldType.text:
-            values[f.code] = str(v)
-            continue
-        if f.type == FieldType.enumeration:
-            if str(v) not in f.options:
-                findings.append(Finding(rule="ENUM", severity="error", field=f.code,
-                                        message=f"{f.code} must be one of {', '.join(f.options)}, got {v!r}"))
-            else:
-                values[f.code] = str(v)
-            continue
-        if f.type == FieldType.date:
-            try:
-                values[f.code] = (v if isinstance(v, date) else date.fromisoformat(str(v)[:10])).isoformat()[:10]
-            except ValueError:
-                findings.append(Finding(rule="TYPE", severity="error", field=f.code,
-                                        message=f"{f.code} must be a date (YYYY-MM-DD), got {v!r}"))
-            continue
-        try:
-            number = Decimal(str(v))
-        except InvalidOperation:
-            findings.append(Finding(rule="TYPE", severity="error", field=f.code,
-                                    message=f"{f.code} must be a number, got {v!r}"))
-            continue
-        if f.type == FieldType.integer and number != number.to_integral_value():
-            findings.append(Finding(rule="TYPE", severity="error", field=f.code,
-                                    message=f"{f.code} must be a whole number, got {v!r}"))
-            continue
-        if number < 0:
-            findings.append(Finding(rule="NON_NEGATIVE", severity="error", field=f.code,
-                                    message=f"{f.code} must not be negative"))
-        values[f.code] = int(number) if f.type == FieldType.integer else float(number)
+def check_rules(form: FormDefinition, values: Mapping[str, Exact], where: Mapping[str, str] | None = None,
+                ) -> list[Finding]:
+    """v1 rules (`left` equals the sum of `right`), in exact decimal arithmetic: 0.1 + 0.2 is 0.3.
+    Rules in the rule language (`expr`) are not evaluated here."""
+    where = where or {}
+    out = []
     for rule in form.rules:
+        if rule.left is None:
+            continue
         left = values.get(rule.left)
         parts = [values.get(r) for r in rule.right]
-        if isinstance(left, int | float) and all(isinstance(p, int | float) for p in parts) and left != sum(parts):
-            findings.append(Finding(rule=rule.code, severity=rule.severity, field=rule.left,
-                                    message=f"{rule.message} ({left} ≠ {sum(parts)})"))
-    return values, findings
+        if not (isinstance(left, Decimal) and all(isinstance(p, Decimal) for p in parts)):
+            continue
+        with localcontext() as ctx:
+            ctx.prec = 80  # read numbers have at most 30 digits: a sum of them is exact
+            total = sum(parts, Decimal(0))
+        if left != total:
+            codes = [rule.left, *rule.right]
+            relation = f"{rule.left} = {' + '.join(rule.right)}"
+            message = f"{rule.message} ({plain(left)} ≠ {plain(total)})"
+            out.append(Finding(
+                rule=rule.code, severity=rule.severity, field=rule.left, message=message,
+                cells=[where.get(c, c) for c in codes], expected=relation,
+                observed={c: plain(v) if isinstance(v, Decimal) else None for c, v in zip(codes, [left, *parts], strict=True)},
+                messages={"en": message, "ru": f"{rule.message_ru or rule.message} ({plain(left)} ≠ {plain(total)})",
+                          "kk": f"{rule.message_kk or rule.message} ({plain(left)} ≠ {plain(total)})"}))
+    return out
 
 
 def apply_explanations(findings: list[Finding], explanations: dict[str, str]) -> list[Finding]:
