@@ -312,3 +312,17 @@ def test_evaluation_is_fast():
         assert form.evaluate(values) == []
     per_second = n * len(rules) / (time.perf_counter() - started)
     assert per_second > 20_000, per_second  # measured about 300,000 on a shared 2-core machine
+
+
+def test_a_misspelt_section_or_flat_field_is_suggested_too():
+    assert refusal("tt.r1.p >= 0").messages["en"].endswith("did you mean t.r1.p?")
+    assert refusal("kinds == 1").messages["en"] == "the form has no cell kinds; did you mean kind?"
+    assert refusal("zzz >= 0").messages["en"] == "the form has no cell zzz"
+
+
+def test_a_form_with_too_many_rules_is_refused_before_any_is_compiled():
+    from uise_common.rules.forms import MAX_RULES
+
+    with pytest.raises(RuleErrors) as info:
+        compiled(*[rule("a > 0", code=f"R{i}") for i in range(MAX_RULES + 1)])
+    assert [e.code for e in info.value.errors] == ["RULE_TOO_MANY"]

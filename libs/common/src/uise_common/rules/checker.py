@@ -143,9 +143,7 @@ def _resolve(ref: Ref, cells: Cells, in_aggregate: bool) -> Type | None:
     parts = ref.text.split(".")
     if not any("*" in p for p in parts):
         if ref.text not in cells.types:
-            guess = difflib.get_close_matches(ref.text, list(cells.types), n=1, cutoff=0.6)
-            raise error("unknown_cell", ref.line, ref.column, ref=ref.text,
-                        **did_you_mean(guess[0] if guess else None))
+            raise error("unknown_cell", ref.line, ref.column, ref=ref.text, **did_you_mean(_suggest(ref.text, cells)))
         ref.cells = (ref.text,)
         return cells.types[ref.text]
     if not in_aggregate:
@@ -163,6 +161,23 @@ def _resolve(ref: Ref, cells: Cells, in_aggregate: bool) -> Type | None:
     ref.cells = matched
     types = {cells.types[c] for c in matched}
     return types.pop() if len(types) == 1 else None  # None: cells of several types (count only)
+
+
+def _suggest(text: str, cells: Cells) -> str | None:
+    """The cell closest to a misspelt reference. Only the cells of the section it names (or, if
+    the section itself is misspelt, of the closest section) are compared, so a form of many
+    thousand cells costs no more than one of its sections."""
+    section, dot, rest = text.partition(".")
+    sections = sorted({cparts[0] for _, cparts in cells.parts if len(cparts) > 1})
+    if dot and section not in sections:
+        near = difflib.get_close_matches(section, sections, n=1, cutoff=0.6)
+        section = near[0] if near else section
+    if dot:
+        candidates = [code for code, cparts in cells.parts if len(cparts) > 1 and cparts[0] == section]
+    else:
+        candidates = [code for code, cparts in cells.parts if len(cparts) == 1]
+    guess = difflib.get_close_matches(f"{section}{dot}{rest}", candidates, n=1, cutoff=0.6)
+    return guess[0] if guess else None
 
 
 def _segment_matches(pattern: str, code: str) -> bool:

@@ -1,7 +1,7 @@
 """Why a rule is refused when its form is defined: a stable code, where in the rule's text (line
 and column, 1-based), and a message in kk, ru and en.
 
-Codes (docs/validation.md, "Rules"): RULE_SYNTAX, RULE_TOO_LONG, RULE_TOO_COMPLEX, RULE_EMPTY,
+Codes (docs/validation.md, "Rules"): RULE_SYNTAX, RULE_TOO_LONG, RULE_TOO_COMPLEX, RULE_TOO_MANY, RULE_EMPTY,
 RULE_AMBIGUOUS, RULE_CODE_INVALID, RULE_CODE_REPEATED, RULE_MESSAGE_MISSING, RULE_UNKNOWN_CELL,
 RULE_UNKNOWN_OPTION, RULE_UNKNOWN_FUNCTION, RULE_ARGUMENTS, RULE_WILDCARD_EMPTY,
 RULE_WILDCARD_OUTSIDE_AGGREGATE, RULE_TYPE, RULE_NOT_COMPARISON, RULE_DATE_INVALID,
@@ -26,6 +26,10 @@ _MESSAGES: dict[str, tuple[str, str, str, str]] = {
                     "a rule nests at most {limit} levels deep",
                     "вложенность правила не глубже {limit} уровней",
                     "ереженің кірістірілу тереңдігі {limit} деңгейден аспауы тиіс"),
+    "too_many": ("RULE_TOO_MANY",
+                 "a form has at most {limit} rules, this one has {count}",
+                 "в форме не больше {limit} правил, в этой {count}",
+                 "нысанда {limit} ережеден аспауы тиіс, мұнда {count}"),
     "empty": ("RULE_EMPTY",
               "a rule needs `expr` (or, as in v1, `left` and `right`)",
               "правилу нужно выражение `expr` (или, как в v1, `left` и `right`)",

@@ -44,6 +44,7 @@ from uise_contracts.events import Finding, FormDefinition, FormRule
 
 _RULE_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 _CACHE_SIZE = 256
+MAX_RULES = 2000  # a form's rules are compiled when its list is drafted: the work stays bounded
 
 # "cannot be checked" in three languages, for a rule whose arithmetic fails on this document
 _CANNOT = {"en": "cannot be checked: {why}", "ru": "невозможно проверить: {why}", "kk": "тексеру мүмкін емес: {why}"}
@@ -200,6 +201,10 @@ def _v1_tree(rule: FormRule, cells: checker.Cells) -> tuple[RuleTree, str]:
 def check_form(form: FormDefinition, require_translations: bool = False) -> CompiledForm:
     """Compile every rule of `form`; RuleErrors lists each refused rule (its first problem), and
     repeated rule codes (explanations of queries are keyed by the rule's code)."""
+    if len(form.rules) > MAX_RULES:
+        too_many = error("too_many", limit=MAX_RULES, count=len(form.rules))
+        too_many.form = form.code
+        raise RuleErrors([too_many])
     cells = checker.Cells.of(form)
     compiled: list[CompiledRule] = []
     problems: list[RuleError] = []
