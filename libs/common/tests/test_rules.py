@@ -242,8 +242,16 @@ def test_a_guard_decides_whether_the_rule_applies():
     assert judge(expr, doc(kind="no", b=D(5)))
     assert judge(expr, doc(kind="no", b=None)) == []  # skip_if_any_missing by default
     assert judge(expr, doc(kind="no", b=None), missing_left="never_skip") == []  # empty counts as 0
-    assert judge(expr, doc(kind=None, b=D(5))) == []  # an empty guard cell is "", not "no"
-    assert judge("if a > 0 then b >= 1", doc(a=None, b=None), missing_left="never_skip") == []  # 0 > 0
+    # a guard that reads an empty cell does not hold, whichever way it is written (a consolidated
+    # document leaves a school's enumerations empty)
+    assert judge(expr, doc(kind=None, b=D(5))) == []
+    assert judge('if kind != "yes" then b == 0', doc(kind=None, b=D(5))) == []
+    assert judge('if not (kind == "yes") then b == 0', doc(kind=None, b=D(5))) == []
+    assert judge('if not (kind == "yes") then b == 0', doc(kind="no", b=D(5)))
+    assert judge("if a > 0 then b >= 1", doc(a=None, b=None), missing_left="never_skip") == []
+    # aggregates in a guard skip empty cells as anywhere else
+    assert judge("if count(note) == 0 then b == 0", doc(note=None, b=D(5)))
+    assert judge("if count(note) == 0 then b == 0", doc(note="why", b=D(5))) == []
 
 
 def test_functions_over_cells_and_wildcards():

@@ -3,9 +3,9 @@ text is interpreted while a document is judged, and nothing is `eval`ed.
 
 Values are exact: numbers are Decimal (+, -, * exact; / to 60 significant digits, enough for
 any figure a form holds), text is str, dates are datetime.date. An empty cell reads as None;
-where a single value is needed it counts as 0 (a number) or "" (text), while sum, min, max and
-count skip empty cells (min and max of no value count as 0). An empty date cannot be assumed:
-the rule is skipped (`Unknown`). Division by zero raises `DivisionByZero`, which the rule turns
+where a single value is needed in a side it counts as 0 (a number) or "" (text), while sum, min,
+max and count skip empty cells (min and max of no value count as 0). An empty date cannot be
+assumed, nor can any empty cell read directly by a guard: the rule is skipped (`Unknown`). Division by zero raises `DivisionByZero`, which the rule turns
 into a finding rather than a crash.
 """
 
@@ -55,45 +55,46 @@ class DivisionByZero(Exception):  # noqa: N818 - the name says what happened, as
         self.node = node
 
 
-def compile_value(node: Node) -> Fn:
-    """A closure computing `node` where one value is needed (an empty cell counts as 0 or "")."""
+def compile_value(node: Node, guard: bool = False) -> Fn:
+    """A closure computing `node` where one value is needed: an empty cell counts as 0 or "" in a
+    side; in a guard (`guard=True`) it makes the value unknown, so the rule does not apply."""
     match node:
         case Num(value=v) | DateLit(value=v):
             return lambda env: v
         case Str(value=s):
             return lambda env: s
         case Ref(cells=(code,)):
+            if guard or node.type == "date":
+                return _present_cell(code)
             if node.type == "number":
                 return lambda env: ZERO if (x := env[code]) is None else x
-            if node.type == "text":
-                return lambda env: "" if (x := env[code]) is None else x
-            return _date_cell(code)
+            return lambda env: "" if (x := env[code]) is None else x
         case Neg(operand=x):
-            f = compile_value(x)
+            f = compile_value(x, guard)
             return lambda env: -f(env)
         case Arith(op=op, left=a, right=b):
-            return _arith(node, op, compile_value(a), compile_value(b))
+            return _arith(node, op, compile_value(a, guard), compile_value(b, guard))
         case Compare(op=op, left=a, right=b):
-            cmp, fa, fb = COMPARE[op], compile_value(a), compile_value(b)
+            cmp, fa, fb = COMPARE[op], compile_value(a, guard), compile_value(b, guard)
             return lambda env: cmp(fa(env), fb(env))
         case Logic(op="and", operands=xs):
-            fs = [compile_value(x) for x in xs]
+            fs = [compile_value(x, guard) for x in xs]
             return lambda env: all(f(env) for f in fs)
         case Logic(op="or", operands=xs):
-            fs = [compile_value(x) for x in xs]
+            fs = [compile_value(x, guard) for x in xs]
             return lambda env: any(f(env) for f in fs)
         case Not(operand=x):
-            f = compile_value(x)
+            f = compile_value(x, guard)
             return lambda env: not f(env)
         case IfValue(cond=c, then=a, other=b):
-            fc, fa, fb = compile_value(c), compile_value(a), compile_value(b)
+            fc, fa, fb = compile_value(c, guard), compile_value(a, guard), compile_value(b, guard)
             return lambda env: fa(env) if fc(env) else fb(env)
         case Call():
-            return _call(node)
+            return _call(node, guard)
     raise AssertionError(f"cannot compile {node!r}")
 
 
-def _date_cell(code: str) -> Fn:
+def _present_cell(code: str) -> Fn:
     def read(env: Env) -> Value:
         x = env[code]
         if x is None:
@@ -118,7 +119,7 @@ def _arith(node: Arith, op: str, fa: Fn, fb: Fn) -> Fn:
     return divide
 
 
-def _raw_items(args: list[Node]) -> Callable[[Env], list[Value]]:
+def _raw_items(args: list[Node], guard: bool) -> Callable[[Env], list[Value]]:
     """The values an aggregate reads: each cell as it is (None when empty), each other argument
     computed."""
     plan: list[tuple[str, object]] = []
@@ -126,28 +127,28 @@ def _raw_items(args: list[Node]) -> Callable[[Env], list[Value]]:
         if isinstance(a, Ref):
             plan.extend(("cell", c) for c in a.cells)
         else:
-            plan.append(("value", compile_value(a)))
+            plan.append(("value", compile_value(a, guard)))
     if all(kind == "cell" for kind, _ in plan):
         codes = [c for _, c in plan]
         return lambda env: [env[c] for c in codes]
     return lambda env: [env[x] if kind == "cell" else x(env) for kind, x in plan]  # type: ignore[index,operator]
 
 
-def _call(node: Call) -> Fn:
+def _call(node: Call, guard: bool) -> Fn:
     name, args = node.name, node.args
     if name == "date":
         day = args[0].value  # type: ignore[attr-defined]  # the checker made it a DateLit
         return lambda env: day
     if name == "abs":
-        f = compile_value(args[0])
+        f = compile_value(args[0], guard)
         return lambda env: abs(f(env))
     if name == "round":
-        f = compile_value(args[0])
+        f = compile_value(args[0], guard)
         places = int(args[1].value) if len(args) == 2 else 0  # type: ignore[attr-defined]
         quantum = Decimal(1).scaleb(-places)
         # half up, as accountants round (Decimal's default, half even, is the banker's rule)
         return lambda env: f(env).quantize(quantum, rounding=ROUND_HALF_UP)
-    items = _raw_items(args)
+    items = _raw_items(args, guard)
     if name == "sum":
         return lambda env: sum((x for x in items(env) if x is not None), ZERO)
     if name == "count":

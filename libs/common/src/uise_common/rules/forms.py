@@ -4,8 +4,8 @@
     findings = compiled.evaluate(values)     # values: {cell code: Decimal | str | date | None}
 
 Each rule is one comparison `left OP right`, optionally guarded by `if COND then`. Per document:
-the guard is computed (an empty cell counting as 0 or ""); when it does not hold the rule does not
-apply. Then each side's missing-value strategy (DHIS2's) looks at the cells that side reads:
+the guard is computed; when it does not hold, or reads an empty cell (outside sum, min, max and
+count, which skip empty cells), the rule does not apply. Then each side's missing-value strategy (DHIS2's) looks at the cells that side reads:
 `skip_if_any_missing` skips the rule when any is empty, `skip_if_all_missing` when all are,
 `never_skip` never (an empty cell counts as 0). A comparison that does not hold is a Finding with
 the cells involved, their exact values, the relation as written and kk/ru/en messages showing the
@@ -175,7 +175,7 @@ def compile_rule(rule: FormRule, cells: checker.Cells, require_translations: boo
     return CompiledRule(
         code=rule.code, severity=rule.severity, expected=expected,
         messages={"en": rule.message, "ru": rule.message_ru or rule.message, "kk": rule.message_kk or rule.message},
-        guard=compile_value(tree.guard) if tree.guard is not None else None, guard_cells=guard_cells,
+        guard=compile_value(tree.guard, guard=True) if tree.guard is not None else None, guard_cells=guard_cells,
         left=left, op=body.op, right=right, cells=tuple(dict.fromkeys(guard_cells + left.cells + right.cells)))
 
 
