@@ -72,7 +72,7 @@ class Closing(BaseModel):
 
 
 def as_api_error(exc: RegistryError) -> ApiError:
-    return ApiError(STATUS.get(exc.code, 422), exc.code, exc.en, exc.ru, exc.kk)
+    return ApiError(STATUS.get(exc.code, 422), exc.code, exc.en, exc.ru, exc.kk, **exc.detail)
 
 
 def router(rt: ServiceRuntime) -> APIRouter:

@@ -45,9 +45,13 @@ def today() -> date:
 
 
 class RegistryError(Exception):
-    def __init__(self, code: str, en: str, ru: str, kk: str) -> None:
+    """`detail` travels beside the code and messages in the API's error body (e.g. the position
+    of a refused rule)."""
+
+    def __init__(self, code: str, en: str, ru: str, kk: str, **detail: object) -> None:
         super().__init__(en)
         self.code, self.en, self.ru, self.kk = code, en, ru, kk
+        self.detail = detail
 
 
 def check_placement(level: Level, kind: str, parent_level: Level | None) -> None:

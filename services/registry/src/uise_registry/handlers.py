@@ -25,6 +25,7 @@ from uise_common.inputs import (
     ParticipantId,
     PersonName,
 )
+from uise_common.rules import RuleError, RuleErrors, check_form
 from uise_contracts.events import (
     FormDefinition,
     FormListApproved,
@@ -330,7 +331,27 @@ def check_forms(forms: list[FormDefinition]) -> list[str]:
         raise RegistryError("FORM_CODE_REPEATED", "each form code appears once in a list",
                             "код формы должен встречаться в перечне один раз",
                             "нысан коды тізбеде бір рет кездесуі тиіс")
+    check_rules(forms)
     return codes
+
+
+def check_rules(forms: list[FormDefinition]) -> None:
+    """Every rule of every form parses and type-checks against its form's cells (and a rule in the
+    language carries its kk and ru messages), so a bad rule never reaches a submission. Refused:
+    422 under the first problem's code (RULE_SYNTAX, RULE_UNKNOWN_CELL, RULE_TYPE, …), its form,
+    rule, line and column in the messages, and every problem listed in `rules`."""
+    problems: list[RuleError] = []
+    for form in forms:
+        try:
+            check_form(form, require_translations=True)
+        except RuleErrors as exc:
+            problems += exc.errors
+    if problems:
+        first = problems[0]
+        more = len(problems) - 1
+        tails = ((f" (and {more} more)", f" (и ещё {more})", f" (тағы {more})") if more else ("", "", ""))
+        raise RegistryError(first.code, first.describe("en") + tails[0], first.describe("ru") + tails[1],
+                            first.describe("kk") + tails[2], rules=[p.as_dict() for p in problems])
 
 
 def forms_json(forms: list[FormDefinition]) -> str:
