@@ -33,8 +33,8 @@ allow signature Read group prefixed uise-signature.
 
 # validation
 scram_user validation UISE_KAFKA_VALIDATION_PASSWORD
-allow validation Write topic literal uise.submission.validated.v1 uise.submission.queried.v1 uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.explained.v1.dlq uise.submission.accepted.v1.dlq
-allow validation Read topic literal uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.explained.v1 uise.submission.accepted.v1
+allow validation Write topic literal uise.submission.validated.v1 uise.submission.queried.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.explained.v1.dlq uise.submission.accepted.v1.dlq
+allow validation Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.explained.v1 uise.submission.accepted.v1
 allow validation Read group prefixed uise-validation.
 
 # routing

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from decimal import Decimal
 
 import httpx
 import openpyxl
@@ -44,17 +45,13 @@ def test_a_filled_xlsx_template_is_accepted_with_its_values(stack, ca):
     template = httpx.get(f"{registry}/v1/forms/OSH-1/template.xlsx",
                          params={"year": 2026, "participant_bin": SCHOOL1, "period": "2026"})
     assert template.status_code == 200 and template.content[:2] == b"PK"
-    values: dict[str, object] = {}
-    for sec in form["sections"]:
-        for row in sec["rows"]:
-            for col in sec["columns"]:
-                values[f"{sec['code']}.{row['code']}.{col['code']}"] = 0
-    # grade 1: 50 pupils, 24 girls, 30 in Kazakh, 20 in Russian
-    pupils = form["sections"][0]
-    g1 = pupils["rows"][1]["code"]
-    cols = [c["code"] for c in pupils["columns"]]
-    for col, v in zip(cols, [50, 24, 30, 20, 0], strict=False):
-        values[f"{pupils['code']}.{g1}.{col}"] = v
+    from uise_registry.catalog import example_values
+
+    # a plausible OSH-1 that keeps every one of its rules, typed as numbers, dates and text
+    values = {c: (int(v) if isinstance(v, Decimal) and v == v.to_integral() else float(v) if isinstance(v, Decimal)
+                  else v) for c, v in example_values("OSH-1").items() if v is not None}
+    assert set(values) <= {f"{sec['code']}.{row['code']}.{col['code']}" for sec in form["sections"]
+                           for row in sec["rows"] for col in sec["columns"]} | {f["code"] for f in form["fields"]}
     doc = fill(template.content, values)
     resp = submit(intake, SCHOOL1, "OSH-1", "2026", doc, head_signer(ca, SCHOOL1), filename="osh-1.xlsx")
     assert resp.status_code == 202, resp.text

@@ -42,7 +42,7 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic("participant", "upserted", 1, e.ParticipantUpserted, "participant_id",
-          ("registry",), ("identity", "intake", "signature", "routing", "deadline", "reporting"),
+          ("registry",), ("identity", "intake", "signature", "validation", "routing", "deadline", "reporting"),
           partitions=1, cleanup="compact",
           description="Latest state of each participant of the hierarchy (clause 4)."),
     Topic("formlist", "approved", 1, e.FormListApproved, "year",

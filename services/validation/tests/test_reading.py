@@ -3,6 +3,7 @@ code and a rejected submission, never a failed consumer; numbers exact; a cost b
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import json
@@ -50,7 +51,10 @@ DECIMALS = FormDefinition(
 
 
 def csv_doc(values: dict, newline: str = "\n") -> bytes:
-    return newline.join(["field,value", *(f"{k},{v}" for k, v in values.items())]).encode() + newline.encode()
+    """As a spreadsheet saves it: a value holding a comma or a quote is quoted."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator=newline).writerows([("field", "value"), *values.items()])
+    return out.getvalue().encode()
 
 
 def xlsx_doc(form: FormDefinition, values: dict, *, period: str = "2026", epoch=None) -> bytes:
@@ -249,10 +253,16 @@ def exact(value) -> object:
 
 @pytest.mark.parametrize("form", [*CATALOG, SCHOOL_FORM], ids=lambda f: f.code)
 def test_the_builder_and_the_reader_agree_on_every_form_and_csv_json_read_alike(form):
-    entered = {c.code: sample(c, i) for i, c in enumerate(form.cells())}
+    from uise_registry.catalog import example_values
+
+    if form.code in {f.code for f in CATALOG}:  # the catalogue's cells have plausible ranges: a plausible document
+        entered = {c: (float(v) if isinstance(v, Decimal) and v != v.to_integral() else int(v) if isinstance(v, Decimal)
+                       else v) for c, v in example_values(form.code).items() if v is not None}
+    else:
+        entered = {c.code: sample(c, i) for i, c in enumerate(form.cells())}
     got = read(xlsx_doc(form, entered), XLSX, form)
     assert got.findings == []
-    assert got.values == {code: exact(v) for code, v in entered.items()}
+    assert {c: v for c, v in got.values.items() if v is not None} == {code: exact(v) for code, v in entered.items()}
     assert got.where == {p.code: p.ref for p in layout(form).inputs if not p.code.startswith("@")}
     assert (got.form_code, got.participant_bin, got.period) == (form.code, SCHOOL, "2026")
     as_text = {k: v.isoformat() if isinstance(v, date) else v for k, v in entered.items()}
@@ -296,9 +306,10 @@ def test_a_formula_whose_cached_value_lies_is_refused_by_its_cell():
 def test_dates_from_either_excel_calendar_read_the_same():
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-    from uise_registry.catalog import OTH_HEAT
+    from uise_registry.catalog import OTH_HEAT, example_values
 
-    values = {"heating_type": "central", "ready_date": date(2026, 9, 1)}
+    values = {c: (float(v) if isinstance(v, Decimal) else v) for c, v in example_values("OTH-HEAT").items()
+              if v is not None} | {"heating_type": "central", "ready_date": date(2026, 9, 1)}
     for epoch in (None, CALENDAR_MAC_1904):
         got = read(xlsx_doc(OTH_HEAT, values, epoch=epoch), XLSX, OTH_HEAT)
         assert got.findings == [] and got.values["ready_date"] == date(2026, 9, 1)
@@ -407,7 +418,7 @@ def test_every_hostile_document_is_a_rejected_submission_with_its_reason(validat
     assert code in [f.rule for f in out.findings], [f.rule for f in out.findings]
     finding = next(f for f in out.findings if f.rule == code)
     assert set(finding.messages) == {"en", "ru", "kk"} and all(finding.messages.values())
-    assert elapsed < 1.0, elapsed  # the 7 KB map attack cost ~30 s before; milliseconds now
+    assert elapsed < 10.0, elapsed  # a guard, not a measure: the 7 KB map attack cost ~30 s before, ms now
 
 
 def test_the_good_documents_are_accepted_in_every_format_and_line_ending(validate):
@@ -430,7 +441,7 @@ def test_a_decimal_document_that_adds_up_exactly_is_accepted(validate):
     out = validate(csv_doc({"a": "0.1", "b": "0.2", "total": "0.30000000000000004"}), CSV, form_code="DEC-1")
     [f] = out.findings
     assert (f.rule, f.observed, f.expected) == ("SUM", {"total": "0.30000000000000004", "a": "0.1", "b": "0.2"},
-                                                "total = a + b")
+                                                "total == a + b")
 
 
 def test_a_rule_finding_in_a_workbook_names_the_cells_by_address(validate):

@@ -76,15 +76,15 @@ def test_handler_validates_against_the_form_of_the_period(tmp_path):
 
 def test_a_query_passes_only_with_its_written_explanation():
     from uise_contracts.events import FormRule
-    from uise_validation.domain import apply_explanations
+    from uise_validation.domain import explain
 
     form = DEMO_FORM.model_copy(update={"rules": [FormRule(
         code="Q1", severity="warning", left="teachers", right=["classes"],
         message="teachers usually equal classes")]})
     _, found = check(form, GOOD)  # 3 teachers, 2 classes: a query
     assert [(f.rule, f.severity) for f in found] == [("Q1", "warning")]
-    unexplained = apply_explanations(found, {})
-    assert [(f.rule, f.severity) for f in unexplained] == [("Q1", "warning"), ("EXPLANATION_REQUIRED", "error")]
-    explained = apply_explanations(found, {"Q1": "a part-time teacher of music"})
-    assert [(f.rule, f.severity) for f in explained] == [("Q1", "warning")]
-    assert "part-time teacher" in explained[0].message
+    findings, still_open = explain(found, {})
+    assert [f.rule for f in still_open] == ["Q1"] and findings[0].explanation is None
+    explained, still_open = explain(found, {"Q1": "a part-time teacher of music"})
+    assert still_open == [] and [(f.rule, f.severity) for f in explained] == [("Q1", "warning")]
+    assert explained[0].explanation == "a part-time teacher of music"

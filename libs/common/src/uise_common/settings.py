@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     deadline_tick_seconds: float = 1.0
     deadline_lease_seconds: float = 30.0
 
+    # Validation (issue 9; docs/validation.md): outliers against a participant's own history and
+    # its district's peers, raised as queries.
+    validation_outlier_method: str = "auto"  # auto | z | modified_z | minmax
+    validation_outlier_z: float = 3.0
+    validation_outlier_modified_z: float = 3.5
+    validation_outlier_minmax_tolerance: float = 0.5
+    validation_outlier_min_peers: int = 5  # fewer accepted peers say nothing about what is usual
+
     # Registry: admit the NCA RK test identifiers (BIN 123456789021, IIN 123456789011/012),
     # which carry no valid control digit. For test and demo installations only.
     registry_test_identifiers: bool = False

@@ -286,11 +286,17 @@ def document_reads(s: Session, submission_id: str) -> list[dict]:
 
 
 def open_queries(s: Session, submission_id: str) -> set[str]:
-    """The rule codes of the queries the latest `queried` step left open."""
+    """How the queries the latest `queried` step left open may be named: their rule codes, and
+    `rule:cell` for each cell a per-cell query names."""
     step = s.exec(select(TimelineEntry).where(TimelineEntry.submission_id == submission_id,
                                               TimelineEntry.step == "queried")
                   .order_by(col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())).first()
-    return {q["rule"] for q in json.loads(step.detail).get("queries", [])} if step else set()
+    keys: set[str] = set()
+    for q in json.loads(step.detail).get("queries", []) if step else []:
+        keys.add(q["rule"])  # one explanation for every cell the query names
+        if q.get("field"):
+            keys.add(f"{q['rule']}:{q['field']}")  # or one per cell (a range, an outlier)
+    return keys
 
 
 def explain(s: Session, who: Principal, submission_id: str, explanations: dict[str, str],

@@ -70,4 +70,4 @@ def on_validated(event: SubmissionValidated, session: Session) -> list:
     session.add(Decision(submission_id=event.submission_id, outcome="accepted"))
     return [SubmissionAccepted(submission_id=event.submission_id, participant_id=event.participant_id,
                                recipient_id=participant.parent_id, form_code=event.form_code,
-                               period=event.period, values=event.values)]
+                               period=event.period, values=event.values, values_exact=event.values_exact)]

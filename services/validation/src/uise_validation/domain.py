@@ -3,14 +3,22 @@ template, JSON, CSV) is reading.py's; here: the template's identity and the form
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from decimal import Decimal, localcontext
+from dataclasses import dataclass, field
+from decimal import Decimal
 
+from uise_common.rules import RuleErrors, compile_form
 from uise_common.workbook import BIN_CODE, BIN_ROW, CODE_ROW, FORM_SHEET, PERIOD_CODE, PERIOD_ROW
 from uise_contracts.events import Finding, FormDefinition
-from uise_validation.reading import XLSX, Exact, Reading, finding, plain, read, read_mapping, shown
+from uise_validation.consistency import consolidation_findings
+from uise_validation.outliers import OutlierPolicy, outlier_findings
+from uise_validation.reading import XLSX, Exact, Reading, finding, read, read_mapping, shown
 
-__all__ = ["XLSX", "apply_explanations", "check", "check_identity", "check_rules", "read_document"]
+log = logging.getLogger(__name__)
+
+__all__ = ["XLSX", "Context", "Judgement", "check", "check_identity", "check_rules", "explain", "judge",
+           "read_document"]
 
 
 def read_document(data: bytes, media_type: str, form: FormDefinition) -> Reading:
@@ -40,44 +48,87 @@ def check(form: FormDefinition, raw: Mapping[str, object]) -> tuple[dict[str, Ex
 
 def check_rules(form: FormDefinition, values: Mapping[str, Exact], where: Mapping[str, str] | None = None,
                 ) -> list[Finding]:
-    """v1 rules (`left` equals the sum of `right`), in exact decimal arithmetic: 0.1 + 0.2 is 0.3.
-    Rules in the rule language (`expr`) are not evaluated here."""
+    """Every rule of the form (v1 sums and the rule language alike, through uise_common.rules),
+    on exact values; the cells named as the document names them (sheet!A1 in a workbook). A form
+    whose rules do not compile (the registry refuses such a list) loses its rules, not the
+    school's submission: it is logged for the operators."""
     where = where or {}
-    out = []
-    for rule in form.rules:
-        if rule.left is None:
-            continue
-        left = values.get(rule.left)
-        parts = [values.get(r) for r in rule.right]
-        if not (isinstance(left, Decimal) and all(isinstance(p, Decimal) for p in parts)):
-            continue
-        with localcontext() as ctx:
-            ctx.prec = 80  # read numbers have at most 30 digits: a sum of them is exact
-            total = sum(parts, Decimal(0))
-        if left != total:
-            codes = [rule.left, *rule.right]
-            relation = f"{rule.left} = {' + '.join(rule.right)}"
-            message = f"{rule.message} ({plain(left)} ≠ {plain(total)})"
-            out.append(Finding(
-                rule=rule.code, severity=rule.severity, field=rule.left, message=message,
-                cells=[where.get(c, c) for c in codes], expected=relation,
-                observed={c: plain(v) if isinstance(v, Decimal) else None for c, v in zip(codes, [left, *parts], strict=True)},
-                messages={"en": message, "ru": f"{rule.message_ru or rule.message} ({plain(left)} ≠ {plain(total)})",
-                          "kk": f"{rule.message_kk or rule.message} ({plain(left)} ≠ {plain(total)})"}))
-    return out
+    try:
+        compiled = compile_form(form)
+    except RuleErrors as exc:
+        log.error("a form's rules do not compile; its documents are judged without them",
+                  extra={"form_code": form.code, "version": form.version, "error": str(exc)})
+        return []
+    findings = compiled.evaluate({c: v for c, v in values.items() if not isinstance(v, float)})
+    return [f.model_copy(update={"cells": [where.get(c, c) for c in f.cells]}) for f in findings]
 
 
-def apply_explanations(findings: list[Finding], explanations: dict[str, str]) -> list[Finding]:
-    """A warning is a query (DESIGN §3, step 4): it passes only with the submitter's written
-    explanation, keyed by the rule's code; without one it becomes an EXPLANATION_REQUIRED error."""
-    out: list[Finding] = []
+def query_key(f: Finding) -> str:
+    """How a submitter names a query in an explanation: its rule code, and for a query about one
+    cell (a range, an outlier) the rule and the cell: `VALUE_OUT_OF_RANGE:teachers`."""
+    return f"{f.rule}:{f.field}" if f.field and f.rule in PER_CELL_QUERIES else f.rule
+
+
+PER_CELL_QUERIES = {"VALUE_OUT_OF_RANGE", "OUTLIER_HISTORY", "OUTLIER_PEERS"}
+
+
+def explain(findings: list[Finding], explanations: Mapping[str, str]) -> tuple[list[Finding], list[Finding]]:
+    """Queries (warnings: unusual but possible) need the submitter's written explanation (DESIGN
+    §3, step 4; the UK census's queries). Returns every finding, each explained query carrying its
+    explanation, and the queries still open. A per-cell query may be explained by its rule code
+    alone (one explanation for all its cells) or by `rule:cell`."""
+    out, open_ = [], []
     for f in findings:
         if f.severity != "warning":
             out.append(f)
-        elif text := explanations.get(f.rule):
-            out.append(f.model_copy(update={"message": f"{f.message} — explained: {text}"}))
+            continue
+        text = explanations.get(query_key(f)) or explanations.get(f.rule)
+        if text:
+            out.append(f.model_copy(update={"explanation": text}))
         else:
-            out += [f, Finding(rule="EXPLANATION_REQUIRED", severity="error", field=f.field,
-                               message=f"query {f.rule} needs a written explanation: {f.message}")]
-    return out
+            out.append(f)
+            open_.append(f)
+    return out, open_
+
+
+@dataclass
+class Judgement:
+    values: dict[str, Exact]
+    findings: list[Finding]  # every finding, explained queries with their explanations
+    open_queries: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def queried(self) -> bool:
+        """No error, but queries wait for an explanation: neither accepted nor rejected yet."""
+        return self.ok and bool(self.open_queries)
+
+
+@dataclass
+class Context:
+    """What is known beyond the document: the participant's own history, its peers', and for a
+    department the accepted figures of its subordinates."""
+
+    history: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)
+    peers: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)
+    subordinates: dict[str, dict[str, Decimal]] | None = None
+    outliers: OutlierPolicy = field(default_factory=OutlierPolicy)
+
+
+def judge(form: FormDefinition, doc: Reading, identity: list[Finding], context: Context,
+          explanations: Mapping[str, str]) -> Judgement:
+    """Every check of one document, in the order a person reads them: what the document is, what
+    it holds, the form's rules, the figures far from what is known, the consolidation's sums."""
+    findings = identity + doc.findings + check_rules(form, doc.values, doc.where)
+    if not any(f.severity == "error" for f in findings):  # outliers of a broken document say nothing
+        findings += outlier_findings(doc.values, context.history, "history", context.outliers)
+        findings += outlier_findings(doc.values, context.peers, "peers", context.outliers)
+    if context.subordinates is not None:
+        findings += consolidation_findings(form, doc.values, context.subordinates)
+    findings = [f.model_copy(update={"cells": [doc.where.get(c, c) for c in f.cells]}) for f in findings]
+    all_findings, open_ = explain(findings, explanations)
+    return Judgement(doc.values, all_findings, open_)
 

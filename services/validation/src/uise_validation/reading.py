@@ -120,6 +120,10 @@ _TEXTS: dict[str, L] = {
         "the document is not UTF-8 text; save it as UTF-8",
         "документ не в кодировке UTF-8; сохраните его в UTF-8",
         "құжат UTF-8 кодтауында емес; оны UTF-8 түрінде сақтаңыз"),
+    "EXPLANATION_REQUIRED": (
+        "query {detail} needs a written explanation",
+        "вопрос {detail} требует письменного пояснения",
+        "{detail} сұрағы жазбаша түсініктемені қажет етеді"),
     "DOCUMENT_UNREADABLE": (
         "the document cannot be read: {detail}",
         "документ не удаётся прочитать: {detail}",
