@@ -62,7 +62,8 @@ EXPLAIN = auth.allow(auth.SUBMISSIONS_WRITE, subtree="resource")  # the submitte
 
 
 class Explanations(BaseModel):
-    explanations: dict[str, str] = Field(description="Rule code → the written explanation", max_length=200)
+    explanations: dict[str, str] = Field(default={}, description="Rule code (or rule:cell) → the written explanation",
+                                         max_length=200)
 ancestors = ancestors_in(KnownParticipant)
 
 
@@ -322,9 +323,13 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         """The submitter explains its queried submission's queries in writing (rule code → text);
         validation then lets it proceed once every query is explained. The recipient reads the
         explanations with the findings."""
-        explained = check(parse_explanations, json.dumps(body.explanations))
-
         def work(s: Session):
+            # whose it is first (a stranger learns nothing, not even that the body is wrong), then what
+            if commands.readable(s, who, submission_id, ancestors) is None:
+                return None
+            explained = parse_explanations(json.dumps(body.explanations)) if body.explanations else {}
+            if not explained:
+                raise Refused("EXPLANATIONS_INVALID")
             event = commands.explain(s, who, submission_id, explained, rt.clock.almaty())
             if event is not None:
                 rt.emit(s, event)
@@ -336,7 +341,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
             raise from_refused(r) from None
         if event is None:
             raise refuse("SUBMISSION_UNKNOWN", submission_id=submission_id)
-        return {"submission_id": submission_id, "explained": sorted(explained)}
+        return {"submission_id": submission_id, "explained": sorted(event.explanations)}
 
     @api.get("/receipts/public-key", dependencies=[Depends(auth.public("verifies receipts offline"))])
     async def public_key() -> dict:
