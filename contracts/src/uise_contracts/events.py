@@ -55,6 +55,18 @@ class StaffMember(Event):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
+class ParentTerm(Event):
+    """One stretch of time a participant answered to one superior (a school moved to another
+    district, a district merged into another)."""
+
+    parent_id: str
+    valid_from: date
+    valid_to: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
 class ParticipantUpserted(Event):
     """The current state of one participant; the compacted topic keeps the latest per id."""
 
@@ -74,6 +86,16 @@ class ParticipantUpserted(Event):
     active_to: date | None = Field(default=None, description="Set when the participant is closed")
     heads: list[HeadTerm] = []
     staff: list[StaffMember] = Field(default=[], description="People the head has named, with their roles (v1.1)")
+    parents: list[ParentTerm] = Field(
+        default=[], description="Whom the participant answered to, and from when (v1.3): a period is consolidated "
+                                "by the hierarchy in force for it. Empty: `parent_id` always")
+
+    def parent_on(self, day: date) -> str | None:
+        """The superior on `day`: the term in force then, else `parent_id`."""
+        for term in self.parents:
+            if term.active_on(day):
+                return term.parent_id
+        return self.parent_id
 
     def head_on(self, day: date) -> HeadTerm | None:
         """Who was the first head on `day` (clause 8: the signer must be the head then)."""
@@ -240,6 +262,8 @@ class SubmissionReceived(Event):
     # the scan of the signed title page, registered by the recipient.
     channel: Literal["electronic", "paper"] = "electronic"
     registered_by: str | None = Field(default=None, description="Who registered a paper submission")
+    addressed_to: str | None = Field(
+        default=None, description="The recipient the submitter named (v1.3); None: its immediate superior")
     explanations: dict[str, str] = Field(
         default={}, description="The submitter's written explanations of validation queries, by rule code (v1.1)")
 
@@ -267,6 +291,8 @@ class SignatureChecked(Event):
     signer: Signer | None = Field(
         default=None, description="The signer who satisfies the signing policy, else the first signer")
     explanations: dict[str, str] = Field(default={}, description="Carried from submission.received (v1.1)")
+    addressed_to: str | None = Field(default=None, description="Carried from submission.received (v1.3)")
+    supersedes: str | None = Field(default=None, description="Carried from submission.received (v1.3)")
     # v1.2 (additive): co-signed CMS and the trusted time (issue 7)
     signers: list[Signer] = Field(
         default=[], description="Every verified signer of a (co-)signed CMS, in the CMS's order (v1.2)")
@@ -290,6 +316,17 @@ class Finding(Event):
     explanation: str | None = Field(default=None, description="The submitter's explanation of a query")
 
 
+class CellAggregate(Event):
+    """What a consolidated cell stands for, exactly, over the organizations (the leaves) beneath
+    it: a mean is carried as sum and count so that a region's mean is the mean of its schools,
+    never the mean of its districts' means; min and max likewise over the leaves."""
+
+    sum: str = Field(description="Exact decimal: the sum over the leaves that gave the cell")
+    count: int = Field(ge=0, description="How many leaves gave the cell")
+    min: str | None = None
+    max: str | None = None
+
+
 class SubmissionValidated(Event):
     submission_id: str
     participant_id: str
@@ -303,6 +340,10 @@ class SubmissionValidated(Event):
     form_version: int | None = None
     list_year: int | None = None
     list_version: int | None = None
+    aggregates: dict[str, CellAggregate] = Field(
+        default={}, description="A consolidated document's exact aggregates by cell (v1.3); empty for an organization")
+    addressed_to: str | None = Field(default=None, description="Carried from submission.received (v1.3)")
+    supersedes: str | None = Field(default=None, description="Carried from submission.received (v1.3)")
 
 
 class SubmissionQueried(Event):
@@ -339,6 +380,26 @@ class SubmissionAccepted(Event):
     period: str
     values: dict[str, float | int | str | None] = {}
     values_exact: dict[str, str | None] = Field(default={}, description="Numbers as exact decimal strings (v1.2)")
+    aggregates: dict[str, CellAggregate] = Field(
+        default={}, description="A consolidated document's exact aggregates by cell (v1.3); empty for an organization")
+    supersedes: str | None = Field(default=None, description="The version this one corrects (v1.3)")
+    corrects_accepted: bool = Field(
+        default=False, description="A correction of data already accepted: distorted data corrected (clause 11, v1.3)")
+    level: Level | None = Field(default=None, description="The submitter's level (v1.3)")
+
+
+class SubmissionReturned(Event):
+    """The recipient sent a submission back: the submitter must correct it. Its figures leave
+    the recipient's consolidation until the correction is accepted."""
+
+    submission_id: str
+    participant_id: str
+    recipient_id: str
+    form_code: str
+    period: str
+    comment: str = Field(max_length=2000)
+    returned_by: str = Field(description="`iin:<IIN>` of the officer, or `client:<id>`")
+    returned_at: datetime
 
 
 class SubmissionRejected(Event):
@@ -352,11 +413,74 @@ class SubmissionRejected(Event):
 
 
 class ConsolidationDue(Event):
+    """A node must consolidate its subordinates' data and submit up (clause 9): all its expected
+    subordinates are accepted (`complete`), or their deadline passed (`deadline`: the missing are
+    listed), or something changed below after that (`update`), or after the node already
+    submitted (`correction`: the node's consolidated submission needs a correction)."""
+
     node_id: str
     form_code: str
     period: str
     expected: int
     received: int
+    reason: Literal["complete", "deadline", "update", "correction"] = "complete"  # v1.3 from here
+    level: Level | None = Field(default=None, description="The node's level")
+    due_id: str | None = Field(default=None, description="Unique per emission: node, form, period and a sequence")
+    included: list[str] = Field(default=[], description="Subordinates whose accepted data are consolidated")
+    late: list[str] = Field(default=[], description="Of those, delivered after their deadline")
+    missing: list[str] = Field(default=[], description="Expected subordinates with nothing accepted")
+    returned: list[str] = Field(default=[], description="Expected subordinates whose submission was returned")
+    deadline_at: datetime | None = Field(default=None, description="The node's own effective deadline to submit up")
+    submission_id: str | None = Field(
+        default=None, description="`correction`: the node's consolidated submission that needs correcting")
+
+
+class ConsolidationReady(Event):
+    """The consolidated document of a node is built: the same form filled with the aggregates
+    (XLSX and JSON), for the node's head to sign and submit up through intake."""
+
+    consolidation_id: str = Field(description="node:form:period:version")
+    node_id: str
+    form_code: str
+    period: str
+    version: int = Field(ge=1)
+    reason: Literal["complete", "deadline", "update", "correction"]
+    documents: dict[str, StoredObject] = Field(description="`xlsx` and `json`")
+    totals: dict[str, str | None] = Field(description="Exact figures by cell")
+    aggregates: dict[str, CellAggregate] = {}
+    included: list[str] = []
+    late: list[str] = []
+    missing: list[str] = []
+    returned: list[str] = []
+    built_at: datetime
+
+
+class InfoRequestTarget(Event):
+    """Who must answer: every active participant within `within` (default: everyone) whose kind
+    is in `kinds` or whose level is in `levels`, plus `participant_ids`."""
+
+    kinds: list[str] = []
+    levels: list[Level] = []
+    within: str | None = Field(default=None, description="A node whose subtree is targeted, e.g. one region")
+    participant_ids: list[str] = []
+
+
+class InfoRequestIssued(Event):
+    """One per participant the request concerns: a `target` answers it; a `relay` (a department
+    on the way down) consolidates its targets' answers and submits up."""
+
+    request_id: str
+    issued_by: str
+    form_code: str
+    to_participant_id: str
+    due_at: datetime
+    role: Literal["target", "relay"] = "target"  # v1.3 from here
+    level: Level | None = None
+    parent_id: str | None = Field(default=None, description="Whom the participant answers the request to")
+    period: str | None = Field(default=None, description="The period the answers are for (as of a date)")
+    form: FormDefinition | None = Field(default=None, description="The ad-hoc form (category `other`)")
+    target: InfoRequestTarget | None = None
+    title: str | None = None
 
 
 class InfoRequestIssued(Event):
