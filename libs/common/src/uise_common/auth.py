@@ -52,6 +52,8 @@ STAFF_ROLES = (ACCOUNTANT, OFFICER, ANALYST, DATA_OFFICE)  # roles a head may gi
 SUBMISSIONS_WRITE = "submissions:write"  # deliver a submission, register one delivered on paper
 SUBMISSIONS_READ = "submissions:read"  # submissions, their timelines and documents
 INBOX_READ = "inbox:read"
+INBOX_REVIEW = "inbox:review"  # accept or return what one's subordinates delivered
+INFOREQUESTS_WRITE = "inforequests:write"  # issue an information request (clause 12; the Ministry)
 REPORTS_READ = "reports:read"
 REGISTRY_READ = "registry:read"
 REGISTRY_WRITE = "registry:write"  # participants of one's subtree, one's staff
@@ -60,20 +62,21 @@ CALENDAR_WRITE = "calendar:write"  # enter the decrees that move days off and wo
 IDENTITY_ADMIN = "identity:admin"  # machine clients and sessions
 AUDIT_READ = "audit:read"
 
-SCOPES = (SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ, REGISTRY_WRITE,
-          FORMLISTS_WRITE, CALENDAR_WRITE, IDENTITY_ADMIN, AUDIT_READ)
+SCOPES = (SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, INBOX_REVIEW, INFOREQUESTS_WRITE, REPORTS_READ,
+          REGISTRY_READ, REGISTRY_WRITE, FORMLISTS_WRITE, CALENDAR_WRITE, IDENTITY_ADMIN, AUDIT_READ)
 
 # What each role may do at most. A person's token carries all of its role's scopes; a machine
 # client's, the subset it was granted.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    HEAD: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ, REGISTRY_WRITE}),
-    SIGNER: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ}),
+    HEAD: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, INBOX_REVIEW, INFOREQUESTS_WRITE, REPORTS_READ,
+                     REGISTRY_READ, REGISTRY_WRITE}),
+    SIGNER: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, INBOX_REVIEW, REPORTS_READ, REGISTRY_READ}),
     ACCOUNTANT: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, REPORTS_READ, REGISTRY_READ}),
-    OFFICER: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ,
-                        REGISTRY_WRITE}),
+    OFFICER: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, INBOX_REVIEW, INFOREQUESTS_WRITE,
+                        REPORTS_READ, REGISTRY_READ, REGISTRY_WRITE}),
     ANALYST: frozenset({REPORTS_READ, REGISTRY_READ}),
-    DATA_OFFICE: frozenset({SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ, REGISTRY_WRITE,
-                            FORMLISTS_WRITE, CALENDAR_WRITE, IDENTITY_ADMIN, AUDIT_READ}),
+    DATA_OFFICE: frozenset({SUBMISSIONS_READ, INBOX_READ, INFOREQUESTS_WRITE, REPORTS_READ, REGISTRY_READ,
+                            REGISTRY_WRITE, FORMLISTS_WRITE, CALENDAR_WRITE, IDENTITY_ADMIN, AUDIT_READ}),
     OPS: frozenset({IDENTITY_ADMIN, AUDIT_READ, REGISTRY_READ}),
     SYSTEM: frozenset({SUBMISSIONS_WRITE, SUBMISSIONS_READ, INBOX_READ, REPORTS_READ, REGISTRY_READ}),
     INTEGRATOR: frozenset({REPORTS_READ}),
