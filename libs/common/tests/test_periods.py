@@ -7,7 +7,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from uise_common.periods import MAX_YEAR, MIN_YEAR, PeriodInvalid, is_period, parse_period
+from uise_common.periods import (
+    MAX_YEAR,
+    MIN_YEAR,
+    PeriodInvalid,
+    collection_window,
+    is_period,
+    parse_period,
+)
 
 # Each of these, if accepted, would be a period beside the canonical one (or crash further on).
 HOSTILE = [
@@ -67,3 +74,14 @@ def test_the_year_range_is_inclusive_and_windows_around_it_can_be_computed():
     for year in (MIN_YEAR - 1, MAX_YEAR + 1):
         with pytest.raises(PeriodInvalid, match=f"between {MIN_YEAR} and {MAX_YEAR}"):
             parse_period(str(year))
+
+
+def test_a_period_is_open_from_its_first_day_until_a_year_after_its_last_deadline():
+    window = collection_window(parse_period("2026-Q3"), [10, 20, 30])
+    assert window.refusal(date(2026, 6, 30)) == "PERIOD_NOT_OPEN"
+    assert window.refusal(date(2026, 7, 1)) is None
+    assert window.refusal(date(2027, 10, 30)) is None
+    assert window.closes == date(2027, 10, 30)  # 30 Sep + 30 days + 365 days
+    assert window.refusal(date(2027, 10, 31)) == "PERIOD_CLOSED"
+    # an as-of-date period opens on its date
+    assert collection_window(parse_period("2026-12-15")).refusal(date(2026, 12, 14)) == "PERIOD_NOT_OPEN"

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100
@@ -96,3 +97,31 @@ def is_period(text: object) -> bool:
     except PeriodInvalid:
         return False
     return True
+
+
+# How long after its last deadline a period stays open for corrections of distorted data
+# (clause 11). Past that, a figure is history: the national report has been used for policy.
+CORRECTION_DAYS = 365
+
+
+@dataclass(frozen=True)
+class CollectionWindow:
+    """When a form's period may be delivered: from the period's first day (a school cannot
+    report a year that has not begun; an annual census is filled during its year) until its
+    last level's deadline day plus CORRECTION_DAYS."""
+
+    opens: date
+    closes: date
+
+    def refusal(self, today: date) -> str | None:
+        """PERIOD_NOT_OPEN before the window, PERIOD_CLOSED after it, else None."""
+        if today < self.opens:
+            return "PERIOD_NOT_OPEN"
+        if today > self.closes:
+            return "PERIOD_CLOSED"
+        return None
+
+
+def collection_window(period: Period, deadline_days: Iterable[int] = ()) -> CollectionWindow:
+    last = max(deadline_days, default=0)
+    return CollectionWindow(opens=period.start, closes=period.end + timedelta(days=last + CORRECTION_DAYS))
