@@ -433,6 +433,8 @@ class ConsolidationDue(Event):
     deadline_at: datetime | None = Field(default=None, description="The node's own effective deadline to submit up")
     submission_id: str | None = Field(
         default=None, description="`correction`: the node's consolidated submission that needs correcting")
+    included_submissions: dict[str, str] = Field(
+        default={}, description="Included subordinate → the accepted submission whose figures count")
 
 
 class ConsolidationReady(Event):
@@ -452,6 +454,7 @@ class ConsolidationReady(Event):
     late: list[str] = []
     missing: list[str] = []
     returned: list[str] = []
+    included_submissions: dict[str, str] = Field(default={}, description="The submissions consolidated")
     built_at: datetime
 
 

@@ -76,6 +76,7 @@ EXAMPLES: dict[type, e.Event] = {
     e.ConsolidationDue: e.ConsolidationDue(node_id="210340000013", form_code="SCH-1", period="2026",
                                            expected=2, received=1, reason="deadline", level=Level.district,
                                            due_id="210340000013:SCH-1:2026:1", included=["220440000019"],
+                                           included_submissions={"220440000019": _SUB["submission_id"]},
                                            missing=["220440000029"],
                                            deadline_at=datetime(2027, 1, 21, 18, 59, 59, tzinfo=UTC)),
     e.ConsolidationReady: e.ConsolidationReady(
@@ -86,7 +87,8 @@ EXAMPLES: dict[type, e.Event] = {
         totals={"pupils_total": "810", "pupils_girls": "412", "pupils_boys": "398", "classes": "33",
                 "teachers": "55"},
         aggregates={"teachers": e.CellAggregate(sum="55", count=1, min="55", max="55")},
-        included=["220440000019"], missing=["220440000029"], built_at=_AT),
+        included=["220440000019"], missing=["220440000029"],
+        included_submissions={"220440000019": _SUB["submission_id"]}, built_at=_AT),
     e.InfoRequestIssued: e.InfoRequestIssued(
         request_id="ir-1", issued_by="100140011059", form_code="IR-2026-1", to_participant_id="210240000018",
         due_at=_AT, role="relay", level=Level.region, parent_id="100140011059", period="2026-12-15",
