@@ -14,7 +14,7 @@ import pytest
 
 from uise_common.pki.cms import sign
 from uise_common.settings import Settings
-from uise_registry.demo import DISTRICT, SCHOOLS
+from uise_registry.demo import DISTRICT, REGION, SCHOOLS
 from uise_stack.client import (
     bearer,
     client_token,
@@ -109,6 +109,8 @@ def test_a_hostile_upload_is_refused_with_its_reason(ready, ca, intake, case):
     else:
         data, files = CORPUS.request_parts(case, lambda doc: sign(doc, signer.key, signer.cert),
                                            LIMITS.max_document_bytes, LIMITS.intake_max_signature_bytes)
+        if "to" in case:
+            data["recipient_id"] = {"region": REGION}[case["to"]]
         resp = httpx.post(f"{intake}/v1/submissions", data=data, files=files, headers=headers, timeout=60)
         status, body = resp.status_code, resp.json()
     assert status < 500, body

@@ -104,14 +104,15 @@ def build(tmp_path, limiter, **overrides):
     rt.kafka_health = Healthy()
     rt.authenticator = ISSUER.authenticator(REVOKED)
     with Session(rt.engine) as s:
-        s.add(KnownParticipant(participant_id=MINISTRY, kind="ministry", parent_id=None))
-        s.add(KnownParticipant(participant_id=REGION, kind="region", parent_id=MINISTRY))
-        s.add(KnownParticipant(participant_id=DISTRICT, kind="district", parent_id=REGION))
-        s.add(KnownParticipant(participant_id=OTHER_DISTRICT, kind="district", parent_id=REGION))
+        s.add(KnownParticipant(participant_id=MINISTRY, kind="ministry", parent_id=None, level="ministry"))
+        s.add(KnownParticipant(participant_id=REGION, kind="region", parent_id=MINISTRY, level="region"))
+        s.add(KnownParticipant(participant_id=DISTRICT, kind="district", parent_id=REGION, level="district"))
+        s.add(KnownParticipant(participant_id=OTHER_DISTRICT, kind="district", parent_id=REGION, level="district"))
         for school, parent in ((SCHOOL, DISTRICT), (SIBLING, DISTRICT), (STRANGER, OTHER_DISTRICT)):
-            s.add(KnownParticipant(participant_id=school, kind="school", parent_id=parent))
+            s.add(KnownParticipant(participant_id=school, kind="school", parent_id=parent, level="organization"))
         for year in (THIS_YEAR, THIS_YEAR - 5):
-            s.add(KnownForm(code="SCH-1", year=year, respondent_kinds="school", period_type="annual"))
+            s.add(KnownForm(code="SCH-1", year=year, respondent_kinds="school", period_type="annual",
+                            levels="organization,district,region"))
             s.add(KnownForm(code="MON-Q", year=year, respondent_kinds="school", period_type="quarterly"))
             s.add(KnownForm(code="OTH", year=year, respondent_kinds="school", period_type=None))
         s.commit()
@@ -133,8 +134,9 @@ def auth(token: str) -> dict[str, str]:
 
 
 def post(client, token, document=b'{"pupils": 1}', signature=None, form_code="SCH-1", period=str(THIS_YEAR),
-         filename="r.json", headers=None):
-    return client.post("/v1/submissions", data={"form_code": form_code, "period": period},
+         filename="r.json", headers=None, recipient_id=None):
+    data = {"form_code": form_code, "period": period, **({"recipient_id": recipient_id} if recipient_id else {})}
+    return client.post("/v1/submissions", data=data,
                        files={"document": (filename, document), "signature": ("r.p7s", signature or cms_like())},
                        headers={**(auth(token) if token else {}), **(headers or {})})
 
@@ -322,8 +324,8 @@ async def test_concurrent_versions_still_form_one_chain(tmp_path, limiter):
     (dict(signature=b"not a signature at all"), (422, "SIGNATURE_NOT_CMS")),
     (dict(period="2026-13"), (422, "PERIOD_INVALID")),
     (dict(period=f"{THIS_YEAR}-Q1"), (422, "PERIOD_MISMATCH")),
-    (dict(period=str(THIS_YEAR - 5)), (422, "PERIOD_OUTSIDE_WINDOW")),
-    (dict(period=str(THIS_YEAR + 1)), (422, "PERIOD_OUTSIDE_WINDOW")),
+    (dict(period=str(THIS_YEAR - 5)), (422, "PERIOD_CLOSED")),
+    (dict(period=str(THIS_YEAR + 1)), (422, "PERIOD_NOT_OPEN")),
     (dict(form_code="NOPE"), (422, "UNKNOWN_FORM")),
 ])
 def test_refusals_carry_their_reason(env, kw, expected):
@@ -337,8 +339,21 @@ def test_refusals_carry_their_reason(env, kw, expected):
 def test_participant_and_form_applicability(env):
     client, tokens, _rt, _ = env
     assert code(post(client, tokens["UNREGISTERED"])) == (403, "UNKNOWN_PARTICIPANT")
-    assert code(post(client, tokens[DISTRICT])) == (422, "FORM_NOT_APPLICABLE")
+    # a department delivers the forms its level has a deadline for: its consolidation (clause 9)
+    assert post(client, tokens[DISTRICT], document=b'{"pupils": 2}').status_code == 202
+    assert post(client, tokens[REGION], document=b'{"pupils": 3}').status_code == 202
+    assert code(post(client, tokens[DISTRICT], form_code="MON-Q", period=f"{THIS_YEAR}-Q1")) == (
+        422, "FORM_NOT_APPLICABLE")
+    assert code(post(client, tokens[MINISTRY])) == (422, "NO_RECIPIENT")
     assert post(client, tokens[SCHOOL], form_code="OTH", period=f"{THIS_YEAR}-05-01").status_code == 202
+
+
+def test_a_school_submits_to_its_district_never_straight_to_the_region(env):
+    client, tokens, _rt, _ = env
+    resp = post(client, tokens[SCHOOL], recipient_id=REGION)
+    assert code(resp) == (422, "NOT_IMMEDIATE_SUPERIOR") and DISTRICT in resp.json()["error"]["message"]["en"]
+    assert code(post(client, tokens[SCHOOL], recipient_id=OTHER_DISTRICT)) == (422, "NOT_IMMEDIATE_SUPERIOR")
+    assert post(client, tokens[SCHOOL], recipient_id=DISTRICT).status_code == 202
 
 
 def test_sizes_are_refused_before_the_body_is_parsed(tmp_path, limiter):
@@ -478,13 +493,18 @@ def test_version_2_migrates_a_version_1_database(tmp_path):
             " reason_code VARCHAR)")
         conn.exec_driver_sql("CREATE TABLE intake_form (code VARCHAR NOT NULL, year INTEGER NOT NULL, "
                              "respondent_kinds VARCHAR NOT NULL, PRIMARY KEY (code, year))")
+        conn.exec_driver_sql("CREATE TABLE intake_participant (participant_id VARCHAR PRIMARY KEY, "
+                             "kind VARCHAR NOT NULL, parent_id VARCHAR, active BOOLEAN NOT NULL)")
         conn.exec_driver_sql("INSERT INTO intake_submission VALUES ('old', 'S1', 'D1', 'SCH-1', '2026', 'k', 'h', "
                              "'k', 'h', 'application/json', '2026-01-01 00:00:00', NULL, 'accepted', NULL)")
         conn.exec_driver_sql("CREATE TABLE uise_schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                              "applied_at DATETIME NOT NULL)")
         conn.exec_driver_sql("INSERT INTO uise_schema_migration VALUES (1, 'v1', '2026-01-01 00:00:00')")
-    assert migrate(engine, MIGRATIONS) == [2, 3]
+    assert migrate(engine, MIGRATIONS) == [2, 3, 4]
     insp = inspect(engine)
+    assert "addressed_to" in {c["name"] for c in insp.get_columns("intake_submission")}
+    assert "level" in {c["name"] for c in insp.get_columns("intake_participant")}
+    assert "levels" in {c["name"] for c in insp.get_columns("intake_form")}
     assert {"channel", "registered_by"} <= {c["name"] for c in insp.get_columns("intake_submission")}
     assert "period_type" in {c["name"] for c in insp.get_columns("intake_form")}
     assert "intake_idempotency" in set(insp.get_table_names())
@@ -522,6 +542,8 @@ def test_every_hostile_upload_gets_its_reason(env, case):
     data, files = CORPUS.request_parts(case, lambda _doc: cms_like(), settings.max_document_bytes,
                                        settings.intake_max_signature_bytes)
     data["period"] = data["period"].replace("2026", str(THIS_YEAR), 1)
+    if "to" in case:
+        data["recipient_id"] = {"region": REGION}[case["to"]]
     who = {"school": SCHOOL, "district": DISTRICT}[case["as"]]
     if case["auth"] == "revoked":
         headers = auth(token(who, session_id="signed-out-corpus"))
@@ -592,3 +614,29 @@ def test_the_submitter_explains_its_queries_after_upload(env):
         f"@{SCHOOL}/head")
     steps = [t["step"] for t in client.get(f"/v1/submissions/{sid}", headers=auth(tokens[DISTRICT])).json()["timeline"]]
     assert steps[-2:] == ["queried", "explained"]
+
+
+def test_a_return_and_a_correction_needed_reach_the_submitters_timeline(env):
+    from uise_contracts.events import ConsolidationDue, SubmissionAccepted, SubmissionReturned
+
+    client, tokens, rt, _ = env
+    school = post(client, tokens[SCHOOL]).json()["submission_id"]
+    district = post(client, tokens[DISTRICT], document=b'{"pupils": 2}').json()["submission_id"]
+    at = datetime.now(ALMATY)
+    with Session(rt.engine) as s:
+        handlers.on_accepted(SubmissionAccepted(submission_id=school, participant_id=SCHOOL, recipient_id=DISTRICT,
+                                                form_code="SCH-1", period=str(THIS_YEAR)), s)
+        handlers.on_returned(SubmissionReturned(submission_id=school, participant_id=SCHOOL, recipient_id=DISTRICT,
+                                                form_code="SCH-1", period=str(THIS_YEAR), comment="classes: 31, not 33",
+                                                returned_by="iin:870303400044", returned_at=at), s)
+        handlers.on_consolidation_due(ConsolidationDue(
+            node_id=DISTRICT, form_code="SCH-1", period=str(THIS_YEAR), expected=2, received=2, reason="correction",
+            submission_id=district, due_id=f"{DISTRICT}:SCH-1:{THIS_YEAR}:3"), s)
+        s.commit()
+    mine = client.get(f"/v1/submissions/{school}", headers=auth(tokens[SCHOOL])).json()
+    assert (mine["status"], mine["final"], mine["reason_code"]) == ("returned", True, "RETURNED")
+    returned = [t for t in mine["timeline"] if t["step"] == "returned"]
+    assert returned[0]["detail"]["comment"] == "classes: 31, not 33" and returned[0]["service"] == "routing"
+    theirs = client.get(f"/v1/submissions/{district}", headers=auth(tokens[DISTRICT])).json()
+    needed = [t for t in theirs["timeline"] if t["step"] == "correction_needed"]
+    assert needed and needed[0]["detail"]["due_id"].endswith(":3") and needed[0]["service"] == "deadline"

@@ -39,6 +39,11 @@ def test_status_never_goes_back_and_final_is_final():
     assert next_status("validated", "signature_checked") == "validated"  # a late event
     assert next_status("accepted", "rejected") == "accepted"
     assert next_status("rejected", "validated") == "rejected"
+    # the recipient may send back what it accepted; nothing moves a returned submission after
+    assert next_status("accepted", "returned") == "returned"
+    assert next_status("validated", "returned") == "returned"  # the return read before the acceptance
+    assert next_status("returned", "accepted") == "returned"
+    assert next_status("rejected", "returned") == "rejected"
 
 
 def test_receipt_signature_verifies_and_detects_any_change(tmp_path):
@@ -173,8 +178,8 @@ def test_periods_and_their_windows():
     q3 = parse_period("2026-Q3")
     check_window(q3, date(2026, 7, 1), 0, 365)
     check_window(q3, date(2027, 9, 30), 0, 365)
-    assert refused(check_window, q3, date(2026, 6, 30), 0, 365) == "PERIOD_OUTSIDE_WINDOW"
-    assert refused(check_window, q3, date(2027, 10, 1), 0, 365) == "PERIOD_OUTSIDE_WINDOW"
+    assert refused(check_window, q3, date(2026, 6, 30), 0, 365) == "PERIOD_NOT_OPEN"
+    assert refused(check_window, q3, date(2027, 10, 1), 0, 365) == "PERIOD_CLOSED"
     check_window(q3, date(2026, 6, 1), 30, 365)  # opened early by configuration
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Field, SQLModel, create_engine
 
@@ -83,6 +83,20 @@ def create_tables(*models: type[SQLModel]) -> Callable[[Connection], None]:
 
     def apply(conn: Connection) -> None:
         SQLModel.metadata.create_all(conn, tables=[m.__table__ for m in models])
+
+    return apply
+
+
+def add_columns(table: str, columns: dict[str, str]) -> Callable[[Connection], None]:
+    """A migration step that adds the columns (name → SQL type and default) a table lacks.
+    Version 1 of a service builds its tables from the current models, so on a fresh database
+    they are there already; on an older one they are added."""
+
+    def apply(conn: Connection) -> None:
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        for name, ddl in columns.items():
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
     return apply
 

@@ -4,7 +4,7 @@ caller's subtree against."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlmodel import Session
 
@@ -23,3 +23,13 @@ def ancestors_in(model: type) -> Callable[[Session, str], list[str]]:
         return chain
 
     return ancestors
+
+
+def form_applies(kind: str, level: str | None, respondent_kinds: Iterable[str], levels: Iterable[str]) -> bool:
+    """Whether a participant delivers a form: an organization (school, college, ...) when the
+    form names its kind; a department (district, region) when the form gives its level a
+    deadline, for it consolidates its subordinates' answers and submits them up. The Ministry
+    submits to nobody."""
+    if level in (None, "organization"):
+        return kind in set(respondent_kinds)
+    return level != "ministry" and level in set(levels)

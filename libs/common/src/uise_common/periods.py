@@ -122,6 +122,10 @@ class CollectionWindow:
         return None
 
 
-def collection_window(period: Period, deadline_days: Iterable[int] = ()) -> CollectionWindow:
+def collection_window(period: Period, deadline_days: Iterable[int] = (), *, opens_days_before: int = 0,
+                      correction_days: int = CORRECTION_DAYS) -> CollectionWindow:
+    """The window of `period` for a form whose levels have `deadline_days`; a deployment may
+    open it earlier or keep corrections for another span (intake's settings)."""
     last = max(deadline_days, default=0)
-    return CollectionWindow(opens=period.start, closes=period.end + timedelta(days=last + CORRECTION_DAYS))
+    return CollectionWindow(opens=period.start - timedelta(days=opens_days_before),
+                            closes=period.end + timedelta(days=last + correction_days))

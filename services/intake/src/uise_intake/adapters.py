@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, create_tables, utcnow
+from uise_common.db import Migration, add_columns, create_tables, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -16,6 +16,7 @@ class KnownParticipant(SQLModel, table=True):
     kind: str
     parent_id: str | None = None
     active: bool = True
+    level: str | None = None  # v4: a department submits the forms its level has a deadline for
 
 
 class KnownForm(SQLModel, table=True):
@@ -24,6 +25,7 @@ class KnownForm(SQLModel, table=True):
     year: int = Field(primary_key=True)
     respondent_kinds: str  # comma-separated
     period_type: str | None = None  # v2; None for rows read before it
+    levels: str | None = None  # v4: comma-separated levels with a deadline (departments consolidate these)
 
 
 class Submission(SQLModel, table=True):
@@ -46,6 +48,7 @@ class Submission(SQLModel, table=True):
     reason_code: str | None = None
     channel: str = "electronic"  # v2: or "paper" (registered by the recipient, clause 8)
     registered_by: str | None = None  # v2: paper only, "<recipient id>/<user>"
+    addressed_to: str | None = None  # v4: the recipient the submitter named, when it named one
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -85,6 +88,14 @@ class DocumentRead(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+def _v4_levels_and_address(conn) -> None:
+    """Issue 10: departments consolidate and submit up the forms their level has a deadline for;
+    a submitter may name its recipient (refused past its immediate superior)."""
+    add_columns("intake_participant", {"level": "VARCHAR"})(conn)
+    add_columns("intake_form", {"levels": "VARCHAR"})(conn)
+    add_columns("intake_submission", {"addressed_to": "VARCHAR"})(conn)
+
+
 def _v3_tokens_and_document_reads(conn) -> None:
     """Issue 7: callers present identity's tokens, so intake's own API keys go; document reads
     are audited."""
@@ -119,4 +130,6 @@ MIGRATIONS = [
               create_tables(KnownParticipant, KnownForm, Submission, TimelineEntry)),
     Migration(2, "API keys, idempotency keys, paper channel, correction chain", _v2_keys_idempotency_paper),
     Migration(3, "identity's tokens replace API keys; document reads audited", _v3_tokens_and_document_reads),
+    Migration(4, "levels of participants and forms (departments submit up); the addressed recipient",
+              _v4_levels_and_address),
 ]

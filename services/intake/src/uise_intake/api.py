@@ -47,8 +47,9 @@ PERIOD_HELP = "2026 (annual), 2026-H1, 2026-Q3, 2026-10 (monthly) or 2026-10-15 
 AUTH_CODES = ("UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "SESSION_REVOKED", "SCOPE_MISSING")
 UPLOAD_CODES = ("NOT_A_PARTICIPANT", "UNKNOWN_PARTICIPANT", "REQUEST_TOO_LARGE", "REQUEST_MALFORMED", "OVERLOADED",
                 "PARTICIPANT_BUSY", "RATE_LIMITED", "REQUEST_TIMEOUT", "UPLOAD_TOO_SLOW",
-                "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_REUSED", "PERIOD_INVALID", "PERIOD_OUTSIDE_WINDOW",
-                "PERIOD_MISMATCH", "UNKNOWN_FORM", "FORM_NOT_APPLICABLE", "KAFKA_UNAVAILABLE", "STORAGE_UNAVAILABLE",
+                "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_REUSED", "PERIOD_INVALID", "PERIOD_NOT_OPEN", "PERIOD_CLOSED",
+                "PERIOD_MISMATCH", "UNKNOWN_FORM", "FORM_NOT_APPLICABLE", "NO_RECIPIENT", "NOT_IMMEDIATE_SUPERIOR",
+                "KAFKA_UNAVAILABLE", "STORAGE_UNAVAILABLE",
                 "DATABASE_UNAVAILABLE")
 DOCUMENT_CODES = ("DOCUMENT_TOO_LARGE", "EMPTY_UPLOAD", "DOCUMENT_TYPE_UNSUPPORTED", "DOCUMENT_TYPE_MISMATCH",
                   "DOCUMENT_NOT_UTF8", "DOCUMENT_JSON_INVALID", "XLSX_NOT_A_ZIP", "XLSX_RATIO", "XLSX_TOO_LARGE",
@@ -169,6 +170,8 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         signature: Annotated[UploadFile, File(description="CMS (PKCS#7) SignedData in DER, detached or attached")],
         explanations: Annotated[str | None, Form(
             max_length=420_000, description='Written explanations of validation queries: JSON {"rule code": "text"}')] = None,
+        recipient_id: Annotated[ParticipantId | None, Form(
+            description="The recipient, when the submitter names it: must be its immediate superior (clause 9)")] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Deliver a signed document (clause 8) for the caller's organization (the head, a signer,
@@ -183,7 +186,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         # The same document, form, period and signature make the same submission: a retry with
         # the key and another signature is another submission, refused like another document.
         fp = fingerprint(channel="electronic", form_code=form_code, period=period, document=sha256(doc),
-                         signature=sha256(sig))
+                         signature=sha256(sig), **({"recipient_id": recipient_id} if recipient_id else {}))
         if (first := await deliveries.replay(participant_id, idempotency_key, fp)) is not None:
             return first
         p = check(parse_period, period)
@@ -191,12 +194,13 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
         explained = check(parse_explanations, explanations)
         media_type = await check_in_thread(inspect_document, doc, document.filename, xlsx_limits)
         check(check_cms, sig)
-        participant = await deliveries.read(lambda s: commands.reference(s, participant_id, form_code, p))
+        participant = await deliveries.read(
+            lambda s: commands.reference(s, participant_id, form_code, p, addressed_to=recipient_id))
         return await deliveries.deliver(Delivery(
             caller_id=participant_id, participant=participant, form_code=form_code, period=p, document=doc,
             media_type=media_type, proof=sig, channel="electronic", fingerprint=fp,
             idempotency_key=idempotency_key, delivered_at=delivered_at, explanations=explained,
-            signers=named_signers(sig)))
+            signers=named_signers(sig), addressed_to=recipient_id))
 
     # --- the paper channel (clause 8, registered by the recipient) -----------------------------
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, or_, select
 
 from uise_common.auth import Principal
+from uise_common.hierarchy import form_applies
 from uise_contracts.events import StoredObject, SubmissionExplained, SubmissionReceived
 from uise_intake.adapters import (
     DocumentRead,
@@ -22,7 +23,7 @@ from uise_intake.adapters import (
     Submission,
     TimelineEntry,
 )
-from uise_intake.domain import Period, check_period_type
+from uise_intake.domain import FINAL, Period, check_period_type
 from uise_intake.reasons import Refused
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -53,6 +54,7 @@ class Delivery:
     delivered_on: date | None = None
     explanations: dict[str, str] = field(default_factory=dict)
     signers: list[dict] = field(default_factory=list)  # as the CMS claims them (verified later)
+    addressed_to: str | None = None  # the recipient the submitter named, checked against its parent
 
     @property
     def paper(self) -> bool:
@@ -63,18 +65,24 @@ class Delivery:
 
 
 def reference(s: Session, participant_id: str, form_code: str, period: Period,
-              recipient: str | None = None) -> KnownParticipant:
+              recipient: str | None = None, addressed_to: str | None = None) -> KnownParticipant:
     """The submitting participant, if it may deliver this form for this period (and, for paper,
-    if `recipient` is its parent)."""
+    if `recipient` is its parent; when the submitter names `addressed_to`, if that is its
+    immediate superior: a school never submits straight to the region, clause 9)."""
     participant = s.get(KnownParticipant, participant_id)
     if participant is None or not participant.active:
         raise Refused("UNKNOWN_PARTICIPANT", participant_id=participant_id)
     if recipient is not None and participant.parent_id != recipient:
         raise Refused("NOT_RECIPIENT", participant_id=participant_id)
+    if participant.parent_id is None:
+        raise Refused("NO_RECIPIENT", participant_id=participant_id)
+    if addressed_to is not None and addressed_to != participant.parent_id:
+        raise Refused("NOT_IMMEDIATE_SUPERIOR", addressed_to=addressed_to, parent_id=participant.parent_id)
     form = s.get(KnownForm, (form_code, period.start.year))
     if form is None:
         raise Refused("UNKNOWN_FORM", form_code=form_code, period=period.text)
-    if participant.kind not in form.respondent_kinds.split(","):
+    if not form_applies(participant.kind, participant.level, form.respondent_kinds.split(","),
+                        (form.levels or "").split(",")):
         raise Refused("FORM_NOT_APPLICABLE", form_code=form_code, kind=participant.kind)
     check_period_type(form_code, form.period_type, period)
     return participant
@@ -139,7 +147,7 @@ def record(s: Session, d: Delivery, submission_id: str, doc: StoredObject, proof
         recipient_id=participant.parent_id, form_code=d.form_code, period=d.period.text,
         document_key=doc.key, document_sha256=doc.sha256, signature_key=proof.key,
         signature_sha256=proof.sha256, media_type=d.media_type, delivered_at=d.delivered_at,
-        supersedes=previous, channel=d.channel, registered_by=d.registered_by))
+        supersedes=previous, channel=d.channel, registered_by=d.registered_by, addressed_to=d.addressed_to))
     detail: dict = {"sha256": doc.sha256}
     if d.paper:
         detail |= {"channel": "paper", "delivered_on": d.delivered_on.isoformat()}
@@ -160,7 +168,7 @@ def record(s: Session, d: Delivery, submission_id: str, doc: StoredObject, proof
         submission_id=submission_id, participant_id=participant.participant_id, form_code=d.form_code,
         period=d.period.text, document=doc, signature=proof, signature_detached=not d.paper,
         delivered_at=d.delivered_at, supersedes=previous, channel=d.channel, registered_by=d.registered_by,
-        explanations=d.explanations)
+        explanations=d.explanations, addressed_to=d.addressed_to)
 
 
 # --- reading back --------------------------------------------------------------------------------
@@ -180,7 +188,7 @@ def summary(sub: Submission, superseded_by: str | None) -> dict:
         "submission_id": sub.submission_id, "participant_id": sub.participant_id,
         "recipient_id": sub.recipient_id, "form_code": sub.form_code, "period": sub.period,
         "channel": sub.channel, "status": sub.status, "reason_code": sub.reason_code,
-        "final": sub.status in ("accepted", "rejected"), "delivered_at": almaty(sub.delivered_at),
+        "final": sub.status in FINAL, "delivered_at": almaty(sub.delivered_at),
         "document_sha256": sub.document_sha256, "supersedes": sub.supersedes, "superseded_by": superseded_by,
     }
 

@@ -13,10 +13,10 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import PurePosixPath
 
-from uise_common.periods import Period, PeriodInvalid
+from uise_common.periods import Period, PeriodInvalid, collection_window
 from uise_common.periods import parse_period as _parse_period
 from uise_common.workbook import (
     WorkbookError,
@@ -31,11 +31,16 @@ CSV = "text/csv"
 PDF = "application/pdf"
 
 # Status order; a later event never moves a submission back, and a final state never changes.
-STATUS_RANK = {"received": 0, "signature_checked": 1, "queried": 2, "validated": 3, "accepted": 4, "rejected": 4}
-FINAL = {"accepted", "rejected"}
+STATUS_RANK = {"received": 0, "signature_checked": 1, "queried": 2, "validated": 3, "accepted": 4, "rejected": 4,
+               "returned": 5}
+FINAL = {"accepted", "rejected", "returned"}
 
 
 def next_status(current: str, new: str) -> str:
+    """The one exception to "final never changes": the recipient may return what it accepted
+    (clause 9), and the submitter must then correct it."""
+    if current == "accepted" and new == "returned":
+        return new
     if current in FINAL:
         return current
     return new if STATUS_RANK[new] >= STATUS_RANK[current] else current
@@ -244,16 +249,12 @@ def check_period_type(form_code: str, period_type: str | None, period: Period) -
     raise Refused("PERIOD_MISMATCH", form_code=form_code, period_type=period_type, period=period.text)
 
 
-def collection_window(period: Period, opens_days_before: int, closes_days_after: int) -> tuple[date, date]:
-    return period.start - timedelta(days=opens_days_before), period.end + timedelta(days=closes_days_after)
-
-
 def check_window(period: Period, on: date, opens_days_before: int, closes_days_after: int) -> None:
-    """`on` (an Almaty date) lies in the period's collection window."""
-    opens, closes = collection_window(period, opens_days_before, closes_days_after)
-    if not opens <= on <= closes:
-        raise Refused("PERIOD_OUTSIDE_WINDOW", period=period.text, opens=opens.isoformat(),
-                      closes=closes.isoformat())
+    """`on` (an Almaty date) lies in the period's collection window (uise_common.periods; at the
+    door the form is not known yet, so its deadline days are not added: routing checks those)."""
+    window = collection_window(period, opens_days_before=opens_days_before, correction_days=closes_days_after)
+    if (code := window.refusal(on)) is not None:
+        raise Refused(code, period=period.text, opens=window.opens.isoformat(), closes=window.closes.isoformat())
 
 
 # --- API keys ------------------------------------------------------------------------------

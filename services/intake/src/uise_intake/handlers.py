@@ -4,12 +4,14 @@ timeline with the service that took the step."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from uise_common.consumer import NotYetKnown
 from uise_contracts.events import (
+    ConsolidationDue,
     FormListApproved,
     ParticipantUpserted,
     SignatureChecked,
@@ -17,6 +19,7 @@ from uise_contracts.events import (
     SubmissionAggregated,
     SubmissionQueried,
     SubmissionRejected,
+    SubmissionReturned,
     SubmissionValidated,
     TimelinessRecorded,
 )
@@ -28,23 +31,30 @@ from uise_intake.domain import next_status
 
 def on_participant(event: ParticipantUpserted, session: Session) -> list:
     session.merge(KnownParticipant(participant_id=event.participant_id, kind=event.kind,
-                                   parent_id=event.parent_id, active=event.active))
+                                   parent_id=event.parent_id, active=event.active, level=event.level.value))
     return []
 
 
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
         session.merge(KnownForm(code=form.code, year=event.year, respondent_kinds=",".join(form.respondent_kinds),
-                                period_type=form.period_type))
+                                period_type=form.period_type, levels=",".join(form.deadline_days)))
     return []
 
 
-def _step(event: BaseModel, session: Session, step: str, status: str | None, detail: dict,
-          reason_code: str | None = None) -> list:
+@dataclass(frozen=True)
+class _About:
+    """An event that concerns a submission without being about it by its own id."""
+
+    submission_id: str
+
+
+def _step(event: BaseModel | _About, session: Session, step: str, status: str | None, detail: dict,
+          reason_code: str | None = None, service: str | None = None) -> list:
     sub = session.get(Submission, event.submission_id)
     if sub is None:
         raise NotYetKnown(f"submission {event.submission_id}")
-    service = topic_for(event).producers[0]
+    service = service or topic_for(event).producers[0]
     session.add(TimelineEntry(submission_id=sub.submission_id, step=step, service=service,
                               detail=json.dumps(detail, default=str, ensure_ascii=False)))
     if status is not None:
@@ -77,7 +87,25 @@ def on_queried(e: SubmissionQueried, s: Session) -> list:
 
 
 def on_accepted(e: SubmissionAccepted, s: Session) -> list:
-    return _step(e, s, "accepted", "accepted", {"recipient_id": e.recipient_id})
+    # a correction of data already accepted is a correction of distorted data (clause 11)
+    return _step(e, s, "accepted", "accepted", {"recipient_id": e.recipient_id, "supersedes": e.supersedes,
+                                                "corrects_accepted": e.corrects_accepted})
+
+
+def on_returned(e: SubmissionReturned, s: Session) -> list:
+    return _step(e, s, "returned", "returned", {"recipient_id": e.recipient_id, "comment": e.comment,
+                                                "returned_by": e.returned_by, "returned_at": almaty(e.returned_at)},
+                 "RETURNED")
+
+
+def on_consolidation_due(e: ConsolidationDue, s: Session) -> list:
+    """A change below after the node submitted its consolidation: the node's own submission
+    needs a correction, and its timeline says so (the other reasons concern no submission)."""
+    if e.reason != "correction" or e.submission_id is None:
+        return []
+    return _step(_About(e.submission_id), s, "correction_needed", None,
+                 {"node_id": e.node_id, "due_id": e.due_id, "included": e.included, "late": e.late,
+                  "missing": e.missing, "returned": e.returned}, service="deadline")
 
 
 def on_rejected(e: SubmissionRejected, s: Session) -> list:
@@ -105,4 +133,6 @@ CONSUMERS = {
     topic_for(SubmissionQueried): on_queried,
     topic_for(TimelinessRecorded): on_timeliness,
     topic_for(SubmissionAggregated): on_aggregated,
+    topic_for(SubmissionReturned): on_returned,
+    topic_for(ConsolidationDue): on_consolidation_due,
 }

@@ -103,10 +103,14 @@ REASONS: dict[str, Reason] = {
         422, "{period} is not a period: use 2026, 2026-H1, 2026-Q3, 2026-10 or 2026-10-15",
         "{period} не является периодом: 2026, 2026-H1, 2026-Q3, 2026-10 или 2026-10-15",
         "{period} кезең емес: 2026, 2026-H1, 2026-Q3, 2026-10 немесе 2026-10-15"),
-    "PERIOD_OUTSIDE_WINDOW": Reason(
-        422, "period {period} is collected from {opens} to {closes}",
-        "период {period} принимается с {opens} по {closes}",
-        "{period} кезеңі {opens} бастап {closes} дейін қабылданады"),
+    "PERIOD_NOT_OPEN": Reason(
+        422, "period {period} is not open yet: it is collected from {opens} to {closes}",
+        "период {period} ещё не открыт: он принимается с {opens} по {closes}",
+        "{period} кезеңі әлі ашылмаған: ол {opens} бастап {closes} дейін қабылданады"),
+    "PERIOD_CLOSED": Reason(
+        422, "period {period} is closed: it was collected from {opens} to {closes}",
+        "период {period} закрыт: он принимался с {opens} по {closes}",
+        "{period} кезеңі жабылды: ол {opens} бастап {closes} дейін қабылданды"),
     "PERIOD_MISMATCH": Reason(
         422, "form {form_code} is {period_type}; {period} is not such a period",
         "форма {form_code} имеет периодичность {period_type}; {period} ей не соответствует",
@@ -115,6 +119,13 @@ REASONS: dict[str, Reason] = {
         422, "form {form_code} is not on the approved list for {period}",
         "формы {form_code} нет в утверждённом перечне на {period}",
         "{form_code} нысаны {period} бекітілген тізбеде жоқ"),
+    "NOT_IMMEDIATE_SUPERIOR": Reason(
+        422, "submit to your immediate superior {parent_id}, not to {addressed_to} (clause 9: step by step)",
+        "сдавайте вышестоящему {parent_id}, а не {addressed_to} (пункт 9: поэтапно)",
+        "тікелей жоғары тұрған {parent_id} ұйымына тапсырыңыз, {addressed_to} емес (9-тармақ: кезең-кезеңімен)"),
+    "NO_RECIPIENT": Reason(
+        422, "{participant_id} has no superior to submit to", "у {participant_id} нет вышестоящего получателя",
+        "{participant_id} тапсыратын жоғары тұрған ұйым жоқ"),
     "FORM_NOT_APPLICABLE": Reason(
         422, "form {form_code} does not apply to a {kind}", "форма {form_code} не применяется к виду {kind}",
         "{form_code} нысаны {kind} түріне қолданылмайды"),
