@@ -229,3 +229,66 @@ def test_the_local_check_prints_the_findings_in_the_chosen_language(tmp_path, ca
     out = capsys.readouterr().out
     assert "ERROR R1" in out and "QUERY Q-TEACHERS" in out and "необычно много учителей" in out
     assert main(["OSH-1", "2026", str(good), "--form", str(definition)]) == 2
+
+
+MEAN_FORM = SCHOOL_FORM.model_copy(update={"fields": [
+    *SCHOOL_FORM.fields,
+    SCHOOL_FORM.fields[0].model_copy(update={"code": "avg_class", "title": "Pupils a class", "type": "decimal",
+                                             "aggregate": "mean", "required": False})]})
+REGION, OTHER_DISTRICT, FAR_SCHOOL = "210240000018", "210340000023", "220440000039"
+
+
+def test_a_regions_mean_is_checked_over_its_schools_and_carried_exactly(world):
+    world.approve(2026, 2, date(2026, 1, 10), form=MEAN_FORM)
+    for pid, level, parent in ((REGION, Level.region, "100140011059"), (OTHER_DISTRICT, Level.district, REGION),
+                               (FAR_SCHOOL, Level.organization, OTHER_DISTRICT)):
+        run_handler(world.engine, handlers.on_participant, ParticipantUpserted(
+            participant_id=pid, bin=pid, level=level, kind="school" if level == Level.organization else level.value,
+            parent_id=parent, name_kk="x", name_ru="x"))
+
+    def accept(pid, to, values, aggregates=None):
+        run_handler(world.engine, handlers.on_accepted, SubmissionAccepted(
+            submission_id=f"acc-{pid}", participant_id=pid, recipient_id=to, form_code=FORM.code, period="2026",
+            values_exact={k: str(v) for k, v in values.items()}, aggregates=aggregates or {}))
+
+    accept(SCHOOL, DISTRICT, {**GOOD, "avg_class": "20"})
+    accept(SIBLING, DISTRICT, {**GOOD, "avg_class": "30"})
+    accept(FAR_SCHOOL, OTHER_DISTRICT, {**GOOD, "avg_class": "10"})
+    district = {k: 2 * v for k, v in GOOD.items()} | {"avg_class": "25"}
+    [d] = world.submit(district, participant=DISTRICT)
+    assert d.ok, d.findings
+    assert d.aggregates["avg_class"].model_dump() == {"sum": "50", "count": 2, "min": "20", "max": "30"}
+    accept(DISTRICT, REGION, district, d.aggregates)
+    [o] = world.submit({**GOOD, "avg_class": "10"}, participant=OTHER_DISTRICT)
+    accept(OTHER_DISTRICT, REGION, {**GOOD, "avg_class": "10"}, o.aggregates)
+    region = {k: 3 * v for k, v in GOOD.items()}
+    # the mean of the three schools is 20; the mean of the districts' means (25, 10) would be 17.5
+    [wrong] = world.submit({**region, "avg_class": "17.5"}, participant=REGION)
+    assert not wrong.ok and [f.field for f in wrong.findings if f.rule == "CONSOLIDATION_MISMATCH"] == ["avg_class"]
+    [right] = world.submit({**region, "avg_class": "20"}, participant=REGION)
+    assert right.ok, right.findings
+    assert right.aggregates["avg_class"].model_dump() == {"sum": "60", "count": 3, "min": "10", "max": "30"}
+    assert right.aggregates["pupils_total"].count == 3
+
+
+def test_stated_aggregates_must_be_the_subordinates_and_a_returned_one_stops_counting(world):
+    world.accept(GOOD, SCHOOL, "2026")
+    world.accept({**GOOD, "pupils_total": 30, "pupils_girls": 14, "pupils_boys": 16}, SIBLING, "2026")
+    right = {"pupils_total": 50, "pupils_girls": 24, "pupils_boys": 26, "classes": 4, "teachers": 6}
+    honest = {"pupils_total": {"sum": "50", "count": 2, "min": "20", "max": "30"}}
+    [ok] = world.submit({**right, "_consolidation": {"aggregates": honest, "included": [SCHOOL, SIBLING]}},
+                        participant=DISTRICT)
+    assert ok.ok, ok.findings
+    padded = {"pupils_total": {"sum": "50", "count": 3, "min": "0", "max": "30"}}
+    [bad] = world.submit({**right, "_consolidation": {"aggregates": padded}}, participant=DISTRICT)
+    assert [f.rule for f in bad.findings] == ["AGGREGATES_MISMATCH"] and not bad.ok
+    [broken] = world.submit({**right, "_consolidation": {"aggregates": {"pupils_total": {"sum": "x", "count": 1}}}},
+                            participant=DISTRICT)
+    assert [f.rule for f in broken.findings] == ["CONSOLIDATION_SECTION_INVALID"]
+    # the district returns the sibling's: the consolidation now adds up to the school alone
+    from uise_contracts.events import SubmissionReturned
+    run_handler(world.engine, handlers.on_returned, SubmissionReturned(
+        submission_id=f"acc-{SIBLING}-2026", participant_id=SIBLING, recipient_id=DISTRICT, form_code=FORM.code,
+        period="2026", comment="check girls", returned_by="iin:870303400044", returned_at=datetime.now(UTC)))
+    [alone] = world.submit(GOOD, participant=DISTRICT)
+    assert alone.ok, alone.findings

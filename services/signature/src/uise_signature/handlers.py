@@ -99,7 +99,8 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore], *, max_age: 
                 submission_id=event.submission_id, participant_id=event.participant_id,
                 form_code=event.form_code, period=event.period, document=event.document, ok=True,
                 message=f"paper submission registered by {event.registered_by or 'the recipient'}",
-                signer=Signer(algorithm="paper"), explanations=event.explanations)]
+                signer=Signer(algorithm="paper"), explanations=event.explanations,
+                addressed_to=event.addressed_to, supersedes=event.supersedes)]
         document, signature = fetch(event.document), fetch(event.signature)
         # The trusted time: intake's delivery time (a naive one from an old producer is UTC).
         delivered = event.delivered_at if event.delivered_at.tzinfo else event.delivered_at.replace(tzinfo=UTC)
@@ -125,6 +126,7 @@ def make_on_received(fetch: Fetch, trust: Callable[[], TrustStore], *, max_age: 
             ok=ok, reason_code=code, message=message, signer=signer, explanations=event.explanations,
             signers=signers, trusted_time=chosen_info.trusted_time if chosen_info else None,
             time_source=chosen_info.time_source if chosen_info else None,
+            addressed_to=event.addressed_to, supersedes=event.supersedes,
         )]
 
     return on_received

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, utcnow
+from uise_common.db import Migration, add_columns, utcnow
 
 
 class KnownForm(SQLModel, table=True):
@@ -42,6 +42,8 @@ class AcceptedFigures(SQLModel, table=True):
     submission_id: str
     values: str  # JSON: cell -> exact decimal string (or text)
     accepted_at: datetime = Field(default_factory=utcnow)
+    aggregates: str = "{}"  # v3 JSON: cell -> CellAggregate, a department's consolidation over its leaves
+    supersedes: str | None = None  # v3
 
 
 class Result(SQLModel, table=True):
@@ -61,6 +63,16 @@ class Result(SQLModel, table=True):
     form_version: int | None = None
     list_year: int | None = None
     list_version: int | None = None
+    addressed_to: str | None = None  # v3: carried on to routing
+    supersedes: str | None = None  # v3
+    aggregates: str = "{}"  # v3: a department's consolidation's exact aggregates, as validated
+
+
+def _v3_aggregates(conn) -> None:
+    """Issue 10: a department's consolidation carries exact aggregates (a mean as sum and count)."""
+    add_columns("validation_accepted", {"aggregates": "VARCHAR NOT NULL DEFAULT '{}'", "supersedes": "VARCHAR"})(conn)
+    add_columns("validation_result", {"addressed_to": "VARCHAR", "supersedes": "VARCHAR",
+                                      "aggregates": "VARCHAR NOT NULL DEFAULT '{}'"})(conn)
 
 
 def _v1_tables(conn) -> None:
@@ -92,4 +104,5 @@ def _v2_versions_history_queries(conn) -> None:
 MIGRATIONS = [
     Migration(1, "forms and results", _v1_tables),
     Migration(2, "form versions, participants, accepted figures, queried results", _v2_versions_history_queries),
+    Migration(3, "consolidations' aggregates, the addressed recipient, correction links", _v3_aggregates),
 ]

@@ -67,7 +67,7 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
             found = handlers.form_for(s, form_code, period)
             if found is None:
                 return None
-            return found, handlers.context_for(s, who.participant_id, form_code, period, policy,
+            return found, handlers.context_for(s, who.participant_id, found[0], form_code, period, policy,
                                                rt.settings.validation_outlier_min_peers)
 
         known = await rt.read(context)

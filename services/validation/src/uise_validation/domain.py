@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from uise_common.aggregates import Agg, plain
 from uise_common.rules import RuleErrors, compile_form
 from uise_common.workbook import BIN_CODE, BIN_ROW, CODE_ROW, FORM_SHEET, PERIOD_CODE, PERIOD_ROW
 from uise_contracts.events import Finding, FormDefinition
-from uise_validation.consistency import consolidation_findings
+from uise_validation.consistency import consolidated, consolidation_findings
 from uise_validation.outliers import OutlierPolicy, outlier_findings
 from uise_validation.reading import XLSX, Exact, Reading, finding, read, read_mapping, shown
 
@@ -96,6 +97,7 @@ class Judgement:
     values: dict[str, Exact]
     findings: list[Finding]  # every finding, explained queries with their explanations
     open_queries: list[Finding]
+    aggregates: dict[str, Agg] = field(default_factory=dict)  # a department's, carried on exactly
 
     @property
     def ok(self) -> bool:
@@ -114,7 +116,7 @@ class Context:
 
     history: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)
     peers: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)
-    subordinates: dict[str, dict[str, Decimal]] | None = None
+    subordinates: dict[str, dict[str, Agg]] | None = None  # what each stands for, by cell
     outliers: OutlierPolicy = field(default_factory=OutlierPolicy)
 
 
@@ -126,9 +128,31 @@ def judge(form: FormDefinition, doc: Reading, identity: list[Finding], context: 
     if not any(f.severity == "error" for f in findings):  # outliers of a broken document say nothing
         findings += outlier_findings(doc.values, context.history, "history", context.outliers)
         findings += outlier_findings(doc.values, context.peers, "peers", context.outliers)
+    aggregates: dict[str, Agg] = {}
     if context.subordinates is not None:
         findings += consolidation_findings(form, doc.values, context.subordinates)
+        aggregates = consolidated(form, context.subordinates)
+        findings += aggregate_findings(doc.claimed_aggregates, aggregates)
     findings = [f.model_copy(update={"cells": [doc.where.get(c, c) for c in f.cells]}) for f in findings]
     all_findings, open_ = explain(findings, explanations)
-    return Judgement(doc.values, all_findings, open_)
+    return Judgement(doc.values, all_findings, open_, aggregates)
+
+
+def _shown(a: Agg | None) -> str:
+    return "none" if a is None else f"sum {plain(a.sum)}, count {a.count}"
+
+
+def aggregate_findings(claimed: Mapping[str, Agg] | None, computed: Mapping[str, Agg]) -> list[Finding]:
+    """A consolidation that states aggregates (reporting's JSON does) must state the ones its
+    subordinates' accepted data give; what it does not state is given those."""
+    if claimed is None:
+        return []
+    out = []
+    for code in sorted(claimed):  # a cell it states nothing for is given the computed one
+        have, want = claimed.get(code), computed.get(code)
+        if have == want:
+            continue
+        out.append(finding("AGGREGATES_MISMATCH", field=code, cells=[code], observed={code: _shown(have)},
+                           expected=_shown(want), cell=code, found=_shown(have), wanted=_shown(want)))
+    return out
 

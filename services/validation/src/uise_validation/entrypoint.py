@@ -13,6 +13,7 @@ from uise_contracts.events import (
     SignatureChecked,
     SubmissionAccepted,
     SubmissionExplained,
+    SubmissionReturned,
 )
 from uise_contracts.topics import topic_for
 from uise_validation import api, handlers
@@ -35,6 +36,7 @@ def consumers(rt: ServiceRuntime):
         topic_for(FormListApproved): handlers.on_formlist,
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(SubmissionAccepted): handlers.on_accepted,
+        topic_for(SubmissionReturned): handlers.on_returned,
         topic_for(SubmissionExplained): handlers.on_explained,
         topic_for(SignatureChecked): handlers.make_on_signature_checked(
             rt.store.get, outlier_policy(rt), rt.settings.validation_outlier_min_peers),

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
+from uise_common.aggregates import Agg, contribution, numeric_cells
 from uise_common.consumer import NotYetKnown
 from uise_common.periods import PeriodInvalid, parse_period
 from uise_contracts.events import (
@@ -28,6 +30,7 @@ from uise_contracts.events import (
     SubmissionAccepted,
     SubmissionExplained,
     SubmissionQueried,
+    SubmissionReturned,
     SubmissionValidated,
 )
 from uise_validation.adapters import AcceptedFigures, KnownForm, KnownParticipant, Result
@@ -57,11 +60,26 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 
 
 def on_accepted(event: SubmissionAccepted, session: Session) -> list:
-    """The latest accepted figures of a participant's form and period (a correction replaces)."""
+    """The latest accepted figures of a participant's form and period: a correction replaces its
+    predecessor by its `supersedes` link; an older version read after its correction does not."""
+    row = session.get(AcceptedFigures, (event.participant_id, event.form_code, event.period))
+    if row is not None and row.supersedes == event.submission_id:
+        return []
     values = event.values_exact or {k: (None if v is None else str(v)) for k, v in event.values.items()}
     session.merge(AcceptedFigures(participant_id=event.participant_id, form_code=event.form_code,
                                   period=event.period, recipient_id=event.recipient_id,
-                                  submission_id=event.submission_id, values=json.dumps(values)))
+                                  submission_id=event.submission_id, values=json.dumps(values),
+                                  supersedes=event.supersedes,
+                                  aggregates=json.dumps({c: a.model_dump() for c, a in event.aggregates.items()})))
+    return []
+
+
+def on_returned(event: SubmissionReturned, session: Session) -> list:
+    """A returned submission's figures no longer count, for the consolidation above it nor as
+    history, until its correction is accepted."""
+    row = session.get(AcceptedFigures, (event.participant_id, event.form_code, event.period))
+    if row is not None and row.submission_id == event.submission_id:
+        session.delete(row)
     return []
 
 
@@ -95,7 +113,7 @@ def _numbers(values_json: str) -> dict[str, Decimal]:
     return {c: v for c, v in out.items() if isinstance(v, Decimal) and v.is_finite()}
 
 
-def context_for(session: Session, participant_id: str, form_code: str, period: str,
+def context_for(session: Session, participant_id: str, form: FormDefinition, form_code: str, period: str,
                 policy: OutlierPolicy, min_peers: int) -> Context:
     me = session.get(KnownParticipant, participant_id)
     history: dict[str, list[tuple[str, Decimal]]] = {}
@@ -115,16 +133,31 @@ def context_for(session: Session, participant_id: str, form_code: str, period: s
                     peers.setdefault(cell, []).append((row.participant_id, v))
     subordinates = None
     if me is not None and me.level != "organization":  # a department consolidates its subordinates
-        subordinates = {row.participant_id: _numbers(row.values) for row in session.exec(select(AcceptedFigures).where(
-            AcceptedFigures.recipient_id == participant_id, AcceptedFigures.form_code == form_code,
-            AcceptedFigures.period == period))}
+        cells = numeric_cells(form)
+        subordinates = {}
+        for row in session.exec(select(AcceptedFigures).where(
+                AcceptedFigures.recipient_id == participant_id, AcceptedFigures.form_code == form_code,
+                AcceptedFigures.period == period)):
+            try:
+                subordinates[row.participant_id] = contribution(json.loads(row.values), json.loads(row.aggregates),
+                                                                cells)
+            except ValueError:  # figures validation itself accepted: never expected
+                log.error("accepted aggregates unreadable", extra={"submission_id": row.submission_id})
     return Context(history=history, peers=peers, subordinates=subordinates, outliers=policy)
 
 
 # --- judging a submission ------------------------------------------------------------------------
 
 
-def outcome(event, judgement: Judgement, form: FormDefinition, row: KnownForm) -> list:
+@dataclass(frozen=True)
+class Carried:
+    """What validation passes on from the received submission to routing."""
+
+    addressed_to: str | None = None
+    supersedes: str | None = None
+
+
+def outcome(event, judgement: Judgement, form: FormDefinition, row: KnownForm, carried: Carried) -> list:
     """The event a judgement makes: validated (accepted or rejected by routing) or queried."""
     common = dict(submission_id=event.submission_id, participant_id=event.participant_id,
                   form_code=event.form_code, period=event.period)
@@ -135,7 +168,9 @@ def outcome(event, judgement: Judgement, form: FormDefinition, row: KnownForm) -
         findings = findings + [_explanation_required(f) for f in judgement.open_queries]
     return [SubmissionValidated(**common, ok=judgement.ok, findings=findings,
                                 values=legacy_values(form, judgement.values), values_exact=exact_strings(judgement.values),
-                                form_version=form.version, list_year=row.year, list_version=row.list_version)]
+                                form_version=form.version, list_year=row.year, list_version=row.list_version,
+                                aggregates={c: a.contract() for c, a in judgement.aggregates.items()},
+                                addressed_to=carried.addressed_to, supersedes=carried.supersedes)]
 
 
 def _explanation_required(query: Finding) -> Finding:
@@ -160,7 +195,8 @@ def make_on_signature_checked(fetch: Callable[[StoredObject], bytes], policy: Ou
             # and anything unforeseen is the sender's rejection (logged), not a dead letter.
             doc = read_document(data, event.document.media_type, form)
             identity = check_identity(doc, event.form_code, event.period, event.participant_id)
-            context = context_for(session, event.participant_id, event.form_code, event.period, policy, min_peers)
+            context = context_for(session, event.participant_id, form, event.form_code, event.period, policy,
+                                  min_peers)
             judgement = judge(form, doc, identity, context, event.explanations)
         except Exception:
             log.exception("the document could not be checked", extra={
@@ -173,8 +209,10 @@ def make_on_signature_checked(fetch: Callable[[StoredObject], bytes], policy: Ou
             participant_id=event.participant_id, form_code=event.form_code, period=event.period,
             explanations=json.dumps(event.explanations, ensure_ascii=False),
             values=json.dumps(exact_strings(judgement.values)), document=event.document.model_dump_json(),
-            form_version=form.version, list_year=row.year, list_version=row.list_version))
-        return outcome(event, judgement, form, row)
+            form_version=form.version, list_year=row.year, list_version=row.list_version,
+            addressed_to=event.addressed_to, supersedes=event.supersedes,
+            aggregates=json.dumps({c: a.contract().model_dump() for c, a in judgement.aggregates.items()})))
+        return outcome(event, judgement, form, row, Carried(event.addressed_to, event.supersedes))
 
     return on_signature_checked
 
@@ -195,12 +233,13 @@ def on_explained(event: SubmissionExplained, session: Session) -> list:
     stored = [Finding.model_validate(f) for f in json.loads(result.findings)]
     findings, open_ = explain(stored, explanations)
     values = {c: (None if v is None else value_of(v)) for c, v in json.loads(result.values).items()}
-    judgement = Judgement(values, findings, open_)
+    aggregates = {c: Agg.from_contract(a) for c, a in json.loads(result.aggregates).items()}
+    judgement = Judgement(values, findings, open_, aggregates)
     result.explanations = json.dumps(explanations, ensure_ascii=False)
     result.findings = json.dumps([f.model_dump(mode="json") for f in findings], ensure_ascii=False)
     result.status = "queried" if judgement.queried else "validated"
     session.add(result)
-    return outcome(event, judgement, form, row)
+    return outcome(event, judgement, form, row, Carried(result.addressed_to, result.supersedes))
 
 
 def value_of(text: str) -> Decimal | str | date:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
+from uise_common.aggregates import Agg
 from uise_common.workbook import DATE_MAX, DATE_MIN, WorkbookError, number_bounds, read_workbook
 from uise_contracts.events import FieldType, Finding, FormDefinition, FormField
 
@@ -64,6 +65,14 @@ _TEXTS: dict[str, L] = {
         "{cell} is required",
         "{cell}: обязательная ячейка не заполнена",
         "{cell}: міндетті ұяшық толтырылмаған"),
+    "CONSOLIDATION_SECTION_INVALID": (
+        "the \"_consolidation\" section is not what the reporting service writes: {detail}",
+        "раздел \"_consolidation\" не соответствует тому, что формирует сервис отчётности: {detail}",
+        "\"_consolidation\" бөлімі есеп беру қызметі жасайтын пішінге сәйкес емес: {detail}"),
+    "AGGREGATES_MISMATCH": (
+        "{cell}: the aggregate given ({found}) differs from the subordinates' accepted data ({wanted})",
+        "{cell}: указанный агрегат ({found}) расходится с принятыми данными подведомственных ({wanted})",
+        "{cell}: көрсетілген агрегат ({found}) бағыныстылардың қабылданған деректерінен ({wanted}) өзгеше"),
     "UNKNOWN_FIELD": (
         "{cell} is not a cell of form {form}",
         "{cell}: в форме {form} нет такой ячейки",
@@ -458,6 +467,8 @@ class Reading:
     form_version: int | None = None
     participant_bin: str | None = None
     period: str | None = None
+    # a department's JSON consolidation (reporting writes it): the exact aggregates it claims
+    claimed_aggregates: dict[str, Agg] | None = None
 
     def cell(self, code: str) -> str:
         """How findings name a cell: sheet!A1 in a workbook, else its code."""
@@ -474,10 +485,16 @@ def read(data: bytes, media_type: str, form: FormDefinition) -> Reading:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return Reading(findings=[finding("DOCUMENT_ENCODING")])
-    entries, findings, skip = (_read_json if media_type == JSON else _read_csv)(text, form)
+    claimed = None
+    if media_type == JSON:
+        entries, findings, skip, claimed = _read_json(text, form)
+    else:
+        entries, findings, skip = _read_csv(text, form)
     if entries is None:  # unreadable as a whole: no cell is judged
         return Reading(findings=findings)
-    return _finish(form, entries, findings, skip)
+    reading = _finish(form, entries, findings, skip)
+    reading.claimed_aggregates = claimed
+    return reading
 
 
 def read_mapping(form: FormDefinition, raw: Mapping[str, object]) -> Reading:
@@ -553,17 +570,51 @@ def _json_text(value: object) -> str:
 _Split = tuple[dict[str, "Entry | None"] | None, list[Finding], set[str]]  # entries (None: unreadable), findings, cells reported
 
 
-def _read_json(text: str, form: FormDefinition) -> _Split:
+CONSOLIDATION_KEY = "_consolidation"  # the one key of a JSON document that is not a cell
+
+
+def _claimed_aggregates(section: object) -> tuple[dict[str, Agg] | None, list[Finding]]:
+    """The exact aggregates a consolidation's `_consolidation` section claims (the lists of
+    subordinates it also holds are for people: the deadline service keeps the real ones)."""
+    def bad(detail: str) -> tuple[None, list[Finding]]:
+        return None, [finding("CONSOLIDATION_SECTION_INVALID", field=CONSOLIDATION_KEY, cells=[CONSOLIDATION_KEY],
+                              detail=shown(detail))]
+
+    if not isinstance(section, dict):
+        return bad("it must be an object")
+    raw = section.get("aggregates", {})
+    if not isinstance(raw, dict) or len(raw) > 100_000:
+        return bad('"aggregates" must be an object of cell -> {"sum", "count", "min", "max"}')
+    out = {}
+    for cell, agg in raw.items():
+        if not isinstance(agg, dict):
+            return bad(f"{cell}: not an object")
+        try:
+            count = agg.get("count")
+            if not isinstance(count, _JsonNumber | int) or not _CANONICAL.fullmatch(str(count)) or "." in str(count):
+                return bad(f"{cell}: count must be a whole number")
+            out[str(cell)] = Agg.from_contract({k: (None if v is None else str(v)) if k != "count" else int(str(v))
+                                                for k, v in agg.items() if k in ("sum", "count", "min", "max")})
+        except (ValueError, TypeError) as exc:
+            return bad(f"{cell}: {exc}")
+    return out, []
+
+
+def _read_json(text: str, form: FormDefinition) -> tuple[dict[str, Entry | None] | None, list[Finding], set[str],
+                                                         dict[str, Agg] | None]:
     try:
         obj = json.loads(text, object_pairs_hook=_pairs, parse_float=_JsonNumber, parse_int=_JsonNumber,
                          parse_constant=_JsonNumber)
     except RecursionError:  # the C scanner stops at the interpreter's recursion limit
-        return None, [finding("JSON_TOO_DEEP")], set()
+        return None, [finding("JSON_TOO_DEEP")], set(), None
     except ValueError as exc:
-        return None, [finding("DOCUMENT_UNREADABLE", detail=f"invalid JSON: {shown(str(exc))}")], set()
+        return None, [finding("DOCUMENT_UNREADABLE", detail=f"invalid JSON: {shown(str(exc))}")], set(), None
     if not isinstance(obj, _JsonObject):
-        return None, [finding("DOCUMENT_UNREADABLE", detail='the JSON document must be an object {"field": value}')], set()
-    findings = []
+        return (None, [finding("DOCUMENT_UNREADABLE", detail='the JSON document must be an object {"field": value}')],
+                set(), None)
+    claimed, findings = (None, [])
+    if CONSOLIDATION_KEY in obj and CONSOLIDATION_KEY not in obj.duplicates:
+        claimed, findings = _claimed_aggregates(obj.pop(CONSOLIDATION_KEY))
     for key in obj.duplicates[:MAX_LISTED]:
         seen = " | ".join(shown(_json_text(v)) for v in obj.seen[key][:5])
         findings.append(finding("DUPLICATE_KEY", field=shown(key), cells=[shown(key)], cell=shown(key),
@@ -574,7 +625,7 @@ def _read_json(text: str, form: FormDefinition) -> _Split:
         findings.append(finding("MORE_NOT_LISTED", count=str(len(obj.duplicates) - MAX_LISTED)))
     # A duplicated key has no one value: neither the first nor the last is taken.
     entries = {k: _json_entry(v) for k, v in obj.items() if k not in obj.duplicates}
-    return entries, findings, set(obj.duplicates)
+    return entries, findings, set(obj.duplicates), claimed
 
 
 _FIRST_LINE = re.compile(r"\s*([^\r\n]*)")
