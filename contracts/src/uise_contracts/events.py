@@ -486,14 +486,6 @@ class InfoRequestIssued(Event):
     title: str | None = None
 
 
-class InfoRequestIssued(Event):
-    request_id: str
-    issued_by: str
-    form_code: str
-    to_participant_id: str
-    due_at: datetime
-
-
 class TimelinessRecorded(Event):
     submission_id: str
     participant_id: str
