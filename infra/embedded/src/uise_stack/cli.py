@@ -7,6 +7,9 @@
     uise-stack clock set 2027-01-11T23:59:59+05:00 | clock offset -3600 | clock real
                                 rehearse: every service's business clock moves together
     uise-stack openapi          regenerate docs/openapi/ from the services' code
+    uise-stack campaign [--regions 1 --districts 2 --schools 6 | --national] [--year 2035]
+                                a full campaign of one form from the schools to the Ministry, against
+                                the running stack or one of its own; prints the table per level
 """
 
 from __future__ import annotations
@@ -156,7 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     ck = sub.add_parser("clock", help="move the business clock of a running stack (tests, rehearsals)")
     ck.add_argument("how", choices=["set", "offset", "real"])
     ck.add_argument("value", nargs="?", help="an ISO time with its offset, or seconds")
+    cp = sub.add_parser("campaign", help="run a whole campaign through every level (rehearsals, tests)")
+    cp.add_argument("--regions", type=int, default=1)
+    cp.add_argument("--districts", type=int, default=2, help="districts in each region")
+    cp.add_argument("--schools", type=int, default=6, help="schools in each region, spread over its districts")
+    cp.add_argument("--national", action="store_true", help="the national seed's hierarchy instead")
+    cp.add_argument("--year", type=int, default=2035,
+                    help="the campaign's year: one of its own, since the business clock moves into it")
     args = p.parse_args(argv)
+    if args.command == "campaign":
+        from uise_stack.campaign import main as campaign
+
+        return campaign(args.base_dir, args.regions, args.districts, args.schools, args.national, args.year)
     if args.command == "clock":
         return cmd_clock(StackConfig(base_dir=Path(args.base_dir)), args.how, args.value)
     if args.command == "openapi":

@@ -1,0 +1,420 @@
+"""`uise-stack campaign`: a full reporting campaign of one form through every level, for
+rehearsals and tests (issue 10, clauses 9 and 12).
+
+It seeds a hierarchy under the Ministry (defaults: 1 region, 2 districts, 6 schools; `--national`
+takes the national seed), approves a list holding the campaign's form for a year of its own, and
+moves the stack's business clock into that campaign (restored after). Every school's head signs
+its figures with the EDS (the project's test CA) and submits them; when a district's consolidated
+document is ready, its head signs and submits it up, then each region's, and the Ministry's
+consolidation is the national figure. The run prints, per level, who was expected, delivered,
+accepted, returned, late and missing, and the national figure against the sum of the schools'
+data, cell by cell; it fails when they differ or the chain does not reach the Ministry.
+
+The pieces (`Campaign.seed`, `submit_school`, `consolidate`, ...) are what the end-to-end tests
+drive one step at a time."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from uise_common.aggregates import combine, contribution, figures, numeric_cells, plain
+from uise_common.clock import write_control
+from uise_common.pki.testca import GostTestCA
+from uise_contracts.events import Category, FieldType, FormDefinition, FormField, FormRule, Level
+from uise_registry.identifiers import make_valid
+from uise_stack import client
+from uise_stack.client import Signer, bearer, submit, wait_final
+from uise_stack.config import StackConfig
+
+ALMATY = ZoneInfo("Asia/Almaty")
+MINISTRY = "100140011059"  # the Ministry of the demo hierarchy (uise_registry.demo)
+MINISTRY_HEAD = "750305300013"
+CERT_DAYS = 12 * 365  # the heads' certificates outlive a campaign set years ahead
+LEVEL_ORDER = ("organization", "district", "region", "ministry")
+
+
+def campaign_form(code: str = "CMP-1") -> FormDefinition:
+    """A small annual school form with every kind of aggregate: sums, a mean, a min and a max."""
+    cells = [
+        FormField(code="pupils_total", title="Pupils, total"),
+        FormField(code="pupils_girls", title="of them girls"),
+        FormField(code="pupils_boys", title="of them boys"),
+        FormField(code="classes", title="Classes"),
+        FormField(code="avg_class_size", title="Pupils a class, average", type=FieldType.decimal, aggregate="mean"),
+        FormField(code="smallest_class", title="Smallest class", aggregate="min"),
+        FormField(code="largest_class", title="Largest class", aggregate="max"),
+    ]
+    return FormDefinition(
+        code=code, title_kk="Науқан нысаны", title_ru="Форма кампании", title_en="Campaign form",
+        category=Category.indicators, period_type="annual", respondent_kinds=["school"], fields=cells,
+        rules=[FormRule(code="R1", left="pupils_total", right=["pupils_girls", "pupils_boys"],
+                        message="pupils_total must equal girls + boys")],
+        deadline_days={Level.organization: 10, Level.district: 20, Level.region: 30})
+
+
+def school_figures(n: int) -> dict:
+    """Distinct, plausible figures for the n-th school (a mean with a fraction among them)."""
+    girls, boys, classes = 180 + 37 * n, 175 + 29 * n, 14 + n
+    return {"pupils_total": girls + boys, "pupils_girls": girls, "pupils_boys": boys, "classes": classes,
+            "avg_class_size": str((Decimal(girls + boys) / classes).quantize(Decimal("0.01"))),
+            "smallest_class": 18 + n % 5, "largest_class": 28 + n % 7}
+
+
+@dataclass
+class Unit:
+    participant_id: str
+    level: str
+    parent_id: str | None
+    head_iin: str
+    name: str
+
+
+@dataclass
+class Hierarchy:
+    ministry: str
+    units: dict[str, Unit] = field(default_factory=dict)
+
+    def at(self, level: str) -> list[Unit]:
+        return [u for u in self.units.values() if u.level == level]
+
+    def children(self, node: str) -> list[Unit]:
+        return [u for u in self.units.values() if u.parent_id == node]
+
+
+def small_hierarchy(regions: int = 1, districts: int = 2, schools: int = 6, series: int = 7) -> Hierarchy:
+    """`regions` regions under the Ministry, `districts` districts in each, `schools` schools spread
+    over the districts; BINs and IINs valid (control digit), numbered by `series` so that two
+    campaigns on one stack do not meet."""
+    h = Hierarchy(MINISTRY)
+    n_district = 0
+    for r in range(regions):
+        region = make_valid(f"2102{series:02d}{r:05d}")
+        h.units[region] = Unit(region, "region", MINISTRY, make_valid(f"7806{series:02d}{r:05d}"), f"Region {r + 1}")
+        for _ in range(districts):
+            district = make_valid(f"2103{series:02d}{n_district:05d}")
+            h.units[district] = Unit(district, "district", region, make_valid(f"8209{series:02d}{n_district:05d}"),
+                                     f"District {n_district + 1}")
+            n_district += 1
+    districts_all = h.at("district")
+    for s in range(schools * regions):
+        school = make_valid(f"2204{series:02d}{s:05d}")
+        parent = districts_all[s % len(districts_all)].participant_id
+        h.units[school] = Unit(school, "organization", parent, make_valid(f"8001{series:02d}{s:05d}"), f"School {s + 1}")
+    return h
+
+
+def national_hierarchy() -> Hierarchy:
+    """The national seed's departments and schools (uise_registry.seed), heads included."""
+    from uise_registry.seed import national
+
+    h = Hierarchy(MINISTRY)
+    seeded = national()
+    ministry = next(p for p in seeded if p.level == Level.ministry)
+    for p in seeded:
+        if p.level == Level.ministry or (p.level == Level.organization and p.kind != "school") or not p.head_iin:
+            continue
+        parent = MINISTRY if p.parent_id == ministry.participant_id else p.parent_id
+        h.units[p.participant_id] = Unit(p.participant_id, p.level.value, parent, p.head_iin, p.name_ru)
+    return h
+
+
+@dataclass
+class Campaign:
+    config: StackConfig
+    ca: GostTestCA
+    hierarchy: Hierarchy
+    form: FormDefinition = field(default_factory=campaign_form)
+    year: int = 2035
+    data: dict[str, dict] = field(default_factory=dict)  # school → the figures it submitted (latest)
+    submissions: dict[str, str] = field(default_factory=dict)  # participant → its latest submission id
+    signers: dict[str, Signer] = field(default_factory=dict)  # participant → its head's EDS
+    log: Callable[[str], None] = print
+
+    @property
+    def period(self) -> str:
+        return str(self.year)
+
+    def url(self, service: str) -> str:
+        return self.config.url(service)
+
+    def office(self) -> dict[str, str]:
+        return bearer(client.data_office_token())
+
+    # --- the stage ------------------------------------------------------------------------------
+
+    def seed(self) -> None:
+        """The hierarchy and the campaign's list, as the data office enters them; every head's
+        certificate, and each head signs in (on the real clock, before the campaign's clock)."""
+        with httpx.Client(base_url=self.url("registry"), timeout=60.0, headers=self.office()) as http:
+            if http.get(f"/v1/participants/{MINISTRY}").status_code == 404:
+                http.put(f"/v1/participants/{MINISTRY}", json=dict(
+                    bin=MINISTRY, level="ministry", kind="ministry", parent_id=None,
+                    name_kk="Оқу-ағарту министрлігі", name_ru="Министерство просвещения",
+                    head_iin=MINISTRY_HEAD, head_name="Министр", head_from="2020-09-01")).raise_for_status()
+            for level in ("region", "district", "organization"):  # parents first
+                for unit in self.hierarchy.at(level):
+                    kind = "school" if level == "organization" else level
+                    resp = http.put(f"/v1/participants/{unit.participant_id}", json=dict(
+                        bin=unit.participant_id, level=level, kind=kind, parent_id=unit.parent_id,
+                        name_kk=unit.name, name_ru=unit.name, head_iin=unit.head_iin, head_name=f"Head of {unit.name}",
+                        head_from="2020-09-01"))
+                    resp.raise_for_status()
+            self._approve(http)
+        for unit in self.hierarchy.units.values():
+            key, cert = self.ca.issue(iin=unit.head_iin, name=f"Head of {unit.name}", bin_=unit.participant_id,
+                                      valid_days=CERT_DAYS)
+            self.signers[unit.participant_id] = Signer(key, cert)
+            client.remember_signer(unit.participant_id, self.signers[unit.participant_id])
+        for unit in self.hierarchy.units.values():
+            if unit.level != "organization":
+                continue
+            self._signed_in(unit.participant_id)
+        for unit in self.hierarchy.units.values():
+            if unit.level != "organization":
+                self._signed_in(unit.participant_id)
+
+    def _signed_in(self, participant_id: str, timeout: float = 60.0) -> None:
+        """Sign in as soon as identity has heard of the head (the registry's events travel)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.token_for(participant_id)
+                return
+            except httpx.HTTPStatusError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _approve(self, http: httpx.Client) -> None:
+        lists = http.get(f"/v1/formlists/{self.year}/with-drafts").json()
+        approved = [fl for fl in lists if fl["status"] == "approved"]
+        if any(f["code"] == self.form.code for fl in approved for f in fl["forms"]):
+            return  # a re-run: the list stands
+        # an amendment keeps what the year's list holds and adds the campaign's form
+        forms = [f for fl in approved[-1:] for f in fl["forms"]] + [self.form.model_dump(mode="json")]
+        drafts = [fl for fl in lists if fl["status"] == "draft"]
+        if drafts:  # one left by an interrupted run
+            version = drafts[-1]["version"]
+            http.put(f"/v1/formlists/{self.year}/{version}", json={"year": self.year, "forms": forms}).raise_for_status()
+        else:
+            draft = http.post("/v1/formlists", json={"year": self.year, "forms": forms})
+            draft.raise_for_status()
+            version = draft.json()["version"]
+        http.post(f"/v1/formlists/{self.year}/{version}/approve",
+                  json={"order_no": f"№ {self.year}-науқан", "order_date": date(self.year, 1, 15).isoformat(),
+                        "signatory": "Министр (науқан)"}).raise_for_status()
+        self.wait(lambda: httpx.get(f"{self.url('deadline')}/v1/deadlines",
+                                    params={"form_code": self.form.code, "level": "organization"}).json(),
+                  f"the deadlines of {self.form.code}")
+
+    # --- the clock --------------------------------------------------------------------------------
+
+    def clock(self, moment: datetime) -> None:
+        """Every service's business clock at `moment`, running on from there."""
+        write_control(self.config.clock_file, offset_seconds=(moment - datetime.now(ALMATY)).total_seconds())
+
+    def opening(self) -> datetime:
+        """Early January after the year: the year is over, no deadline has passed."""
+        return datetime(self.year + 1, 1, 5, 10, 0, tzinfo=ALMATY)
+
+    def deadline(self, level: str) -> datetime:
+        rows = httpx.get(f"{self.url('deadline')}/v1/deadlines",
+                         params={"form_code": self.form.code, "level": level}, timeout=30).json()
+        return datetime.fromisoformat(next(r for r in rows if r["period"] == self.period)["deadline_at"])
+
+    # --- submitting -------------------------------------------------------------------------------
+
+    def submit_document(self, participant_id: str, document: bytes, filename: str = "report.json") -> dict:
+        """Sign `document` as the participant's head, deliver it, and follow it to a final state."""
+        resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document,
+                      self.signers[participant_id], filename)
+        resp.raise_for_status()
+        self.submissions[participant_id] = resp.json()["submission_id"]
+        return wait_final(self.url("intake"), resp.json()["submission_id"], timeout=120)
+
+    def submit_school(self, school: str, values: dict) -> dict:
+        self.data[school] = values
+        return self.submit_document(school, json.dumps(values).encode())
+
+    def consolidation(self, node: str, until: Callable[[dict], bool] | None = None, timeout: float = 120.0) -> dict:
+        """The node's latest consolidated document's metadata, once one is built (and `until` holds)."""
+        url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}"
+
+        def ready():
+            resp = httpx.get(url, headers=self.office(), timeout=30)
+            return resp.json() if resp.status_code == 200 and (until is None or until(resp.json())) else None
+
+        return self.wait(ready, f"the consolidation of {node}", timeout)
+
+    def document(self, node: str, fmt: str = "json", version: int | None = None) -> bytes:
+        url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}/document.{fmt}"
+        resp = httpx.get(url, params={"version": version} if version else {}, headers=self.office(), timeout=30)
+        resp.raise_for_status()
+        return resp.content
+
+    def includes(self, node: str) -> Callable[[dict], bool]:
+        """A consolidation holds the latest submission of each of the node's subordinates that
+        submitted in this campaign."""
+        wanted = {u.participant_id: self.submissions[u.participant_id]
+                  for u in self.hierarchy.children(node) if u.participant_id in self.submissions}
+        return lambda meta: all(meta["included_submissions"].get(p) == s for p, s in wanted.items())
+
+    def consolidate(self, node: str, until: Callable[[dict], bool] | None = None) -> dict:
+        """The node's head signs its consolidated document (as built, once it includes what its
+        subordinates submitted last) and submits it up."""
+        meta = self.consolidation(node, until or self.includes(node))
+        final = self.submit_document(node, self.document(node, "json", meta["version"]))
+        return {"consolidation": meta, "submission": final}
+
+    def national(self, until: Callable[[dict], bool] | None = None) -> dict:
+        """The Ministry's consolidation: the national figure."""
+        meta = self.consolidation(MINISTRY, until or self.includes(MINISTRY))
+        return {**meta, "document": json.loads(self.document(MINISTRY, "json", meta["version"]))}
+
+    # --- reading the outcome ----------------------------------------------------------------------------
+
+    def expected_totals(self, schools: Iterable[str] | None = None) -> dict[str, Decimal | None]:
+        """The figure of every cell over the schools' own data, computed here independently."""
+        cells = numeric_cells(self.form)
+        chosen = self.data if schools is None else {s: self.data[s] for s in schools if s in self.data}
+        parts = [contribution({k: str(v) for k, v in values.items()}, None, cells) for values in chosen.values()]
+        return figures(cells, combine(parts) if parts else {})
+
+    def differences(self, national: dict, schools: Iterable[str] | None = None) -> dict[str, tuple]:
+        want = self.expected_totals(schools)
+        got = {k: v for k, v in national["document"].items() if not k.startswith("_")}
+        out = {}
+        for cell, value in want.items():
+            have = None if got.get(cell) is None else Decimal(str(got[cell]))
+            if have != value:
+                out[cell] = (None if have is None else plain(have), None if value is None else plain(value))
+        return out
+
+    def level_table(self) -> dict[str, dict[str, int]]:
+        """Per level: expected, delivered, accepted, returned, late, missing, from each recipient's
+        inbox at routing."""
+        rows = {lvl: dict.fromkeys(("expected", "delivered", "accepted", "returned", "late", "missing"), 0)
+                for lvl in LEVEL_ORDER[:-1]}
+        recipients = [MINISTRY, *(u.participant_id for u in self.hierarchy.units.values() if u.level != "organization")]
+        for node in recipients:
+            resp = httpx.get(f"{self.url('routing')}/v1/inboxes/{node}",
+                             params={"form_code": self.form.code, "period": self.period},
+                             headers=self.office(), timeout=30)
+            resp.raise_for_status()
+            for entry in resp.json()["expected"]:
+                unit = self.hierarchy.units.get(entry["participant_id"])
+                if unit is None:
+                    continue  # a participant outside the campaign's hierarchy (another campaign's)
+                row = rows[unit.level]
+                row["expected"] += 1
+                status = entry["status"]
+                row["delivered"] += status != "expected"
+                row["accepted"] += status in ("accepted", "reviewed")
+                row["returned"] += status == "returned"
+                row["late"] += bool(entry.get("late"))
+                row["missing"] += bool(entry.get("missing"))
+        return rows
+
+    @staticmethod
+    def wait(probe: Callable[[], object], what: str, timeout: float = 120.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                got = probe()
+            except httpx.HTTPError:
+                got = None
+            if got:
+                return got
+            time.sleep(0.5)
+        raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+
+    # --- the whole run -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.log(f"campaign {self.form.code} {self.period}: {len(self.hierarchy.at('organization'))} schools, "
+                 f"{len(self.hierarchy.at('district'))} districts, {len(self.hierarchy.at('region'))} regions")
+        self.seed()
+        self.clock(self.opening())
+        try:
+            for n, school in enumerate(u.participant_id for u in self.hierarchy.at("organization")):
+                final = self.submit_school(school, school_figures(n))
+                if final["status"] != "accepted":
+                    self.log(f"  school {school}: {final['status']} {final.get('reason_code')}")
+            for level in ("district", "region"):
+                for unit in self.hierarchy.at(level):
+                    if not self.hierarchy.children(unit.participant_id):
+                        continue
+                    done = self.consolidate(unit.participant_id)
+                    self.log(f"  {level} {unit.participant_id}: consolidation v{done['consolidation']['version']} "
+                             f"→ {done['submission']['status']}")
+            national = self.national()
+        except TimeoutError as exc:
+            self.log(f"the chain did not reach the Ministry: {exc}")
+            return 1
+        finally:
+            self.config.clock_file.unlink(missing_ok=True)
+        self.print_table(self.level_table())
+        diff = self.differences(national)
+        self.print_national(national, diff)
+        return 1 if diff else 0
+
+    def print_table(self, rows: dict[str, dict[str, int]]) -> None:
+        names = {"organization": "schools", "district": "districts", "region": "regions"}
+        head = ("level", "expected", "delivered", "accepted", "returned", "late", "missing")
+        self.log("  ".join(f"{h:>10}" for h in head))
+        for level, row in rows.items():
+            self.log("  ".join([f"{names[level]:>10}", *(f"{row[h]:>10}" for h in head[1:])]))
+
+    def print_national(self, national: dict, diff: dict) -> None:
+        want = self.expected_totals()
+        self.log(f"national figure ({MINISTRY}, consolidation v{national['version']}) against the schools' data:")
+        for cell, value in want.items():
+            got = national["document"].get(cell)
+            mark = "DIFFERS" if cell in diff else "ok"
+            self.log(f"  {cell:<16} {got!s:>14} {'' if value is None else plain(value):>14}  {mark}")
+
+
+def start_or_attach(base_dir, run: Callable[[StackConfig, GostTestCA], int]) -> int:
+    """Run against the stack running in `base_dir`, or start one of its own on free ports in a
+    temporary directory, and stop it after."""
+    import tempfile
+    from pathlib import Path
+
+    from uise_stack.stack import Stack
+
+    config = StackConfig(base_dir=Path(base_dir))
+    state = config.base_dir / "stack.json"
+    if state.exists():
+        from uise_stack.cli import _running
+
+        if _running(config):
+            stack = Stack(config)
+            stack.bootstrap_data_office()
+            return run(config, stack.prepare_pki())
+    with tempfile.TemporaryDirectory(prefix="uise-campaign-") as tmp:
+        config = StackConfig.ephemeral(Path(tmp), database_url=None, redis_url=None)
+        stack = Stack(config)
+        print(f"no stack runs in {base_dir}: starting one of its own in {tmp} …")
+        stack.start()
+        try:
+            return run(config, stack.prepare_pki())
+        finally:
+            stack.stop()
+
+
+def main(base_dir: str, regions: int, districts: int, schools: int, national: bool, year: int) -> int:
+    hierarchy = national_hierarchy() if national else small_hierarchy(regions, districts, schools)
+
+    def run(config: StackConfig, ca: GostTestCA) -> int:
+        return Campaign(config, ca, hierarchy, year=year).run()
+
+    return start_or_attach(base_dir, run)
+

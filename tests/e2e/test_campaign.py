@@ -1,0 +1,158 @@
+"""A campaign up the whole hierarchy (issue 10; Rules clauses 9, 11, 12): schools submit, each
+district consolidates, signs and submits, the region likewise, and the Ministry's consolidation
+is the national figure, equal cell by cell to the schools' own data (a mean over the schools
+included); a school that never delivers is missing and the chain goes on; a returned submission
+is corrected and every level uses the correction; an information request reaches exactly its
+targets and their answers reach the Ministry.
+
+On a stack of its own, on PostgreSQL (its own database, dropped after): the consumers run beside
+each other under READ COMMITTED, as in production. The hierarchy is the campaign's alone, so
+the Ministry expects exactly its region."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from uise_stack.campaign import MINISTRY, Campaign, campaign_form, school_figures, small_hierarchy
+from uise_common.pki.cms import sign
+from uise_stack.client import bearer, token_for
+from uise_stack.config import StackConfig
+from uise_stack.stack import Stack
+
+POSTGRES = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+YEAR = 2036
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    name = f"uise_campaign_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is required at {POSTGRES} (start it, or set UISE_TEST_POSTGRES_URL): {exc}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory, database) -> Iterator[Stack]:
+    config = StackConfig.ephemeral(tmp_path_factory.mktemp("campaign"), database_url=database, redis_url=None)
+    stack = Stack(config)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def hierarchy():
+    return small_hierarchy(regions=1, districts=2, schools=6)
+
+
+def campaign(stack: Stack, hierarchy, code: str) -> Campaign:
+    c = Campaign(stack.config, stack.prepare_pki(), hierarchy, form=campaign_form(code), year=YEAR)
+    c.seed()
+    c.clock(c.opening())
+    return c
+
+
+def schools(c: Campaign) -> list[str]:
+    return [u.participant_id for u in c.hierarchy.at("organization")]
+
+
+def test_a_campaign_reaches_the_ministry_with_the_sum_of_the_schools(own_stack, hierarchy):
+    c = campaign(own_stack, hierarchy, "CMP-1")
+    for n, school in enumerate(schools(c)):
+        assert c.submit_school(school, school_figures(n))["status"] == "accepted"
+    district = c.hierarchy.at("district")[0]
+    for unit in c.hierarchy.at("district") + c.hierarchy.at("region"):
+        done = c.consolidate(unit.participant_id)
+        assert done["submission"]["status"] == "accepted", done["submission"]
+        assert sorted(done["consolidation"]["included"]) == sorted(
+            u.participant_id for u in c.hierarchy.children(unit.participant_id))
+        assert done["consolidation"]["missing"] == []
+    national = c.national()
+    assert c.differences(national) == {}
+    # the mean is the schools' mean (exact as sum and count), not the mean of the districts' means
+    agg = national["document"]["_consolidation"]["aggregates"]["avg_class_size"]
+    assert agg["count"] == 6
+    assert str(c.expected_totals()["avg_class_size"]) == str(national["document"]["avg_class_size"])
+    table = c.level_table()
+    assert table["organization"] == {"expected": 6, "delivered": 6, "accepted": 6, "returned": 0, "late": 0,
+                                          "missing": 0}
+    assert (table["district"]["accepted"], table["region"]["accepted"]) == (2, 1)
+    # the district's consolidated workbook is the form's template, filled in
+    assert c.document(district.participant_id, "xlsx")[:2] == b"PK"
+
+
+def test_a_school_submits_to_its_district_never_straight_to_the_region(own_stack, hierarchy):
+    c = campaign(own_stack, hierarchy, "CMP-1")
+    school = schools(c)[0]
+    region = c.hierarchy.at("region")[0].participant_id
+    document = json.dumps(school_figures(0)).encode()
+    resp = httpx.post(f"{c.url('intake')}/v1/submissions", headers=bearer(token_for(school)),
+                      data={"form_code": "CMP-1", "period": c.period, "recipient_id": region},
+                      files={"document": ("r.json", document),
+                             "signature": ("r.p7s", sign(document, c.signers[school].key, c.signers[school].cert))})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "NOT_IMMEDIATE_SUPERIOR", resp.text
+
+
+def test_a_returned_submission_is_corrected_and_every_level_uses_the_correction(own_stack, hierarchy):
+    c = campaign(own_stack, hierarchy, "CMP-3")
+    for n, school in enumerate(schools(c)):
+        assert c.submit_school(school, school_figures(n))["status"] == "accepted"
+    first = schools(c)[0]
+    district = c.hierarchy.units[first].parent_id
+    returned = httpx.post(
+        f"{c.url('routing')}/v1/inboxes/{district}/submissions/{c.submissions[first]}/return",
+        json={"comment": "classes: the school's passport says 15"}, headers=bearer(token_for(district)), timeout=30)
+    assert returned.status_code in (200, 202), returned.text
+    timeline = c.wait(lambda: _steps_of(c, first, "returned"), "the return in the school's timeline")
+    assert timeline["detail"]["comment"] == "classes: the school's passport says 15"
+    corrected = {**school_figures(0), "classes": 15, "avg_class_size": "23.67"}
+    final = c.submit_school(first, corrected)
+    assert final["status"] == "accepted" and final["supersedes"] is not None
+    for unit in c.hierarchy.at("district") + c.hierarchy.at("region"):
+        assert c.consolidate(unit.participant_id)["submission"]["status"] == "accepted"
+    national = c.national()
+    assert c.differences(national) == {}
+    assert national["document"]["classes"] == sum(v["classes"] for v in c.data.values())
+
+
+def _steps_of(c: Campaign, school: str, step: str):
+    body = httpx.get(f"{c.url('intake')}/v1/submissions/{c.submissions[school]}",
+                     headers=bearer(token_for(school)), timeout=30).json()
+    return next((t for t in body.get("timeline", []) if t["step"] == step), None)
+
+
+def test_a_school_that_never_delivers_is_missing_and_the_chain_still_reaches_the_ministry(own_stack, hierarchy):
+    c = campaign(own_stack, hierarchy, "CMP-2")
+    silent, *others = schools(c)
+    for n, school in enumerate(others, start=1):
+        assert c.submit_school(school, school_figures(n))["status"] == "accepted"
+    district = c.hierarchy.units[silent].parent_id
+    # the schools' deadline passes: the district consolidates what it has, the silent school missing
+    c.clock(c.deadline("organization") + timedelta(minutes=1))
+    meta = c.consolidation(district, lambda m: silent in m["missing"])
+    assert silent not in meta["included"]
+    for unit in c.hierarchy.at("district") + c.hierarchy.at("region"):
+        assert c.consolidate(unit.participant_id)["submission"]["status"] == "accepted"
+    national = c.national()
+    assert c.differences(national, others) == {}
+    assert national["document"]["pupils_total"] == sum(school_figures(n)["pupils_total"] for n in range(1, 6))
+    assert c.level_table()["organization"]["missing"] == 1
+    assert national["node_id"] == MINISTRY
