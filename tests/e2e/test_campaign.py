@@ -21,8 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from uise_stack.campaign import MINISTRY, Campaign, campaign_form, school_figures, small_hierarchy
 from uise_common.pki.cms import sign
+from uise_stack.campaign import MINISTRY, Campaign, campaign_form, school_figures, small_hierarchy
 from uise_stack.client import bearer, token_for
 from uise_stack.config import StackConfig
 from uise_stack.stack import Stack
