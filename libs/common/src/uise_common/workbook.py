@@ -63,6 +63,13 @@ from uise_contracts.events import FieldType, FormDefinition, FormField
 FORMAT_VERSION = 1
 FORM_SHEET = "Form"
 MAP_SHEET = "_uise"
+# A consolidated document (reporting, docs/consolidation.md) is the form's template filled with a
+# node's figures plus this sheet: the exact aggregates (cell, sum, count, min, max: one row per
+# cell), an empty row, then (subordinate, status) rows. The reader lets it through within these
+# bounds; what it says is the consolidation's business, not the form's cells.
+CONSOLIDATION_SHEET = "_consolidation"
+CONSOLIDATION_COLUMNS = 5
+MAX_SUBORDINATES = 5000  # of one node for one form: a city district's organizations stay far below
 BIN_CODE = "@participant_bin"
 PERIOD_CODE = "@period"
 _MAP_HEADER = ("cell", "sheet", "coordinate", "type")
@@ -178,7 +185,10 @@ class Layout:
         listed = [len(opts) for opts in self.option_columns]
         map_rows = max([len(self.inputs) + _MAP_FIRST_ROW - 1, *listed])
         map_cols = max([len(_MAP_HEADER), *self.option_columns.values()])
-        return {FORM_SHEET: (self.last_row, self.width), MAP_SHEET: (map_rows, map_cols)}
+        cells = len(self.inputs) - 2  # without the header inputs (BIN, period)
+        consolidation_rows = 1 + cells + 1 + 1 + MAX_SUBORDINATES
+        return {FORM_SHEET: (self.last_row, self.width), MAP_SHEET: (map_rows, map_cols),
+                CONSOLIDATION_SHEET: (consolidation_rows, CONSOLIDATION_COLUMNS)}
 
 
 def layout(form: FormDefinition) -> Layout:
