@@ -16,7 +16,13 @@ from uise_common.db import migrate
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime
 from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer, free_port, run_handler
-from uise_contracts.events import ConsolidationDue, FormListApproved, Level, ParticipantUpserted, SubmissionAccepted
+from uise_contracts.events import (
+    ConsolidationDue,
+    FormListApproved,
+    Level,
+    ParticipantUpserted,
+    SubmissionAccepted,
+)
 from uise_contracts.examples import SCHOOL_FORM
 from uise_reporting import entrypoint, handlers
 from uise_reporting.adapters import MIGRATIONS

@@ -11,8 +11,8 @@ from uise_common.consumer import NotYetKnown
 from uise_common.objectstore import sha256_hex
 from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import (
-    CellAggregate,
     Category,
+    CellAggregate,
     ConsolidationDue,
     ConsolidationReady,
     FieldType,
