@@ -52,6 +52,7 @@ PARENT = {SCHOOL1: DISTRICT, SCHOOL2: DISTRICT, DISTRICT: REGION, REGION: MINIST
           FAR_SCHOOL: FAR_DISTRICT, FAR_DISTRICT: FAR_REGION, FAR_REGION: MINISTRY}
 # Made-up ids: an allowed call finds nothing and changes nothing.
 PLACEHOLDERS = {"year": "2026", "version": "1", "code": DEMO_FORM.code, "fmt": "csv", "part": "document",
+                "form_code": DEMO_FORM.code, "period": "2026",
                 "entry_id": "999999",
                 "client_id": "cl_0000000000000000", "session_id": "no-such-session", "iin": make_valid("70010130001")}
 QUERY = {"year": "2026", "on": "2026-01-01", "form_code": DEMO_FORM.code, "period": "2026"}

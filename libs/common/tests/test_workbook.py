@@ -540,3 +540,22 @@ def test_header_values_entered_in_advance_are_string_cells():
     for code, expected in ((BIN_CODE, "020440000013"), (PERIOD_CODE, "2026-Q3")):
         cell = wb[FORM_SHEET][where[code][1]]
         assert (cell.value, cell.data_type) == (expected, "s")
+
+
+def test_a_consolidated_documents_sheet_is_read_within_its_own_bounds():
+    from uise_common.workbook import CONSOLIDATION_SHEET
+
+    def with_sheet(rows: int, cols: int) -> bytes:
+        wb = openpyxl.load_workbook(io.BytesIO(build_template(SCHOOL_FORM)))
+        sheet = wb.create_sheet(CONSOLIDATION_SHEET)
+        for r in range(1, rows + 1):
+            for c in range(1, cols + 1):
+                sheet.cell(r, c).value = f"{r}.{c}"
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+    rows, cols = layout(SCHOOL_FORM).consolidation_bounds()
+    assert read_workbook(with_sheet(rows, cols), SCHOOL_FORM).matches_form
+    assert refused(with_sheet(rows + 1, 1)).code == "XLSX_RANGE_EXCEEDED"
+    assert refused(with_sheet(1, cols + 1)).code == "XLSX_RANGE_EXCEEDED"

@@ -63,6 +63,13 @@ from uise_contracts.events import FieldType, FormDefinition, FormField
 FORMAT_VERSION = 1
 FORM_SHEET = "Form"
 MAP_SHEET = "_uise"
+# A consolidated document (reporting, docs/consolidation.md) is the form's template filled with a
+# node's figures plus this sheet: the exact aggregates (cell, sum, count, min, max: one row per
+# cell), an empty row, then (subordinate, status) rows. The reader lets it through within these
+# bounds; what it says is the consolidation's business, not the form's cells.
+CONSOLIDATION_SHEET = "_consolidation"
+CONSOLIDATION_COLUMNS = 5
+MAX_SUBORDINATES = 5000  # of one node for one form: a city district's organizations stay far below
 BIN_CODE = "@participant_bin"
 PERIOD_CODE = "@period"
 _MAP_HEADER = ("cell", "sheet", "coordinate", "type")
@@ -179,6 +186,12 @@ class Layout:
         map_rows = max([len(self.inputs) + _MAP_FIRST_ROW - 1, *listed])
         map_cols = max([len(_MAP_HEADER), *self.option_columns.values()])
         return {FORM_SHEET: (self.last_row, self.width), MAP_SHEET: (map_rows, map_cols)}
+
+    def consolidation_bounds(self) -> tuple[int, int]:
+        """The most a consolidated document's `_consolidation` sheet may use: a header, a row per
+        cell, an empty row, a header and a row per subordinate."""
+        cells = len(self.inputs) - 2  # without the header inputs (BIN, period)
+        return (1 + cells + 1 + 1 + MAX_SUBORDINATES, CONSOLIDATION_COLUMNS)
 
 
 def layout(form: FormDefinition) -> Layout:
@@ -659,9 +672,19 @@ def _read_cells(zf, book, place: Layout, form_version: int, bounds: dict[str, tu
     scanned = 0
     # Every sheet is walked, hidden or added ones too: formulas reaching out are refused
     # anywhere, and a sheet the template does not have may hold nothing at all.
+    # A consolidated document's `_consolidation` sheet is let through within its own bounds and
+    # budget, so the template's sheets keep theirs (what it says is read by its consumers).
+    extra = {CONSOLIDATION_SHEET: place.consolidation_bounds()}
+    string_budget = budget
     for name, sheet in book.sheets.items():
-        scan = scan_sheet(zf, sheet, bounds=bounds.get(name, (0, 0)), wanted=wanted_by_sheet.get(name, {}),
-                          budget=budget)
+        sheet_bounds = bounds.get(name) or extra.get(name) or (0, 0)
+        sheet_budget = budget
+        if name not in bounds and name in extra:
+            sheet_budget = _ELEMENTS_PER_CELL * sheet_bounds[0] * sheet_bounds[1] + _ELEMENTS_FIXED
+            strings += sheet_bounds[0] * sheet_bounds[1]
+            string_budget += sheet_budget
+        scan = scan_sheet(zf, sheet, bounds=sheet_bounds, wanted=wanted_by_sheet.get(name, {}),
+                          budget=sheet_budget)
         found.update(scan.found)
         scanned += scan.cells
         if name == FORM_SHEET:
@@ -669,7 +692,7 @@ def _read_cells(zf, book, place: Layout, form_version: int, bounds: dict[str, tu
         elif scan.formulas:  # the map is machine-read: a formula there is tampering
             raise WorkbookError("XLSX_MAP_INVALID", "the template's map holds a formula",
                                 next(iter(scan.formulas.values())))
-    resolve_strings(zf, book, [f for f in found.values() if f is not None], limit=strings, budget=budget)
+    resolve_strings(zf, book, [f for f in found.values() if f is not None], limit=strings, budget=string_budget)
     for r, expected in enumerate(map_rows, start=1):
         if r == 2:
             continue  # the version: a template of another version with the same layout reads alike

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from uise_common.db import Migration, create_tables, utcnow
@@ -25,7 +26,7 @@ class KnownForm(SQLModel, table=True):
 
 
 class Contribution(SQLModel, table=True):
-    """The latest accepted figures of one participant for one form and period."""
+    """Migration 1's latest figures per participant; no longer written (AcceptedSubmission)."""
 
     __tablename__ = "reporting_contribution"
     node_id: str = Field(primary_key=True)
@@ -55,5 +56,58 @@ class Violation(SQLModel, table=True):
     kind: str = Field(primary_key=True)
 
 
+class AcceptedSubmission(SQLModel, table=True):
+    """Every submission accepted by a node, kept (history). Written once per submission and never
+    updated, so replicas never race on a shared row: which one of a participant's submissions is
+    current is read from the `supersedes` links and the returns (queries.current_submissions)."""
+
+    __tablename__ = "reporting_accepted"
+    submission_id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    participant_id: str = Field(index=True)
+    form_code: str
+    period: str
+    values: str  # JSON: cell code -> exact decimal string (values_exact, else values)
+    aggregates: str = "{}"  # JSON: cell code -> CellAggregate (a department's consolidated submission)
+    supersedes: str | None = Field(default=None, index=True)
+    corrects_accepted: bool = False
+    level: str | None = None
+    accepted_at: datetime = Field(default_factory=utcnow)
+
+
+class ReturnedSubmission(SQLModel, table=True):
+    """A submission the node sent back: out of the node's figures until a correction is accepted."""
+
+    __tablename__ = "reporting_returned"
+    submission_id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    participant_id: str
+    form_code: str
+    period: str
+    comment: str
+    returned_at: datetime
+
+
+class Consolidation(SQLModel, table=True):
+    """One version of a node's consolidated document (per form and period: 1, 2, ...)."""
+
+    __tablename__ = "reporting_consolidation"
+    __table_args__ = (UniqueConstraint("node_id", "form_code", "period", "version"),)
+    consolidation_id: str = Field(primary_key=True)  # node:form:period:version
+    node_id: str = Field(index=True)
+    form_code: str
+    period: str
+    version: int
+    reason: str
+    due_id: str = Field(unique=True)
+    documents: str  # JSON: {"json": StoredObject, "xlsx": StoredObject}
+    totals: str  # JSON: cell -> exact string
+    aggregates: str  # JSON: cell -> CellAggregate
+    lists: str  # JSON: included, late, missing, returned, included_submissions
+    built_at: datetime = Field(default_factory=utcnow)
+
+
 MIGRATIONS = [Migration(1, "read models, contributions, reports, violations",
-                        create_tables(KnownParticipant, KnownForm, Contribution, Report, Violation))]
+                        create_tables(KnownParticipant, KnownForm, Contribution, Report, Violation)),
+              Migration(2, "accepted submissions (history), returns, consolidations",
+                        create_tables(AcceptedSubmission, ReturnedSubmission, Consolidation))]

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from sqlmodel import Session, select
 
 from uise_common import auth
 from uise_common.hierarchy import ancestors_in
-from uise_common.inputs import ParticipantId
+from uise_common.inputs import FormCode, ParticipantId, PeriodText
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
+    ConsolidationDue,
     DeadlineViolation,
     FormListApproved,
     ParticipantUpserted,
     SubmissionAccepted,
+    SubmissionReturned,
 )
 from uise_contracts.topics import topic_for
-from uise_reporting import handlers
+from uise_reporting import handlers, views
 from uise_reporting.adapters import MIGRATIONS, KnownParticipant, Report
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
@@ -29,7 +33,9 @@ def consumers(rt: ServiceRuntime):
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(FormListApproved): handlers.on_formlist,
-        topic_for(SubmissionAccepted): handlers.make_on_accepted(rt.store.put),
+        topic_for(SubmissionAccepted): handlers.on_accepted,
+        topic_for(SubmissionReturned): handlers.on_returned,
+        topic_for(ConsolidationDue): handlers.make_on_due(rt.store.put),
         topic_for(DeadlineViolation): handlers.on_violation,
     }
 
@@ -50,6 +56,52 @@ def router(rt: ServiceRuntime) -> APIRouter:
             return [r.model_dump(mode="json") for r in s.exec(q) if who.reaches(ancestors(s, r.node_id))]
 
         return await rt.read(work)
+
+    @api.get("/nodes/{node_id}/figures")
+    async def figures(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                      form_code: Annotated[FormCode, Query()], period: Annotated[PeriodText, Query()]) -> dict:
+        """The node's live exact figures from its subordinates' current accepted submissions
+        (even while some are missing): figures, exact aggregates and who contributes."""
+        return await rt.read(lambda s: views.live_figures(s, node_id, form_code, period))
+
+    @api.get("/consolidations")
+    async def consolidations(who: Annotated[auth.Principal, Depends(READ_REPORTS)],
+                             node_id: ParticipantId | None = None, form_code: FormCode | None = None,
+                             period: PeriodText | None = None) -> list[dict]:
+        """Consolidated document versions (metadata) in the caller's subtree."""
+        def work(s: Session) -> list[dict]:
+            return [m for m in views.versions(s, node_id, form_code, period) if who.reaches(ancestors(s, m["node_id"]))]
+
+        return await rt.read(work)
+
+    @api.get("/consolidations/{node_id}/{form_code}/{period}")
+    async def consolidation(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                            form_code: FormCode, period: PeriodText,
+                            version: Annotated[int | None, Query(ge=1)] = None) -> dict:
+        """The latest version's metadata (or `version`); 404 CONSOLIDATION_NOT_FOUND."""
+        return await rt.read(lambda s: views.version(s, node_id, form_code, period, version))
+
+    async def document(node_id: str, form_code: str, period: str, version: int | None, kind: str) -> Response:
+        meta = await rt.read(lambda s: views.version(s, node_id, form_code, period, version))
+        obj = views.document_of(meta, kind)
+        data = await asyncio.to_thread(rt.store.get, obj)
+        name = f"{node_id}-{form_code}-{period}-v{meta['version']}.{kind}"
+        return Response(data, media_type=obj.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @api.get("/consolidations/{node_id}/{form_code}/{period}/document.json")
+    async def document_json(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                            form_code: FormCode, period: PeriodText,
+                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+        """The consolidated JSON document (the latest version, or `version`)."""
+        return await document(node_id, form_code, period, version, "json")
+
+    @api.get("/consolidations/{node_id}/{form_code}/{period}/document.xlsx")
+    async def document_xlsx(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                            form_code: FormCode, period: PeriodText,
+                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+        """The consolidated workbook: the form's template filled in plus `_consolidation`."""
+        return await document(node_id, form_code, period, version, "xlsx")
 
     return api
 

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from uise_common.consumer import NotYetKnown
+from uise_common.db import utcnow
 from uise_contracts.events import (
+    ConsolidationDue,
+    ConsolidationReady,
     DeadlineViolation,
-    FormDefinition,
     FormListApproved,
     ParticipantUpserted,
     ReportPublished,
     StoredObject,
     SubmissionAccepted,
     SubmissionAggregated,
+    SubmissionReturned,
 )
-from uise_reporting.adapters import Contribution, KnownForm, KnownParticipant, Report, Violation
-from uise_reporting.domain import consolidate
+from uise_reporting import documents, domain, queries
+from uise_reporting.adapters import (
+    AcceptedSubmission,
+    Consolidation,
+    KnownForm,
+    KnownParticipant,
+    Report,
+    ReturnedSubmission,
+    Violation,
+)
 
 PutDocument = Callable[[bytes, str, str], StoredObject]  # (data, kind, media_type)
 
@@ -42,41 +55,128 @@ def on_violation(event: DeadlineViolation, session: Session) -> list:
     return []
 
 
-def make_on_accepted(put: PutDocument):
-    def on_accepted(event: SubmissionAccepted, session: Session) -> list:
-        known = session.get(KnownForm, (event.form_code, int(event.period[:4])))
-        if known is None:
-            raise NotYetKnown(f"form {event.form_code}")
-        form = FormDefinition.model_validate_json(known.definition)
-        key = (event.recipient_id, event.participant_id, event.form_code, event.period)
-        row = session.get(Contribution, key)
-        if row is None:
-            row = Contribution(node_id=event.recipient_id, participant_id=event.participant_id,
-                               form_code=event.form_code, period=event.period,
-                               submission_id=event.submission_id, values="{}")
-        row.submission_id, row.values = event.submission_id, json.dumps(event.values)
-        session.add(row)
+def on_accepted(event: SubmissionAccepted, session: Session) -> list:
+    """Keep the accepted submission (history, once per submission_id: a replay changes nothing);
+    the node's current figures are read from the kept rows, so nothing shared is updated."""
+    if session.get(AcceptedSubmission, event.submission_id) is None:
+        exact = {k: v for k, v in event.values_exact.items()}
+        for k, v in event.values.items():  # values_exact, else the value as given
+            if k not in exact and not isinstance(v, bool) and isinstance(v, int | float | str):
+                exact[k] = repr(v) if isinstance(v, float) else str(v)
+        session.add(AcceptedSubmission(
+            submission_id=event.submission_id, node_id=event.recipient_id, participant_id=event.participant_id,
+            form_code=event.form_code, period=event.period, values=json.dumps(exact, sort_keys=True),
+            aggregates=json.dumps({k: a.model_dump() for k, a in event.aggregates.items()}, sort_keys=True),
+            supersedes=event.supersedes, corrects_accepted=event.corrects_accepted,
+            level=event.level.value if event.level else None))
         session.flush()
-        rows = session.exec(select(Contribution).where(
-            Contribution.node_id == event.recipient_id, Contribution.form_code == event.form_code,
-            Contribution.period == event.period)).all()
-        out: list = [SubmissionAggregated(submission_id=event.submission_id, participant_id=event.participant_id,
-                                          node_id=event.recipient_id, form_code=event.form_code,
-                                          period=event.period, contributors=len(rows))]
-        expected = session.exec(select(KnownParticipant).where(
-            KnownParticipant.parent_id == event.recipient_id, KnownParticipant.active)).all()
-        expected_ids = {p.participant_id for p in expected if p.kind in form.respondent_kinds}
-        if expected_ids and expected_ids <= {r.participant_id for r in rows}:
-            totals = consolidate(form, [json.loads(r.values) for r in rows])
-            report_id = f"{event.recipient_id}:{event.form_code}:{event.period}:{event.submission_id}"
-            body = json.dumps({"report_id": report_id, "node_id": event.recipient_id, "form_code": event.form_code,
-                               "period": event.period, "totals": totals,
-                               "contributors": sorted(r.participant_id for r in rows)}, sort_keys=True).encode()
-            doc = put(body, "reports", "application/json")
-            session.add(Report(report_id=report_id, node_id=event.recipient_id, form_code=event.form_code,
-                               period=event.period, document_key=doc.key))
-            out.append(ReportPublished(report_id=report_id, node_id=event.recipient_id, form_code=event.form_code,
-                                       period=event.period, document=doc, totals=totals))
-        return out
+    current = queries.current_submissions(session, event.recipient_id, event.form_code, event.period)
+    return [SubmissionAggregated(submission_id=event.submission_id, participant_id=event.participant_id,
+                                 node_id=event.recipient_id, form_code=event.form_code, period=event.period,
+                                 contributors=len(current))]
 
+
+def make_on_accepted(put: PutDocument | None = None):
+    """Kept for callers of the old factory: accepting no longer builds a report (a consolidation
+    is built on `consolidation.due`)."""
     return on_accepted
+
+
+def on_returned(event: SubmissionReturned, session: Session) -> list:
+    """The returned submission leaves the node's current figures until its correction (a
+    submission superseding it) is accepted. Order-free: a return may arrive before the acceptance."""
+    if session.get(ReturnedSubmission, event.submission_id) is None:
+        session.add(ReturnedSubmission(submission_id=event.submission_id, node_id=event.recipient_id,
+                                       participant_id=event.participant_id, form_code=event.form_code,
+                                       period=event.period, comment=event.comment, returned_at=event.returned_at))
+    return []
+
+
+class VersionTaken(Exception):
+    """Another replica built this version at the same time: retry (the next version is free)."""
+
+
+def _due_id(event: ConsolidationDue) -> str:
+    if event.due_id:
+        return event.due_id
+    # An older producer gave no due_id: the event's content stands for it.
+    return "content:" + hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+
+
+def _chosen(session: Session, event: ConsolidationDue) -> dict[str, AcceptedSubmission]:
+    """participant -> the accepted submission to count: exactly `included_submissions`; a due
+    without them (an older producer) counts the current submissions of `included`."""
+    if event.included_submissions:
+        chosen: dict[str, AcceptedSubmission] = {}
+        for participant, sid in sorted(event.included_submissions.items()):
+            row = session.get(AcceptedSubmission, sid)
+            if row is None:
+                raise NotYetKnown(f"submission {sid} of {participant} is not yet known to reporting")
+            chosen[participant] = row
+        return chosen
+    current = queries.current_submissions(session, event.node_id, event.form_code, event.period)
+    unknown = [p for p in event.included if p not in current]
+    if unknown:
+        raise NotYetKnown(f"no accepted submission yet of {', '.join(sorted(unknown))}")
+    return {p: current[p] for p in event.included}
+
+
+def make_on_due(put: PutDocument):
+    def on_due(event: ConsolidationDue, session: Session) -> list:
+        due_id = _due_id(event)
+        if session.exec(select(Consolidation).where(Consolidation.due_id == due_id)).first() is not None:
+            return []  # a replayed due: its version is built already
+        form = queries.form_for(session, event.form_code, event.period)
+        if form is None:
+            raise NotYetKnown(f"form {event.form_code} for {event.period}")
+        chosen = _chosen(session, event)
+        aggs = domain.combine(queries.contribution_of(form, row) for row in chosen.values())
+        ordered = {f.code: aggs[f.code] for f in domain.aggregated_cells(form) if f.code in aggs}
+        figures = domain.figures(form, ordered)
+        version = queries.next_version(session, event.node_id, event.form_code, event.period)
+        cid = f"{event.node_id}:{event.form_code}:{event.period}:{version}"
+        built = documents.Built(
+            consolidation_id=cid, node_id=event.node_id, form_code=event.form_code, period=event.period,
+            version=version, reason=event.reason, aggregates=ordered, figures=figures,
+            included=sorted(chosen), late=sorted(event.late), missing=sorted(event.missing),
+            returned=sorted(event.returned),
+            included_submissions={p: r.submission_id for p, r in sorted(chosen.items())})
+        # Documents first (content-addressed, so a retry writes the same objects), then the rows.
+        json_doc = put(documents.json_document(built), "consolidations", documents.JSON)
+        xlsx_doc = put(documents.xlsx_document(form, built), "consolidations", documents.XLSX)
+        totals = {code: None if v is None else domain.plain(v) for code, v in figures.items()}
+        aggregates = {code: a.contract() for code, a in ordered.items()}
+        lists = {"included": built.included, "late": built.late, "missing": built.missing,
+                 "returned": built.returned, "included_submissions": dict(built.included_submissions)}
+        built_at = utcnow()
+        session.add(Consolidation(
+            consolidation_id=cid, node_id=event.node_id, form_code=event.form_code, period=event.period,
+            version=version, reason=event.reason, due_id=due_id,
+            documents=json.dumps({"json": json_doc.model_dump(), "xlsx": xlsx_doc.model_dump()}),
+            totals=json.dumps(totals), aggregates=json.dumps({k: a.model_dump() for k, a in aggregates.items()}),
+            lists=json.dumps(lists), built_at=built_at))
+        session.add(Report(report_id=cid, node_id=event.node_id, form_code=event.form_code,
+                           period=event.period, document_key=json_doc.key, published_at=built_at))
+        try:
+            # A replica racing for the same version (or due) fails here (PostgreSQL checks a unique
+            # key at the insert, waiting for the other transaction): the consumer retries the
+            # whole event, which then finds the next version free, or the due built.
+            session.flush()
+        except IntegrityError as exc:
+            raise VersionTaken(f"{cid}: built concurrently; retrying") from exc
+        ready = ConsolidationReady(
+            consolidation_id=cid, node_id=event.node_id, form_code=event.form_code, period=event.period,
+            version=version, reason=event.reason, documents={"xlsx": xlsx_doc, "json": json_doc},
+            totals=totals, aggregates=aggregates, built_at=built_at, **lists)
+        # report.published keeps a producer: once per consolidation version (issue 11 redoes reports).
+        report = ReportPublished(report_id=cid, node_id=event.node_id, form_code=event.form_code,
+                                 period=event.period, document=json_doc,
+                                 totals={code: _reported(v) for code, v in figures.items()})
+        return [ready, report]
+
+    return on_due
+
+
+def _reported(v) -> float | int | None:
+    n = domain.as_number(v)
+    return float(n) if n is not None and not isinstance(n, int) else n

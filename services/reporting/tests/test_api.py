@@ -1,0 +1,120 @@
+"""Reporting's HTTP API: live figures, consolidation versions and their documents, for the
+node's subtree only; the documents come from moto's real S3 server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from uise_common.db import migrate
+from uise_common.service import COMMON_MIGRATION, ServiceRuntime
+from uise_common.settings import Settings
+from uise_common.testing import TokenIssuer, free_port, run_handler
+from uise_contracts.events import (
+    ConsolidationDue,
+    FormListApproved,
+    Level,
+    ParticipantUpserted,
+    SubmissionAccepted,
+)
+from uise_contracts.examples import SCHOOL_FORM
+from uise_reporting import entrypoint, handlers
+from uise_reporting.adapters import MIGRATIONS
+
+ISSUER = TokenIssuer()
+REGION, DISTRICT, OTHER = "200140000015", "210340000012", "210340000023"
+SCHOOLS = ["220440000013", "220440000024"]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    import socket
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def client(tmp_path, s3_endpoint):
+    rt = ServiceRuntime(entrypoint.SPEC, Settings(service_name="reporting", data_dir=tmp_path, s3_endpoint=s3_endpoint,
+                                                  s3_bucket="reportingtest", kafka_bootstrap="127.0.0.1:1"))
+    rt.authenticator = ISSUER.authenticator()
+    rt.store.ensure_bucket()
+    migrate(rt.engine, [COMMON_MIGRATION, *MIGRATIONS])
+    for pid, level, kind, parent in ((REGION, Level.region, "region", "100140000011"),
+                                     (DISTRICT, Level.district, "district", REGION),
+                                     (OTHER, Level.district, "district", REGION),
+                                     *((s, Level.organization, "school", DISTRICT) for s in SCHOOLS)):
+        run_handler(rt.engine, handlers.on_participant, ParticipantUpserted(
+            participant_id=pid, bin=pid, level=level, kind=kind, parent_id=parent, name_kk="x", name_ru="x"))
+    run_handler(rt.engine, handlers.on_formlist, FormListApproved(year=2026, version=1, order_no="1",
+                                                                  order_date=date(2026, 1, 15), forms=[SCHOOL_FORM]))
+    for i, (school, pupils) in enumerate(zip(SCHOOLS, (100, 51), strict=True)):
+        run_handler(rt.engine, handlers.on_accepted, SubmissionAccepted(
+            submission_id=f"s{i}", participant_id=school, recipient_id=DISTRICT, form_code="SCH-1", period="2026",
+            values_exact={"pupils_total": str(pupils), "teachers": "7"}))
+    return rt, TestClient(rt.app())
+
+
+def officer(node=DISTRICT, level="district"):
+    return ISSUER.headers("officer", node, level)
+
+
+def test_live_figures_of_a_node_for_its_subtree_only(client):
+    rt, c = client
+    params = {"form_code": "SCH-1", "period": "2026"}
+    body = c.get(f"/v1/nodes/{DISTRICT}/figures", params=params, headers=officer()).json()
+    assert body["contributors"] == 2 and body["figures"]["pupils_total"] == "151"
+    assert body["aggregates"]["teachers"] == {"sum": "14", "count": 2, "min": "7", "max": "7"}
+    assert c.get(f"/v1/nodes/{DISTRICT}/figures", params=params, headers=officer(REGION, "region")).status_code == 200
+    assert c.get(f"/v1/nodes/{DISTRICT}/figures", params=params, headers=officer(OTHER)).status_code == 403
+    assert c.get(f"/v1/nodes/{DISTRICT}/figures", params=params).status_code == 401
+    unknown = c.get(f"/v1/nodes/{DISTRICT}/figures", params={**params, "form_code": "NOPE-1"}, headers=officer())
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "FORM_NOT_FOUND")
+    bad = c.get(f"/v1/nodes/{DISTRICT}/figures", params={**params, "period": "2026-13"}, headers=officer())
+    assert bad.status_code == 422
+
+
+def test_consolidation_versions_and_their_documents(client):
+    rt, c = client
+    base = f"/v1/consolidations/{DISTRICT}/SCH-1/2026"
+    missing = c.get(base, headers=officer())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "CONSOLIDATION_NOT_FOUND")
+    on_due = handlers.make_on_due(rt.store.put)
+    for n in (1, 2):
+        run_handler(rt.engine, on_due, ConsolidationDue(
+            node_id=DISTRICT, form_code="SCH-1", period="2026", expected=2, received=2, due_id=f"d{n}",
+            included=SCHOOLS, included_submissions={s: f"s{i}" for i, s in enumerate(SCHOOLS)}))
+    latest = c.get(base, headers=officer()).json()
+    assert latest["version"] == 2 and latest["totals"]["pupils_total"] == "151"
+    assert [v["version"] for v in c.get("/v1/consolidations", params={"node_id": DISTRICT}, headers=officer()).json()] == [1, 2]
+    assert c.get("/v1/consolidations", headers=officer(OTHER)).json() == []  # another district sees none
+    doc = c.get(f"{base}/document.json", params={"version": 1}, headers=officer())
+    assert doc.status_code == 200 and doc.headers["content-type"].startswith("application/json")
+    assert 'filename="' + f"{DISTRICT}-SCH-1-2026-v1.json" in doc.headers["content-disposition"]
+    assert json.loads(doc.content)["_consolidation"]["version"] == 1 and json.loads(doc.content)["pupils_total"] == 151
+    xlsx = c.get(f"{base}/document.xlsx", headers=officer())
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    assert xlsx.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert c.get(f"{base}/document.xlsx", params={"version": 9}, headers=officer()).json()["error"]["code"] == \
+        "CONSOLIDATION_NOT_FOUND"
+    assert c.get(f"{base}/document.json", headers=officer(OTHER)).status_code == 403
+    reports = c.get("/v1/reports", params={"node_id": DISTRICT}, headers=officer()).json()
+    assert sorted(r["report_id"] for r in reports) == [f"{DISTRICT}:SCH-1:2026:1", f"{DISTRICT}:SCH-1:2026:2"]

@@ -1,0 +1,87 @@
+"""Reporting's handlers on PostgreSQL (READ COMMITTED), as production runs them: two replicas
+building a node's consolidation at once get distinct versions, and replays change nothing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import Session, select
+
+from uise_common.db import make_engine, migrate
+from uise_common.objectstore import sha256_hex
+from uise_common.service import COMMON_MIGRATION
+from uise_common.testing import run_handler
+from uise_contracts.events import (
+    ConsolidationDue,
+    FormListApproved,
+    StoredObject,
+    SubmissionAccepted,
+)
+from uise_contracts.examples import SCHOOL_FORM
+from uise_reporting.adapters import MIGRATIONS, Consolidation
+from uise_reporting.handlers import VersionTaken, make_on_due, on_accepted, on_formlist
+
+POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DISTRICT, SCHOOL = "210340000012", "220440000013"
+
+
+@pytest.fixture
+def engine():
+    name = f"reporting_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is required at {POSTGRES_URL} (or set UISE_TEST_POSTGRES_URL): {exc}")
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    eng = make_engine(url, "reporting")
+    migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
+    yield eng
+    eng.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def put(data: bytes, kind: str, media: str) -> StoredObject:
+    return StoredObject(key=f"{kind}/{sha256_hex(data)}", sha256=sha256_hex(data), size=len(data), media_type=media)
+
+
+def test_replicas_racing_for_a_version_get_distinct_ones(engine):
+    run_handler(engine, on_formlist, FormListApproved(year=2026, version=1, order_no="1", order_date=date(2026, 1, 15),
+                                                      forms=[SCHOOL_FORM]))
+    accepted = SubmissionAccepted(submission_id="s1", participant_id=SCHOOL, recipient_id=DISTRICT, form_code="SCH-1",
+                                  period="2026", values_exact={"pupils_total": "10"})
+    run_handler(engine, on_accepted, accepted)
+    run_handler(engine, on_accepted, accepted)  # a replay
+    on_due = make_on_due(put)
+    barrier = threading.Barrier(4)
+    retried: list[str] = []
+
+    def replica(due_id: str) -> None:
+        barrier.wait()
+        for _ in range(10):  # as the consumer runner retries a failing event
+            try:
+                run_handler(engine, on_due, ConsolidationDue(
+                    node_id=DISTRICT, form_code="SCH-1", period="2026", expected=1, received=1, due_id=due_id,
+                    included=[SCHOOL], included_submissions={SCHOOL: "s1"}))
+                return
+            except VersionTaken:
+                retried.append(due_id)
+
+    # two dues, each delivered to two replicas at once (a replay beside a rebalance)
+    threads = [threading.Thread(target=replica, args=(d,)) for d in ("d1", "d2", "d1", "d2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with Session(engine) as s:
+        rows = s.exec(select(Consolidation).order_by(Consolidation.version)).all()
+    assert [r.version for r in rows] == [1, 2] and {r.due_id for r in rows} == {"d1", "d2"}
+    assert retried  # the losers were retried, not lost
