@@ -39,8 +39,8 @@ allow validation Read group prefixed uise-validation.
 
 # routing
 scram_user routing UISE_KAFKA_ROUTING_PASSWORD
-allow routing Write topic literal uise.submission.accepted.v1 uise.submission.returned.v1 uise.submission.rejected.v1 uise.inforequest.issued.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.consolidation.due.v1.dlq uise.consolidation.ready.v1.dlq
-allow routing Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.consolidation.due.v1 uise.consolidation.ready.v1
+allow routing Write topic literal uise.submission.accepted.v1 uise.submission.returned.v1 uise.submission.rejected.v1 uise.inforequest.issued.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.consolidation.due.v1.dlq uise.consolidation.ready.v1.dlq uise.deadline.violation.v1.dlq
+allow routing Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.consolidation.due.v1 uise.consolidation.ready.v1 uise.deadline.violation.v1
 allow routing Read group prefixed uise-routing.
 
 # deadline

@@ -7,7 +7,8 @@
    scopes and the test's own picture of the hierarchy (not from the server's answers) and compared
    with what the server does; the counts are printed.
 3. The rules people ask about, spelled out: a school cannot read another school's submission, a
-   district officer cannot see another district's inbox, nobody but the data office approves a list.
+   district officer cannot see another district's inbox, a school cannot return what it sent,
+   nobody but the data office approves a list.
 
 Writes are sent with empty bodies and made-up ids, so an allowed call stops at validation (422) or
 "unknown" (404) and changes nothing: the matrix is about the door, the commands' own rules are
@@ -217,6 +218,8 @@ def expected_allowed(caller: Caller, policy: dict, owner: str | None, path: str)
         return True
     if policy["scope"] not in caller.scopes or caller.role not in policy["roles"]:
         return False
+    if policy["scope"] == auth.INBOX_REVIEW and caller.level == "organization":
+        return False  # an organization receives nothing: it never reviews (routing's NOT_A_RECIPIENT)
     subtree = policy.get("subtree")
     if owner is None or subtree is None or (subtree == "resource" and "{submission_id}" not in path):
         return True
@@ -273,6 +276,15 @@ def test_the_rules_people_ask_about(stack, world, intake):
     assert (resp.status_code, resp.json()["error"]["code"]) == (403, "OUT_OF_SUBTREE")
     assert httpx.get(f"{routing}/v1/inboxes/{DISTRICT}", headers=bearer(callers["district officer"].token)
                      ).status_code == 200
+    # a school cannot return (or accept) what it sent; its district's officer can, with a comment
+    mine = world["submissions"][SCHOOL1]
+    for reviewer in ("school head", "school signer"):
+        resp = httpx.post(f"{routing}/v1/inboxes/{DISTRICT}/submissions/{mine}/return", json={"comment": "x"},
+                          headers=bearer(callers[reviewer].token))
+        assert resp.status_code == 403, (reviewer, resp.text)
+    resp = httpx.post(f"{routing}/v1/inboxes/{DISTRICT}/submissions/{mine}/return", json={"comment": " "},
+                      headers=bearer(callers["district officer"].token))
+    assert (resp.status_code, resp.json()["error"]["code"]) == (422, "COMMENT_REQUIRED")
     # nobody but the data office approves a list of forms
     registry = stack.config.url("registry")
     for caller in world["callers"]:

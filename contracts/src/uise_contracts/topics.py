@@ -95,7 +95,7 @@ TOPICS: tuple[Topic, ...] = (
           ("deadline",), ("external",),
           description="An effective deadline published or moved, with the old and new time and the reason (clause 11)."),
     Topic("deadline", "violation", 1, e.DeadlineViolation, "participant_id",
-          ("deadline",), ("reporting",),
+          ("deadline",), ("reporting", "routing"),
           description="`late` or `missing` submission (clause 11)."),
     Topic("report", "published", 1, e.ReportPublished, "node_id",
           ("reporting",), ("external",),

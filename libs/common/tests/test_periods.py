@@ -13,6 +13,7 @@ from uise_common.periods import (
     PeriodInvalid,
     collection_window,
     is_period,
+    matches_period_type,
     parse_period,
 )
 
@@ -85,3 +86,11 @@ def test_a_period_is_open_from_its_first_day_until_a_year_after_its_last_deadlin
     assert window.refusal(date(2027, 10, 31)) == "PERIOD_CLOSED"
     # an as-of-date period opens on its date
     assert collection_window(parse_period("2026-12-15")).refusal(date(2026, 12, 14)) == "PERIOD_NOT_OPEN"
+
+
+def test_a_period_matches_the_forms_periodicity_and_an_ad_hoc_form_takes_any():
+    q3 = parse_period("2026-Q3")
+    assert matches_period_type("quarterly", q3)
+    assert matches_period_type("ad_hoc", q3) and matches_period_type(None, q3)
+    assert not matches_period_type("annual", q3)
+    assert not matches_period_type("quarterly", parse_period("2026"))

@@ -99,6 +99,12 @@ def is_period(text: object) -> bool:
     return True
 
 
+def matches_period_type(period_type: str | None, period: Period) -> bool:
+    """Does the period's shape fit the form's periodicity? An ad hoc form takes any, and so does
+    a form whose periodicity is not known (read before the read model knew it)."""
+    return period_type in (None, "", "ad_hoc") or period_type == period.kind
+
+
 # How long after its last deadline a period stays open for corrections of distorted data
 # (clause 11). Past that, a figure is history: the national report has been used for policy.
 CORRECTION_DAYS = 365

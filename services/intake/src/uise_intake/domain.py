@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePosixPath
 
-from uise_common.periods import Period, PeriodInvalid, collection_window
+from uise_common.periods import Period, PeriodInvalid, collection_window, matches_period_type
 from uise_common.periods import parse_period as _parse_period
 from uise_common.workbook import (
     WorkbookError,
@@ -244,7 +244,7 @@ def parse_period(text: str) -> Period:
 
 def check_period_type(form_code: str, period_type: str | None, period: Period) -> None:
     """The period's shape matches the form's periodicity; an ad hoc form takes any."""
-    if period_type in (None, "", "ad_hoc") or period_type == period.kind:
+    if matches_period_type(period_type, period):
         return
     raise Refused("PERIOD_MISMATCH", form_code=form_code, period_type=period_type, period=period.text)
 
