@@ -207,6 +207,17 @@ def test_after_a_move_the_parent_changes_only_by_a_move_and_an_import_keeps_the_
     assert importing.plan([row], existing, today=date.today()).rejected[0].code == "PARENT_HISTORY"
 
 
+def test_an_import_closing_with_a_later_date_is_published_again_on_its_day(session):
+    existing = handlers.all_participants(session)
+    row = next(r for r in importing.rows_from_participants(existing.values()) if r.values["bin"] == SIBLING)
+    row.values["active_to"] = "2099-06-30"
+    (closing,) = importing.plan([row], existing, today=date.today()).updated
+    handlers.store_participant(session, closing, existing[SIBLING], "t")
+    session.flush()
+    assert session.get(Participant, SIBLING).due_on == date(2099, 7, 1)
+    assert handlers.take_effect(session, SIBLING, date(2099, 7, 1), "sys").active is False
+
+
 def test_a_registry_with_future_closings_from_before_this_version_publishes_them_on_their_day(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", "registry")
     migrate(engine, [COMMON_MIGRATION, *MIGRATIONS[:3]])
