@@ -113,13 +113,15 @@ def routes(reg: Registry) -> list[tuple[str, str, auth.Policy]]:
 
 def test_every_route_declares_a_policy_and_only_the_distributed_documents_are_public(reg):
     found = routes(reg)
-    assert len(found) == 20
+    assert len(found) == 21
     assert {path for _, path, policy in found if policy.public_because} == PUBLIC
     by_route = {(m, p): policy for m, p, policy in found}
     assert by_route[("POST", "/v1/formlists/{year}/{version}/approve")].scope == auth.FORMLISTS_WRITE
     assert by_route[("GET", "/v1/audit")].scope == auth.AUDIT_READ
     assert by_route[("PUT", "/v1/participants/{participant_id}/staff/{iin}")].roles == {HEAD, DATA_OFFICE}
     assert by_route[("GET", "/v1/participants/{participant_id}/staff")].subtree == "participant_id"
+    move = by_route[("POST", "/v1/participants/{participant_id}/move")]
+    assert (move.scope, move.subtree) == (auth.REGISTRY_WRITE, "participant_id")
 
 
 def test_without_a_token_every_other_route_answers_401_and_no_header_is_believed(reg):
@@ -134,7 +136,7 @@ def test_without_a_token_every_other_route_answers_401_and_no_header_is_believed
             assert resp.status_code == 401, (method, url, headers, resp.text)
             assert resp.json()["error"]["code"] in ("UNAUTHENTICATED", "TOKEN_INVALID")
             checked += 1
-    assert checked == 16 * 3
+    assert checked == 17 * 3
 
 
 def test_the_distributed_documents_answer_without_a_token_and_hide_drafts(reg):

@@ -7,6 +7,7 @@ import json
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from uise_common.testing import migrated_sqlite
@@ -190,12 +191,14 @@ def test_the_staff_table_is_added_to_a_registry_that_has_participants(tmp_path):
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", "registry")
     migrate(engine, [COMMON_MIGRATION, *MIGRATIONS[:2]])  # a registry from before issue 7
-    with Session(engine) as s:
+    with engine.begin() as conn:  # rows of that time, in its columns (the model has grown since)
         for p in demo_participants():
-            s.add(Participant(participant_id=p["participant_id"], bin=p["bin"], level=p["level"], kind=p["kind"],
-                              parent_id=p["parent_id"], name_kk=p["name_kk"], name_ru=p["name_ru"]))
-        s.commit()
-    assert migrate(engine, [COMMON_MIGRATION, *MIGRATIONS]) == [3]
+            conn.execute(text("INSERT INTO registry_participant (participant_id, bin, level, kind, parent_id, name_kk, "
+                              "name_ru, updated_at) VALUES (:participant_id, :bin, :level, :kind, :parent_id, "
+                              ":name_kk, :name_ru, CURRENT_TIMESTAMP)"),
+                         {k: p.get(k) for k in ("participant_id", "bin", "level", "kind", "parent_id", "name_kk",
+                                                "name_ru")})
+    assert migrate(engine, [COMMON_MIGRATION, *MIGRATIONS]) == [3, 4]
     with Session(engine) as s:
         handlers.name_staff(s, SCHOOL, AIGUL, named(), "t", day=TODAY)
         s.commit()

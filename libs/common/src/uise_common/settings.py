@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     # Registry: admit the NCA RK test identifiers (BIN 123456789021, IIN 123456789011/012),
     # which carry no valid control digit. For test and demo installations only.
     registry_test_identifiers: bool = False
+    # Registry (issue 10): how often it looks for participants whose event changes by the calendar
+    # (a close date passed, a dated move took effect) to publish them again.
+    registry_tick_seconds: float = 5.0
 
     # Signature: where trusted CA certificates (PEM or DER) are read from.
     trust_dir: Path | None = None

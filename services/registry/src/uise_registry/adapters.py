@@ -22,7 +22,11 @@ class Participant(SQLModel, table=True):
     name_ru: str
     kato: str | None = None
     active_from: date | None = None
-    active_to: date | None = None  # set when closed; the record and its history stay
+    active_to: date | None = None  # set when closed (the last day active); the record and its history stay
+    # parent_id is the parent in force today; a move with a later date changes it when the day comes
+    # The next day the published event changes by the calendar alone (the day after the close
+    # date, the first day of a later parent): the registry re-publishes the participant then.
+    due_on: date | None = Field(default=None, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -32,6 +36,18 @@ class HeadTermRow(SQLModel, table=True):
     participant_id: str = Field(index=True)
     iin: str
     full_name: str
+    valid_from: date
+    valid_to: date | None = None
+
+
+class ParentTermRow(SQLModel, table=True):
+    """Whom a participant answered to, from one day to another (both included). Written from the
+    first move on: a participant never moved has none, and `parent_id` is its parent always."""
+
+    __tablename__ = "registry_parent_term"
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: str = Field(index=True)
+    parent_id: str = Field(index=True)
     valid_from: date
     valid_to: date | None = None
 
@@ -107,6 +123,27 @@ def _v3_staff(conn) -> None:
     SQLModel.metadata.create_all(conn, tables=[StaffTermRow.__table__])
 
 
+def _v4_dated_changes(conn) -> None:
+    """Issue 10: moves in the hierarchy with their dates, and the day each participant's event
+    changes by itself. A participant closed with a later date before this version is due the
+    day after its close date, so it is re-published then like any other."""
+    from datetime import timedelta
+
+    from sqlalchemy import inspect, text
+
+    cols = {c["name"] for c in inspect(conn).get_columns("registry_participant")}
+    if "due_on" not in cols:
+        conn.execute(text("ALTER TABLE registry_participant ADD COLUMN due_on DATE"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_registry_participant_due_on ON registry_participant (due_on)"))
+    SQLModel.metadata.create_all(conn, tables=[ParentTermRow.__table__])
+    closing = conn.execute(text("SELECT participant_id, active_to FROM registry_participant "
+                                "WHERE active_to IS NOT NULL AND due_on IS NULL")).all()
+    for pid, active_to in closing:
+        day = active_to if isinstance(active_to, date) else date.fromisoformat(str(active_to))
+        conn.execute(text("UPDATE registry_participant SET due_on = :d WHERE participant_id = :p"),
+                     {"d": day + timedelta(days=1), "p": pid})
+
+
 def _v1_tables(conn) -> None:
     """The v1 shape, created from plain DDL so later model changes never alter history."""
     from sqlalchemy import text
@@ -128,4 +165,5 @@ MIGRATIONS = [
     Migration(1, "participants and form lists", _v1_tables),
     Migration(2, "participant details, heads' history, audit", _v2_participant_details),
     Migration(3, "staff named by the head", _v3_staff),
+    Migration(4, "dated moves and the day an event changes by itself", _v4_dated_changes),
 ]

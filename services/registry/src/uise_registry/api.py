@@ -35,7 +35,8 @@ from uise_registry.domain import RegistryError
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404, "FORM_UNKNOWN": 404,
           "STAFF_UNKNOWN": 404, "FORMLIST_IMMUTABLE": 409, "DRAFT_EXISTS": 409, "BIN_TAKEN": 409,
-          "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409, "STAFF_LIMIT": 409}
+          "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409, "STAFF_LIMIT": 409,
+          "ALREADY_CLOSED": 409, "PARENT_HISTORY": 409, "MOVE_SAME_PARENT": 409}
 
 # Identifiers, years and versions in paths and queries are canonical and bounded (uise_common.inputs):
 # `٢٠٢٦` or a 20-digit number is a 422, never a 500.
@@ -45,7 +46,7 @@ STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404,
 ReadOne = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_READ, subtree="participant_id"))]
 ReadMany = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_READ, subtree="resource"))]
 Manage = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="resource"))]  # the parent is in the body
-Close = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="participant_id"))]
+Close = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="participant_id"))]  # also a move
 # a head names its own organization's staff (not a department's head its schools')
 NameStaff = Annotated[Principal, Depends(auth.allow(auth.REGISTRY_WRITE, subtree="participant_id",
                                                     roles=[auth.HEAD, auth.DATA_OFFICE], itself=True))]
@@ -68,7 +69,12 @@ class Approval(BaseModel):
 
 
 class Closing(BaseModel):
-    active_to: Day
+    active_to: Day = Field(description="The last day the participant is active; a later date keeps it active until then")
+
+
+class Move(BaseModel):
+    parent_id: ParticipantId = Field(description="The new parent, one level up")
+    valid_from: Day = Field(description="The first day under the new parent; the current term ends the day before")
 
 
 def as_api_error(exc: RegistryError) -> ApiError:
@@ -108,7 +114,14 @@ def router(rt: ServiceRuntime) -> APIRouter:
 
     @api.post("/participants/{participant_id}/close")
     async def close(participant_id: ParticipantId, body: Closing, who: Close) -> dict:
+        """Close the participant from the day after `active_to`; closing twice is refused (ALREADY_CLOSED)."""
         return await execute(commands.close_participant, who, participant_id, body.active_to)
+
+    @api.post("/participants/{participant_id}/move")
+    async def move(participant_id: ParticipantId, body: Move, who: Close) -> dict:
+        """From `valid_from` the participant answers to `parent_id` (a school moved to another district,
+        a district merged into another); the history goes out as `parents` on its event."""
+        return await execute(commands.move_participant, who, participant_id, body.parent_id, body.valid_from)
 
     @api.get("/participants")
     async def list_participants(who: ReadMany, parent_id: ParticipantId | None = None, level: Level | None = None,

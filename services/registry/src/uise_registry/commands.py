@@ -44,6 +44,14 @@ def close_participant(session: Session, who: Principal, participant_id: str, act
     return Outcome(event.model_dump(mode="json"), [event])
 
 
+def move_participant(session: Session, who: Principal, participant_id: str, parent_id: str, on: date) -> Outcome:
+    """A move with its date: the same rule as changing the parent (the caller reaches both the
+    old parent and the new one, strictly below its own department; the data office anywhere)."""
+    access.require_manage(session, who, participant_id, parent_id)
+    event = handlers.move_participant(session, participant_id, parent_id, on, who.label)
+    return Outcome(event.model_dump(mode="json"), [event])
+
+
 def import_participants(session: Session, who: Principal, rows: list[importing.RawRow], dry_run: bool,
                         test_mode: bool = False) -> Outcome:
     """Plan the file against the registry; unless `dry_run`, store it whole. A file with any row

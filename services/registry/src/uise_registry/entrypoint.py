@@ -12,6 +12,8 @@ running service (or the next one to start) publishes them.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 import time
 from pathlib import Path
@@ -20,10 +22,47 @@ from sqlmodel import Session
 
 from uise_common.db import database_url, make_engine, migrate
 from uise_common.outbox import add_event
-from uise_common.service import COMMON_MIGRATION, ServiceSpec, run
+from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec, run
 from uise_common.settings import Settings
 from uise_registry import access, api, domain, handlers, importing
 from uise_registry.adapters import MIGRATIONS
+
+log = logging.getLogger(__name__)
+SCHEDULER_ACTOR = "system@registry"
+
+
+def publish_due(rt: ServiceRuntime) -> int:
+    """Publish again every participant whose event changed by the calendar (a close date passed,
+    a dated move took effect), one transaction each; returns how many went out. Safe beside other
+    replicas: `handlers.take_effect` claims each participant with a conditional update."""
+    today = rt.clock.today()
+    with Session(rt.engine) as s:
+        due = handlers.due_participants(s, today)
+    published = 0
+    for participant_id in due:
+        with Session(rt.engine) as s:
+            event = handlers.take_effect(s, participant_id, today, SCHEDULER_ACTOR)
+            if event is None:
+                s.rollback()
+                continue
+            rt.emit(s, event)
+            s.commit()
+            published += 1
+    return published
+
+
+async def calendar(rt: ServiceRuntime) -> None:
+    """The registry's background loop: the day's closings and moves go out on their day."""
+    while True:
+        try:
+            n = await asyncio.to_thread(publish_due, rt)
+            if n:
+                rt.relay.wake()
+                log.info("participants published on their day", extra={"published": n})
+        except Exception as exc:  # the database is away: try again next tick
+            log.warning("registry calendar tick failed", extra={"error": repr(exc)})
+        await asyncio.sleep(rt.settings.registry_tick_seconds)
+
 
 SPEC = ServiceSpec(
     name="registry",
@@ -32,6 +71,7 @@ SPEC = ServiceSpec(
     migrations=MIGRATIONS,
     router=api.router,
     hierarchy=access.chain,
+    background=calendar,
 )
 SYSTEM_ACTOR = "system@cli"
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from uise_common.db import utcnow
@@ -31,11 +32,12 @@ from uise_contracts.events import (
     FormListApproved,
     HeadTerm,
     Level,
+    ParentTerm,
     ParticipantUpserted,
     StaffMember,
 )
-from uise_registry import domain, identifiers, staff
-from uise_registry.adapters import AuditEntry, FormList, HeadTermRow, Participant
+from uise_registry import access, domain, identifiers, staff
+from uise_registry.adapters import AuditEntry, FormList, HeadTermRow, ParentTermRow, Participant
 from uise_registry.domain import (
     PARENT_LEVEL,
     RegistryError,
@@ -78,6 +80,27 @@ def heads_of(session: Session, participant_id: str) -> list[HeadTerm]:
     return [HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
 
 
+def parents_of(session: Session, participant_id: str) -> list[ParentTerm]:
+    """The participant's parent history, oldest first; empty when it never moved."""
+    rows = session.exec(select(ParentTermRow).where(ParentTermRow.participant_id == participant_id)
+                        .order_by(col(ParentTermRow.valid_from))).all()
+    return [ParentTerm(parent_id=r.parent_id, valid_from=r.valid_from, valid_to=r.valid_to) for r in rows]
+
+
+def parents_by_participant(session: Session, ids: list[str] | None = None) -> dict[str, list[ParentTerm]]:
+    """The parent histories of many participants (all of them when `ids` is None) in few queries."""
+    out: dict[str, list[ParentTerm]] = {}
+    chunks = [None] if ids is None else [ids[i:i + 500] for i in range(0, len(ids), 500)]
+    for chunk in chunks:
+        q = select(ParentTermRow)
+        if chunk is not None:
+            q = q.where(col(ParentTermRow.participant_id).in_(chunk))
+        for r in session.exec(q.order_by(col(ParentTermRow.valid_from))):
+            out.setdefault(r.participant_id, []).append(
+                ParentTerm(parent_id=r.parent_id, valid_from=r.valid_from, valid_to=r.valid_to))
+    return out
+
+
 def participant_row(session: Session, participant_id: str) -> Participant:
     row = session.get(Participant, participant_id)
     if row is None:
@@ -87,11 +110,15 @@ def participant_row(session: Session, participant_id: str) -> Participant:
 
 
 def to_event(p: Participant, heads: list[HeadTerm], today: date,
-             staff_terms: Iterable[StaffMember] = ()) -> ParticipantUpserted:
-    """A participant row, its heads' terms and its staff as the event the other services read."""
+             staff_terms: Iterable[StaffMember] = (), parents: list[ParentTerm] | None = None) -> ParticipantUpserted:
+    """A participant row, its heads' terms, its staff and its parent history as the event the
+    other services read, as of `today`: `active` until the close date has passed, `parent_id` the
+    parent in force today (the row's, which a move with a later date changes on the day)."""
     current = next((h for h in reversed(heads) if h.valid_to is None), None)
+    parents = parents or []
     return ParticipantUpserted(
-        participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind, parent_id=p.parent_id,
+        participant_id=p.participant_id, bin=p.bin, level=Level(p.level), kind=p.kind,
+        parent_id=domain.parent_today(parents, p.parent_id, today), parents=parents,
         name_kk=p.name_kk, name_ru=p.name_ru, head_iin=current.iin if current else None,
         head_name=current.full_name if current else None, active=p.active_to is None or p.active_to >= today,
         kato=p.kato, active_from=p.active_from, active_to=p.active_to, heads=heads,
@@ -100,7 +127,7 @@ def to_event(p: Participant, heads: list[HeadTerm], today: date,
 
 def participant_event(session: Session, p: Participant, today: date | None = None) -> ParticipantUpserted:
     return to_event(p, heads_of(session, p.participant_id), today or domain.today(),
-                    staff.terms_of(session, p.participant_id))
+                    staff.terms_of(session, p.participant_id), parents_of(session, p.participant_id))
 
 
 def events_of(session: Session, rows: list[Participant], today: date | None = None) -> list[ParticipantUpserted]:
@@ -113,8 +140,10 @@ def events_of(session: Session, rows: list[Participant], today: date | None = No
             heads.setdefault(r.participant_id, []).append(
                 HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to))
     terms = staff.terms_by_participant(session, ids)
+    parents = parents_by_participant(session, ids)
     today = today or domain.today()
-    return [to_event(p, heads.get(p.participant_id, []), today, terms.get(p.participant_id, [])) for p in rows]
+    return [to_event(p, heads.get(p.participant_id, []), today, terms.get(p.participant_id, []),
+                     parents.get(p.participant_id)) for p in rows]
 
 
 def _snapshot(session: Session, p: Participant) -> dict:
@@ -140,6 +169,8 @@ def upsert_participant(session: Session, participant_id: str, cmd: ParticipantCo
         raise RegistryError("PARTICIPANT_CLOSED", f"{participant_id} is closed; its record is kept as history",
                             f"{participant_id} закрыт; запись хранится как история",
                             f"{participant_id} жабылған; жазба тарих ретінде сақталады")
+    if existing is not None and cmd.parent_id != existing.parent_id and parents_of(session, participant_id):
+        raise parent_has_history(participant_id)
     parent_level = None
     if cmd.parent_id is not None:
         parent = session.get(Participant, cmd.parent_id)
@@ -195,22 +226,123 @@ def _set_head(session: Session, participant_id: str, iin: str, name: str, since:
     session.add(HeadTermRow(participant_id=participant_id, iin=iin, full_name=name, valid_from=since))
 
 
-def close_participant(session: Session, participant_id: str, active_to: date, actor: str) -> ParticipantUpserted:
+def close_participant(session: Session, participant_id: str, active_to: date, actor: str,
+                      today: date | None = None) -> ParticipantUpserted:
+    """Close a participant: `active_to` is its last day. A later date leaves it active until that
+    day has passed; the registry publishes it again, inactive, the day after (`take_effect`)."""
+    today = today or domain.today()
     row = participant_row(session, participant_id)
-    children = session.exec(select(Participant).where(Participant.parent_id == participant_id,
-                                                      col(Participant.active_to).is_(None))).first()
-    if children is not None:
-        raise RegistryError("HAS_ACTIVE_CHILDREN", f"{participant_id} still has active subordinates",
-                            f"у {participant_id} есть действующие подведомственные",
-                            f"{participant_id} қарамағында жұмыс істеп тұрғандар бар")
+    if row.active_to is not None:
+        raise RegistryError("ALREADY_CLOSED", f"{participant_id} is already closed (last day {row.active_to})",
+                            f"{participant_id} уже закрыт (последний день {row.active_to})",
+                            f"{participant_id} жабылып қойған (соңғы күні {row.active_to})")
+    if _answering_after(session, participant_id, active_to):
+        raise RegistryError("HAS_ACTIVE_CHILDREN", f"{participant_id} still has active subordinates after {active_to}",
+                            f"у {participant_id} есть действующие подведомственные после {active_to}",
+                            f"{participant_id} қарамағында {active_to} кейін жұмыс істейтіндер бар")
     before = _snapshot(session, row)
     row.active_to = active_to
+    row.due_on = domain.next_change(active_to, parents_of(session, participant_id), today)
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    event = participant_event(session, row)
+    event = participant_event(session, row, today)
     audit(session, actor, "close", "participant", participant_id, before, event.model_dump(mode="json"))
     return event
+
+
+def _answering_after(session: Session, participant_id: str, closing_on: date) -> bool:
+    """Does any subordinate still answer to the participant, and stay open, after `closing_on`?
+    Those under it today and those a dated move brings in or takes away are all weighed by their
+    history: a school moved away from the day after the close date lets its district close."""
+    ids = set(session.exec(select(Participant.participant_id).where(Participant.parent_id == participant_id)).all())
+    ids |= set(session.exec(select(ParentTermRow.participant_id)
+                            .where(ParentTermRow.parent_id == participant_id)).all())
+    rows = {r.participant_id: r for r in session.exec(select(Participant).where(col(Participant.participant_id)
+                                                                                .in_(sorted(ids))))}
+    history = parents_by_participant(session, sorted(ids))
+    return any(domain.answers_after(r.active_to, history.get(pid, []), r.parent_id, participant_id, closing_on)
+               for pid, r in rows.items())
+
+
+def parent_has_history(participant_id: str) -> RegistryError:
+    return RegistryError("PARENT_HISTORY",
+                         f"{participant_id} has moved before; its parent changes only by a move with its date",
+                         f"{participant_id} уже переводился; вышестоящий меняется только переводом с датой",
+                         f"{participant_id} бұрын ауыстырылған; жоғары тұрған тек күні көрсетілген ауыстырумен өзгереді")
+
+
+def move_participant(session: Session, participant_id: str, new_parent_id: str, on: date, actor: str,
+                     today: date | None = None) -> ParticipantUpserted:
+    """A school moved to another district, a district merged into another: from `on` the
+    participant answers to `new_parent_id`. The current term ends the day before; the event's
+    `parent_id` is the parent in force today, and a move with a later date is published again on
+    its day (`take_effect`)."""
+    today = today or domain.today()
+    row = participant_row(session, participant_id)
+    if row.active_to is not None:
+        raise RegistryError("PARTICIPANT_CLOSED", f"{participant_id} is closed (last day {row.active_to}); it moves nowhere",
+                            f"{participant_id} закрыт (последний день {row.active_to}); перевод невозможен",
+                            f"{participant_id} жабылған (соңғы күні {row.active_to}); ауыстыру мүмкін емес")
+    parent = session.get(Participant, new_parent_id)
+    if parent is None or parent.active_to is not None or (parent.active_from is not None and parent.active_from > on):
+        raise RegistryError("PARENT_UNKNOWN", f"unknown or closed parent {new_parent_id} (or not yet open on {on})",
+                            f"неизвестный или закрытый вышестоящий участник {new_parent_id} (или не открыт на {on})",
+                            f"белгісіз немесе жабылған жоғары тұрған қатысушы {new_parent_id} ({on} ашылмаған)")
+    if participant_id in access.chain(session, new_parent_id):
+        raise RegistryError("MOVE_CYCLE", f"{new_parent_id} is {participant_id} or one of its subordinates",
+                            f"{new_parent_id} — это {participant_id} или его подведомственный",
+                            f"{new_parent_id} — {participant_id} өзі немесе оның қарамағындағы")
+    check_placement(Level(row.level), row.kind, Level(parent.level))
+    before = _snapshot(session, row)
+    history = domain.moved(parents_of(session, participant_id), row.parent_id or "", row.active_from,
+                           new_parent_id, on)
+    for old in session.exec(select(ParentTermRow).where(ParentTermRow.participant_id == participant_id)):
+        session.delete(old)
+    for term in history:
+        session.add(ParentTermRow(participant_id=participant_id, parent_id=term.parent_id,
+                                  valid_from=term.valid_from, valid_to=term.valid_to))
+    row.parent_id = domain.parent_today(history, row.parent_id, today)
+    row.due_on = domain.next_change(row.active_to, history, today)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    event = participant_event(session, row, today)
+    audit(session, actor, "move", "participant", participant_id, before, event.model_dump(mode="json"))
+    return event
+
+
+def due_participants(session: Session, today: date, limit: int = 200) -> list[str]:
+    """Participants whose event changes by the calendar on or before `today` (a close date passed,
+    a move took effect) and that were not published since."""
+    q = select(Participant.participant_id).where(col(Participant.due_on).is_not(None), col(Participant.due_on) <= today)
+    return list(session.exec(q.order_by(col(Participant.due_on)).limit(limit)).all())
+
+
+def take_effect(session: Session, participant_id: str, today: date, actor: str) -> ParticipantUpserted | None:
+    """Bring one due participant in line with `today` (its parent in force) and return the event
+    to publish again, or None when another replica (or an earlier run) already did. The claim is
+    one conditional UPDATE on the `due_on` read: under READ COMMITTED the second writer waits,
+    re-reads the row, finds `due_on` moved on and updates nothing."""
+    row = session.get(Participant, participant_id)
+    if row is None or row.due_on is None or row.due_on > today:
+        return None
+    history = parents_of(session, participant_id)
+    before = _snapshot_on(session, row, row.due_on - timedelta(days=1))
+    claimed = session.exec(update(Participant).where(
+        col(Participant.participant_id) == participant_id, col(Participant.due_on) == row.due_on,
+    ).values(due_on=domain.next_change(row.active_to, history, today),
+             parent_id=domain.parent_today(history, row.parent_id, today), updated_at=utcnow()))
+    if claimed.rowcount != 1:
+        return None
+    session.refresh(row)
+    event = participant_event(session, row, today)
+    audit(session, actor, "in-force", "participant", participant_id, before, event.model_dump(mode="json"))
+    return event
+
+
+def _snapshot_on(session: Session, p: Participant, day: date) -> dict:
+    return participant_event(session, p, day).model_dump(mode="json")
 
 
 def head_on(session: Session, participant_id: str, day: date) -> HeadTerm | None:
@@ -437,9 +569,10 @@ def all_participants(session: Session) -> dict[str, ParticipantUpserted]:
         heads.setdefault(r.participant_id, []).append(
             HeadTerm(iin=r.iin, full_name=r.full_name, valid_from=r.valid_from, valid_to=r.valid_to))
     terms = staff.terms_by_participant(session)
+    parents = parents_by_participant(session)
     today = domain.today()
     return {p.participant_id: to_event(p, heads.get(p.participant_id, []), today,
-                                       terms.get(p.participant_id, []))
+                                       terms.get(p.participant_id, []), parents.get(p.participant_id))
             for p in session.exec(select(Participant))}
 
 
@@ -451,6 +584,7 @@ def store_participant(session: Session, event: ParticipantUpserted, before: Part
                              kind=event.kind, name_kk=event.name_kk, name_ru=event.name_ru)
     row.kind, row.parent_id, row.name_kk, row.name_ru = event.kind, event.parent_id, event.name_kk, event.name_ru
     row.kato, row.active_from, row.active_to, row.updated_at = event.kato, event.active_from, event.active_to, utcnow()
+    row.due_on = domain.next_change(event.active_to, list(event.parents), domain.today())
     session.add(row)
     if before is None or before.heads != event.heads:
         if before is not None:  # a new participant has no terms to replace: skip the query (and its autoflush)

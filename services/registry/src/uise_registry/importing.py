@@ -9,7 +9,7 @@ keeps what the registry has; a blank active_to (in a file that has the column) m
 
 Codes of a refused row: BIN_FORMAT, BIN_CHECKSUM, DUPLICATE_BIN, LEVEL_UNKNOWN,
 KIND_NOT_ALLOWED_AT_LEVEL, LEVEL_CHANGE, MINISTRY_PARENT, PARENT_REQUIRED, NAME_REQUIRED, TEXT_INVALID,
-KATO_FORMAT, DATE_INVALID, IIN_FORMAT, IIN_CHECKSUM, HEAD_DATE_INVALID, PARTICIPANT_CLOSED (per row); CYCLE,
+KATO_FORMAT, DATE_INVALID, IIN_FORMAT, IIN_CHECKSUM, HEAD_DATE_INVALID, PARTICIPANT_CLOSED, PARENT_HISTORY (per row); CYCLE,
 PARENT_UNKNOWN, PARENT_REJECTED (the parent exists only through a refused row, transitively),
 PARENT_WRONG_LEVEL, PARENT_CLOSED, HAS_ACTIVE_CHILDREN (rows together, against the registry).
 """
@@ -196,10 +196,10 @@ def plan(rows: Iterable[RawRow], existing: Mapping[str, ParticipantUpserted], te
     while True:
         state = {**existing, **{b: event for b, (_, event) in good.items()}}
         loops = _on_cycles({b: p.parent_id for b, p in state.items()})
-        open_children: dict[str, int] = {}
+        open_children: dict[str, list[date | None]] = {}  # parent → its children's last days (None: open)
         for p in state.values():
-            if p.parent_id and p.active_to is None:
-                open_children[p.parent_id] = open_children.get(p.parent_id, 0) + 1
+            if p.parent_id:
+                open_children.setdefault(p.parent_id, []).append(p.active_to)
         fresh = {}
         for b, (row, event) in good.items():
             try:
@@ -247,6 +247,9 @@ def _state(row: RawRow, old: ParticipantUpserted | None, test_mode: bool, today:
         raise _Reject("MINISTRY_PARENT", "the ministry has no parent")
     if level != Level.ministry and not parent:
         raise _Reject("PARENT_REQUIRED", f"a {level.value} needs a parent_bin")
+    if old is not None and old.parents and parent != old.parent_id:
+        # as handlers.upsert_participant: a history of parents changes only by a dated move
+        raise _Reject("PARENT_HISTORY", f"{old.bin} has moved before; change its parent by a move with its date")
     if not v.get("name_kk") or not v.get("name_ru"):
         raise _Reject("NAME_REQUIRED", "name_kk and name_ru are both required")
     names = {c: _free_text(v, c) for c in _TEXTS}
@@ -270,7 +273,8 @@ def _state(row: RawRow, old: ParticipantUpserted | None, test_mode: bool, today:
         name_kk=names["name_kk"], name_ru=names["name_ru"], head_iin=current.iin if current else None,
         head_name=current.full_name if current else None, active=active_to is None or active_to >= today,
         kato=kato, active_from=active_from, active_to=active_to, heads=heads,
-        staff=old.staff if old else [])  # a file has no staff columns: the head's staff stay
+        staff=old.staff if old else [],  # a file has no staff columns: the head's staff stay
+        parents=old.parents if old else [])  # nor a parent history: it stays
     if old is not None and old.active_to is not None and not _same(event, old):
         # as handlers.upsert_participant: a closed participant's record is history
         raise _Reject("PARTICIPANT_CLOSED", f"{old.bin} was closed on {old.active_to}; its record is kept as is")
@@ -321,7 +325,8 @@ def _with_head(heads: list[HeadTerm], iin: str, name: str, since: date) -> list[
 
 
 def _check_place(event: ParticipantUpserted, state: Mapping[str, ParticipantUpserted], loops: set[str],
-                 rejected_bins: set[str], first_row: Mapping[str, RawRow], open_children: Mapping[str, int],
+                 rejected_bins: set[str], first_row: Mapping[str, RawRow],
+                 open_children: Mapping[str, list[date | None]],
                  old: ParticipantUpserted | None) -> None:
     parent = event.parent_id
     if event.bin in loops:
@@ -341,9 +346,11 @@ def _check_place(event: ParticipantUpserted, state: Mapping[str, ParticipantUpse
         if up.active_to is not None and event.active_to is None:
             raise _Reject("PARENT_CLOSED", f"parent {parent} was closed on {up.active_to}")
     closing = event.active_to is not None and (old is None or old.active_to is None)
-    if closing and open_children.get(event.bin):
-        # as handlers.close_participant: subordinates are closed or moved first
-        raise _Reject("HAS_ACTIVE_CHILDREN", f"{event.bin} still has {open_children[event.bin]} open subordinate(s)")
+    still_open = [d for d in open_children.get(event.bin, []) if d is None or (closing and d > event.active_to)]
+    if closing and still_open:
+        # as handlers.close_participant: subordinates are closed (by the same day) or moved first
+        raise _Reject("HAS_ACTIVE_CHILDREN", f"{event.bin} still has {len(still_open)} subordinate(s) open "
+                      f"after {event.active_to}")
 
 
 def _on_cycles(parent_of: Mapping[str, str | None]) -> set[str]:
