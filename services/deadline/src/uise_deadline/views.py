@@ -16,7 +16,14 @@ from uise_deadline.adapters import (
     Timeliness,
     Violation,
 )
-from uise_deadline.expectations import BELOW, expected, form_of, subordinates
+from uise_deadline.expectations import (
+    BELOW,
+    expected,
+    form_of,
+    period_last_day,
+    subordinates,
+    superior_on,
+)
 from uise_deadline.handlers import aware, calendar_of, deadline_for
 
 
@@ -78,7 +85,8 @@ def node_timeliness(session: Session, node_id: str, form_code: str, period: str)
     form = session.get(KnownForm, (form_code, year))
     if form is None:
         return None
-    expected_ids = {p.participant_id for p in expected(session, form, period, level) if p.parent_id == node_id}
+    end = period_last_day(period)  # by the hierarchy in force for the period
+    expected_ids = {p.participant_id for p in expected(session, form, period, level) if superior_on(p, end) == node_id}
     firsts = {}
     for row in session.exec(select(Timeliness).where(Timeliness.form_code == form_code, Timeliness.period == period,
                                                      col(Timeliness.participant_id).in_(expected_ids))):
