@@ -5,7 +5,8 @@ number of participants; a replica claims a due timer with a lease (a conditional
 database one claimant wins), fires it in one transaction with the events it emits and the rows
 that make those events happen once (a violation's primary key, a reminder's record), and marks it
 fired. A replica that dies mid-fire leaves its claim to expire and another takes it over; the
-primary keys make the second attempt emit nothing twice."""
+primary keys make the second attempt emit nothing twice. A sweep also tells every node above its
+level that has not been told yet to consolidate (`consolidation.due`, reason `deadline`)."""
 
 from __future__ import annotations
 
