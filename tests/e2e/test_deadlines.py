@@ -85,6 +85,12 @@ def of_form(events: list[dict], form: str) -> list[dict]:
     return [e for e in events if e.get("form_code") == form and e.get("participant_id") in SCHOOLS]
 
 
+def district_dues(events: list[dict], form: str) -> list[dict]:
+    """This test's district's `consolidation.due` of one form, in the order of their steps."""
+    return sorted((e for e in events if e.get("form_code") == form and e.get("node_id") == DISTRICT),
+                  key=lambda e: int(e["due_id"].rsplit(":", 1)[1]))
+
+
 @pytest.fixture(scope="module")
 def campaign(stack, ca):
     """The district, its schools and their heads (certificates good now and in 2032), the 2031
@@ -171,6 +177,15 @@ def test_a_deadline_night_to_the_second(stack, ca, campaign):
     assert never in {e["participant_id"] for e in missing}
     assert {e["participant_id"] for e in missing} <= {never, a_second_late}
     assert all(e["recipient_id"] == DISTRICT for e in missing)
+    # and the district is due to consolidate, listing it as missing
+    dues = read_topic(bootstrap, "uise.consolidation.due.v1", lambda ev: bool(district_dues(ev, "DL-7")))
+    [first] = district_dues(dues, "DL-7")[:1]
+    assert (first["reason"], first["due_id"]) == ("deadline", f"{DISTRICT}:DL-7:{YEAR}:1")
+    # (nothing is accepted in this rehearsal: the signature service refuses a signingTime years
+    # before the rehearsal's clock, so every school is missing here; the handlers' tests cover
+    # the included, late and update cases)
+    assert never in first["missing"] and sorted(first["missing"] + first["included"]) == sorted(SCHOOLS)
+    assert first["level"] == "district" and datetime.fromisoformat(first["deadline_at"]) == datetime(2032, 1, 20, 23, 59, 59, tzinfo=ALMATY)
 
     # a day later (before DL-8's deadline, which the next test crosses) it delivers: late
     at(stack, DEADLINE7 + timedelta(days=1))
@@ -204,3 +219,7 @@ def test_killing_the_deadline_service_across_a_deadline_raises_each_violation_on
     assert counts == {school: 1 for school in SCHOOLS}
     everyone = Counter(e["participant_id"] for e in violations if e["form_code"] == "DL-8" and e["kind"] == "missing")
     assert set(everyone.values()) == {1}, everyone  # the other schools of the country: once each too
+    # the district was told once, with all four missing
+    dues = district_dues(read_topic(stack.config.kafka_bootstrap, "uise.consolidation.due.v1", lambda ev: False,
+                                    timeout=5), "DL-8")
+    assert [(e["reason"], sorted(e["missing"])) for e in dues] == [("deadline", sorted(SCHOOLS))], dues

@@ -72,3 +72,22 @@ def test_deadlines_are_public_and_a_node_is_read_by_its_own_subtree(client):
     theirs = client.get(f"/v1/nodes/{DISTRICT}/timeliness", params=params,
                         headers=ISSUER.headers("officer", OTHER, "district"))
     assert (theirs.status_code, theirs.json()["error"]["code"]) == (403, "OUT_OF_SUBTREE")
+
+
+def test_a_nodes_consolidation_is_read_by_its_own_subtree(client):
+    params = {"form_code": "SCH-1", "period": "2031"}
+    mine = client.get(f"/v1/nodes/{DISTRICT}/consolidation", params=params,
+                      headers=ISSUER.headers("officer", DISTRICT, "district"))
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert (body["expected"], body["missing"], body["included"], body["seq"], body["last_reason"]) == (
+        [SCHOOL], [SCHOOL], [], 0, None)
+    theirs = client.get(f"/v1/nodes/{DISTRICT}/consolidation", params=params,
+                        headers=ISSUER.headers("officer", OTHER, "district"))
+    assert (theirs.status_code, theirs.json()["error"]["code"]) == (403, "OUT_OF_SUBTREE")
+    none = client.get(f"/v1/nodes/{OTHER}/consolidation", params=params,
+                      headers=ISSUER.headers("officer", OTHER, "district"))
+    assert (none.status_code, none.json()["error"]["code"]) == (404, "NODE_UNKNOWN")
+    bad = client.get(f"/v1/nodes/{DISTRICT}/consolidation", params={**params, "period": "last year"},
+                     headers=ISSUER.headers("officer", DISTRICT, "district"))
+    assert bad.status_code == 422

@@ -1,5 +1,6 @@
 """Deadline's tables: read models of participants and forms, the calendar's operator entries, the
-effective deadlines, the timers that fire at and around them, timeliness and violations."""
+effective deadlines, the timers that fire at and around them, timeliness and violations, the
+accepted and returned versions below each node and each node's consolidation state."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class KnownParticipant(SQLModel, table=True):
     parent_id: str | None = None  # v2
     active_from: date | None = None  # v2
     active_to: date | None = None  # v2
+    parents: str = "[]"  # v3: JSON [{parent_id, valid_from, valid_to}], whom it answered to and when
 
 
 class KnownForm(SQLModel, table=True):
@@ -93,6 +95,7 @@ class Timeliness(SQLModel, table=True):
     judged_by: str | None = None  # v2: the first version of the chain, whose delivery counts
     calendar_days_late: int | None = None  # v2
     working_days_late: int | None = None  # v2
+    supersedes: str | None = None  # v3: the version this one corrects (a node's current own submission)
 
 
 class Violation(SQLModel, table=True):
@@ -118,6 +121,36 @@ class ReminderSent(SQLModel, table=True):
     period: str = Field(primary_key=True)
     lead: str = Field(primary_key=True)  # and kind, in the lead's sign: P1D before, +P1D after
     sent_at: datetime = Field(default_factory=utcnow)
+
+
+class SubmissionVersion(SQLModel, table=True):
+    """What the recipient decided about one submission: accepted, returned (the two events come
+    on different topics, in any order). A participant's current version is the accepted one no
+    other accepted version supersedes; it counts in its superior's consolidation unless returned."""
+
+    __tablename__ = "deadline_version"
+    submission_id: str = Field(primary_key=True)
+    participant_id: str
+    form_code: str
+    period: str
+    supersedes: str | None = None
+    accepted_at: datetime | None = None
+    returned_at: datetime | None = None
+
+
+class ConsolidationState(SQLModel, table=True):
+    """One node, form and period: how many `consolidation.due` it was sent and the fingerprint of
+    the last (included submissions, missing, returned). The primary key, a row lock and a
+    conditional update on `seq` make each state change emit once, beside replicas and replays."""
+
+    __tablename__ = "deadline_consolidation"
+    node_id: str = Field(primary_key=True)
+    form_code: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    seq: int = 0
+    fingerprint: str | None = None
+    last_reason: str | None = None
+    last_due_at: datetime | None = None
 
 
 def _v2_calendar_deadlines_timers(conn) -> None:
@@ -155,7 +188,26 @@ def _v1_tables(conn) -> None:
                       "ON deadline_timeliness (participant_id)"))
 
 
+def _v3_consolidation(conn) -> None:
+    """Issue 10: parent history, the versions accepted and returned below a node, its state."""
+    insp = inspect(conn)
+    for table, name, ddl in (("deadline_participant", "parents", "VARCHAR NOT NULL DEFAULT '[]'"),
+                             ("deadline_timeliness", "supersedes", "VARCHAR")):
+        if name not in {c["name"] for c in insp.get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+    conn.execute(text("CREATE TABLE IF NOT EXISTS deadline_version (submission_id VARCHAR PRIMARY KEY, "
+                      "participant_id VARCHAR NOT NULL, form_code VARCHAR NOT NULL, period VARCHAR NOT NULL, "
+                      "supersedes VARCHAR, accepted_at TIMESTAMP, returned_at TIMESTAMP)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_deadline_version_participant "
+                      "ON deadline_version (participant_id, form_code, period)"))
+    conn.execute(text("CREATE TABLE IF NOT EXISTS deadline_consolidation (node_id VARCHAR NOT NULL, "
+                      "form_code VARCHAR NOT NULL, period VARCHAR NOT NULL, seq INTEGER NOT NULL DEFAULT 0, "
+                      "fingerprint VARCHAR, last_reason VARCHAR, last_due_at TIMESTAMP, "
+                      "PRIMARY KEY (node_id, form_code, period))"))
+
+
 MIGRATIONS = [
     Migration(1, "read models and timeliness", _v1_tables),
     Migration(2, "calendar entries, effective deadlines, timers, violations", _v2_calendar_deadlines_timers),
+    Migration(3, "parent history, accepted and returned versions, consolidation state", _v3_consolidation),
 ]

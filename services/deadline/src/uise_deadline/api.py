@@ -107,4 +107,18 @@ def router(rt: ServiceRuntime, schedule: Schedule) -> APIRouter:
                            f"{node_id} үшін бұл нысан қатысты бағыныстылар жоқ")
         return found
 
+    @api.get("/nodes/{node_id}/consolidation")
+    async def node_consolidation(node_id: ParticipantId, form_code: Annotated[FormCode, Query()],
+                                 period: Annotated[PeriodText, Query()],
+                                 _who: Annotated[Principal, Depends(NODE)]) -> dict:
+        """What the node's consolidation counts now (by the hierarchy in force for the period):
+        its expected subordinates, those included (with the accepted submission that counts),
+        late, missing and returned; and the last `consolidation.due` it was sent (`seq`, reason)."""
+        found = await rt.read(lambda s: views.node_consolidation(s, node_id, form_code, period))
+        if found is None:
+            raise ApiError(404, "NODE_UNKNOWN", f"{node_id} has no subordinates this form applies to",
+                           f"у {node_id} нет подчинённых, к которым относится форма",
+                           f"{node_id} үшін бұл нысан қатысты бағыныстылар жоқ")
+        return found
+
     return api

@@ -1,5 +1,6 @@
 """Deadline process: effective deadlines on the Kazakhstan calendar, timeliness of every
-delivery, `missing` sweeps, reminders and escalations on durable timers."""
+delivery, `missing` sweeps, reminders and escalations on durable timers, and each node's
+`consolidation.due`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from uise_contracts.events import (
     ParticipantUpserted,
     SubmissionAccepted,
     SubmissionReceived,
+    SubmissionReturned,
 )
 from uise_contracts.topics import topic_for
-from uise_deadline import api, handlers
+from uise_deadline import api, consolidation, handlers
 from uise_deadline.adapters import MIGRATIONS, KnownParticipant
 from uise_deadline.schedule import parse_leads
 from uise_deadline.scheduler import Scheduler
@@ -29,7 +31,8 @@ def consumers(rt: ServiceRuntime):
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(FormListApproved): handlers.make_on_formlist(schedule(rt)),
         topic_for(SubmissionReceived): handlers.on_received,
-        topic_for(SubmissionAccepted): handlers.on_accepted,
+        topic_for(SubmissionAccepted): consolidation.on_accepted,
+        topic_for(SubmissionReturned): consolidation.on_returned,
     }
 
 

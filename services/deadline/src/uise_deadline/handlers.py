@@ -38,6 +38,7 @@ from uise_deadline.adapters import (
 )
 from uise_deadline.calendar import OperatorDay, WorkingCalendar
 from uise_deadline.domain import period_end
+from uise_deadline.expectations import parents_json, period_last_day, superior_on
 from uise_deadline.schedule import periods_of, timers_for
 
 
@@ -75,7 +76,7 @@ def calendar_of(session: Session) -> WorkingCalendar:
 def on_participant(event: ParticipantUpserted, session: Session) -> list:
     session.merge(KnownParticipant(
         participant_id=event.participant_id, level=event.level.value, kind=event.kind, parent_id=event.parent_id,
-        active_from=event.active_from, active_to=event.active_to))
+        active_from=event.active_from, active_to=event.active_to, parents=parents_json(event.parents)))
     return []
 
 
@@ -181,7 +182,8 @@ def on_received(event: SubmissionReceived, session: Session) -> list:
     session.add(Timeliness(submission_id=event.submission_id, participant_id=event.participant_id,
                            form_code=event.form_code, period=event.period, delivered_at=event.delivered_at,
                            deadline_at=deadline, on_time=on_time, judged_by=judged_by,
-                           calendar_days_late=late_days[0], working_days_late=late_days[1]))
+                           calendar_days_late=late_days[0], working_days_late=late_days[1],
+                           supersedes=event.supersedes))
     out: list = [TimelinessRecorded(
         submission_id=event.submission_id, participant_id=event.participant_id, form_code=event.form_code,
         period=event.period, delivered_at=event.delivered_at, deadline_at=deadline, on_time=on_time,
@@ -206,7 +208,8 @@ def late(session: Session, participant: KnownParticipant, event: SubmissionRecei
     session.add(row)
     return [DeadlineViolation(participant_id=event.participant_id, form_code=event.form_code, period=event.period,
                               kind="late", deadline_at=deadline, submission_id=event.submission_id,
-                              recipient_id=participant.parent_id, level=Level(participant.level),
+                              recipient_id=superior_on(participant, period_last_day(event.period)),
+                              level=Level(participant.level),
                               calendar_days_late=late_days[0], working_days_late=late_days[1],
                               replaces_missing=replaces)]
 

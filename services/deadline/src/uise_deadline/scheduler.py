@@ -5,7 +5,8 @@ number of participants; a replica claims a due timer with a lease (a conditional
 database one claimant wins), fires it in one transaction with the events it emits and the rows
 that make those events happen once (a violation's primary key, a reminder's record), and marks it
 fired. A replica that dies mid-fire leaves its claim to expire and another takes it over; the
-primary keys make the second attempt emit nothing twice."""
+primary keys make the second attempt emit nothing twice. A sweep also tells every node above its
+level that has not been told yet to consolidate (`consolidation.due`, reason `deadline`)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from uise_common.periods import parse_period
 from uise_contracts.events import DeadlineReminder, DeadlineViolation, Level
+from uise_deadline import consolidation
 from uise_deadline.adapters import (
     Deadline,
     KnownForm,
@@ -31,23 +32,11 @@ from uise_deadline.adapters import (
     Timer,
     Violation,
 )
+from uise_deadline.expectations import expected, period_last_day, superior_on
 from uise_deadline.handlers import aware
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Session, object], None]
-
-
-def expected(session: Session, form: KnownForm, period: str, level: str) -> list[KnownParticipant]:
-    """Who must deliver this form for this period at this level: the form applies to its kind
-    (organizations) or level (departments), and it was active at some time in the period."""
-    p = parse_period(period)
-    q = select(KnownParticipant).where(KnownParticipant.level == level).where(
-        or_(col(KnownParticipant.active_from).is_(None), col(KnownParticipant.active_from) <= p.end)).where(
-        or_(col(KnownParticipant.active_to).is_(None), col(KnownParticipant.active_to) >= p.start))
-    if level == Level.organization.value:
-        kinds = [k for k in form.respondent_kinds.split(",") if k]
-        q = q.where(col(KnownParticipant.kind).in_(kinds))
-    return list(session.exec(q))
 
 
 def delivered(session: Session, form_code: str, period: str) -> set[str]:
@@ -69,6 +58,11 @@ def fire(session: Session, timer: Timer, now: datetime, emit: Emit) -> int:
     deadline_at = aware(deadline.deadline_at)
     done = delivered(session, timer.form_code, timer.period)
     waiting = [p for p in expected(session, form, timer.period, timer.level) if p.participant_id not in done]
+    end = period_last_day(timer.period)
+
+    def superior(p: KnownParticipant) -> str | None:  # by the hierarchy in force for the period
+        return superior_on(p, end)
+
     n = 0
     if timer.kind == "sweep":
         already = set(session.exec(select(Violation.participant_id).where(
@@ -80,8 +74,10 @@ def fire(session: Session, timer: Timer, now: datetime, emit: Emit) -> int:
                                   kind="missing", level=timer.level, deadline_at=deadline_at, raised_at=now))
             emit(session, DeadlineViolation(participant_id=p.participant_id, form_code=timer.form_code,
                                             period=timer.period, kind="missing", deadline_at=deadline_at,
-                                            recipient_id=p.parent_id, level=Level(timer.level)))
+                                            recipient_id=superior(p), level=Level(timer.level)))
             n += 1
+        # the nodes above this level consolidate now, complete or not (clause 9)
+        n += consolidation.at_deadline(session, form, timer.period, timer.level, now, emit)
         deadline.swept_at = now
         session.add(deadline)
     elif timer.kind == "reminder":
@@ -89,7 +85,7 @@ def fire(session: Session, timer: Timer, now: datetime, emit: Emit) -> int:
             return 0
         n = _remind(session, timer, waiting, deadline_at, emit, "before", lambda p: p.participant_id)
     elif timer.kind == "escalation":
-        n = _remind(session, timer, waiting, deadline_at, emit, "escalation", lambda p: p.parent_id)
+        n = _remind(session, timer, waiting, deadline_at, emit, "escalation", superior)
     return n
 
 

@@ -6,16 +6,25 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from uise_deadline import consolidation
 from uise_deadline.adapters import (
     CalendarEntry,
+    ConsolidationState,
     Deadline,
     KnownForm,
     KnownParticipant,
     Timeliness,
     Violation,
 )
-from uise_deadline.handlers import aware, calendar_of
-from uise_deadline.scheduler import expected
+from uise_deadline.expectations import (
+    BELOW,
+    expected,
+    form_of,
+    period_last_day,
+    subordinates,
+    superior_on,
+)
+from uise_deadline.handlers import aware, calendar_of, deadline_for
 
 
 def calendar_year(session: Session, year: int) -> dict:
@@ -76,7 +85,8 @@ def node_timeliness(session: Session, node_id: str, form_code: str, period: str)
     form = session.get(KnownForm, (form_code, year))
     if form is None:
         return None
-    expected_ids = {p.participant_id for p in expected(session, form, period, level) if p.parent_id == node_id}
+    end = period_last_day(period)  # by the hierarchy in force for the period
+    expected_ids = {p.participant_id for p in expected(session, form, period, level) if superior_on(p, end) == node_id}
     firsts = {}
     for row in session.exec(select(Timeliness).where(Timeliness.form_code == form_code, Timeliness.period == period,
                                                      col(Timeliness.participant_id).in_(expected_ids))):
@@ -95,4 +105,32 @@ def node_timeliness(session: Session, node_id: str, form_code: str, period: str)
         "not_yet_delivered": sorted(expected_ids - set(firsts)),
         "reporting_rate": round(len(firsts) / n, 4) if n else None,
         "reporting_rate_on_time": round(on_time / n, 4) if n else None,
+    }
+
+
+def node_consolidation(session: Session, node_id: str, form_code: str, period: str) -> dict | None:
+    """Per node: what its consolidation counts now (by the hierarchy in force for the period) and
+    the last `consolidation.due` it was sent."""
+    node = session.get(KnownParticipant, node_id)
+    form = form_of(session, form_code, period)
+    below = BELOW.get(node.level) if node is not None else None
+    if form is None or below is None:
+        return None
+    subs = subordinates(session, form, period, below, node_id)
+    if not subs:
+        return None
+    state = consolidation.state_of(session, [p.participant_id for p in subs], form_code, period)
+    row = session.get(ConsolidationState, (node_id, form_code, period))
+    seq = row.seq if row is not None else 0
+    deadline = deadline_for(session, form_code, period, node.level)
+    return {
+        "node_id": node_id, "form_code": form_code, "period": period, "level": node.level,
+        "deadline_at": deadline.astimezone(_almaty()).isoformat() if deadline else None,
+        "expected": state.expected, "included": sorted(state.included_submissions), "late": state.late,
+        "missing": state.missing, "returned": state.returned,
+        "included_submissions": dict(sorted(state.included_submissions.items())),
+        "complete": state.complete, "seq": seq, "last_reason": row.last_reason if row is not None else None,
+        "last_due_id": f"{node_id}:{form_code}:{period}:{seq}" if seq else None,
+        "last_due_at": aware(row.last_due_at).isoformat() if row is not None and row.last_due_at else None,
+        "own_submission_id": consolidation.own_submission(session, node_id, form_code, period),
     }
