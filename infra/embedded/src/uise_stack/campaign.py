@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from uise_common.aggregates import combine, contribution, figures, numeric_cells, plain
-from uise_common.clock import write_control
+from uise_common.clock import Clock, write_control
+from uise_common.pki.cms import sign
 from uise_common.pki.testca import GostTestCA
 from uise_contracts.events import Category, FieldType, FormDefinition, FormField, FormRule, Level
 from uise_registry.identifiers import make_valid
@@ -234,8 +235,11 @@ class Campaign:
 
     def submit_document(self, participant_id: str, document: bytes, filename: str = "report.json") -> dict:
         """Sign `document` as the participant's head, deliver it, and follow it to a final state."""
-        resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document,
-                      self.signers[participant_id], filename)
+        signer = self.signers[participant_id]
+        # signed "now" as the stack counts it: a signingTime years before the delivery is refused
+        signature = sign(document, signer.key, signer.cert, signing_time=Clock(control_file=self.config.clock_file).now())
+        resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer, filename,
+                      signature=signature)
         resp.raise_for_status()
         self.submissions[participant_id] = resp.json()["submission_id"]
         return wait_final(self.url("intake"), resp.json()["submission_id"], timeout=120)
