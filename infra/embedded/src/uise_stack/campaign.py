@@ -133,7 +133,7 @@ class Campaign:
     ca: GostTestCA
     hierarchy: Hierarchy
     form: FormDefinition = field(default_factory=campaign_form)
-    year: int = 2035
+    year: int = 2033
     data: dict[str, dict] = field(default_factory=dict)  # school → the figures it submitted (latest)
     submissions: dict[str, str] = field(default_factory=dict)  # participant → its latest submission id
     signers: dict[str, Signer] = field(default_factory=dict)  # participant → its head's EDS
@@ -313,9 +313,9 @@ class Campaign:
                              params={"form_code": self.form.code, "period": self.period},
                              headers=self.office(), timeout=30)
             resp.raise_for_status()
-            for entry in resp.json()["expected"]:
+            for entry in resp.json()["participants"]:
                 unit = self.hierarchy.units.get(entry["participant_id"])
-                if unit is None:
+                if unit is None or not entry["expected"]:
                     continue  # a participant outside the campaign's hierarchy (another campaign's)
                 row = rows[unit.level]
                 row["expected"] += 1

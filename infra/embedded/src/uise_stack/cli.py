@@ -7,7 +7,7 @@
     uise-stack clock set 2027-01-11T23:59:59+05:00 | clock offset -3600 | clock real
                                 rehearse: every service's business clock moves together
     uise-stack openapi          regenerate docs/openapi/ from the services' code
-    uise-stack campaign [--regions 1 --districts 2 --schools 6 | --national] [--year 2035]
+    uise-stack campaign [--regions 1 --districts 2 --schools 6 | --national] [--year YYYY]
                                 a full campaign of one form from the schools to the Ministry, against
                                 the running stack or one of its own; prints the table per level
 """
@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -164,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--districts", type=int, default=2, help="districts in each region")
     cp.add_argument("--schools", type=int, default=6, help="schools in each region, spread over its districts")
     cp.add_argument("--national", action="store_true", help="the national seed's hierarchy instead")
-    cp.add_argument("--year", type=int, default=2035,
-                    help="the campaign's year: one of its own, since the business clock moves into it")
+    cp.add_argument("--year", type=int, default=date.today().year + 7,
+                    help="the campaign's year (default: seven years ahead, a year of its own, since the business "
+                         "clock moves into it; within the test CA's ten years)")
     args = p.parse_args(argv)
     if args.command == "campaign":
         from uise_stack.campaign import main as campaign
