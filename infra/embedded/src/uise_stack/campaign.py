@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -278,6 +278,20 @@ class Campaign:
         final = self.submit_document(node, self.document(node, "json", meta["version"]))
         return {"consolidation": meta, "submission": final}
 
+    def waits_for_outsiders(self, node: str) -> bool:
+        """Whether the node also expects subordinates outside this campaign (the demo's region
+        beside the campaign's, a national school that was not seeded a head): then its
+        consolidation comes at their deadline, not when the campaign's are complete."""
+        resp = httpx.get(f"{self.url('deadline')}/v1/nodes/{node}/consolidation",
+                         params={"form_code": self.form.code, "period": self.period}, headers=self.office(), timeout=30)
+        if resp.status_code != 200:
+            return False
+        return any(p not in self.hierarchy.units for p in resp.json()["missing"])
+
+    def close_collection(self, level: str) -> None:
+        """The deadline of `level` passes: its superiors consolidate what they have."""
+        self.clock(self.deadline(level) + timedelta(minutes=1))
+
     def national(self, until: Callable[[dict], bool] | None = None) -> dict:
         """The Ministry's consolidation: the national figure."""
         meta = self.consolidation(MINISTRY, until or self.includes(MINISTRY))
@@ -352,12 +366,19 @@ class Campaign:
                 final = self.submit_school(school, school_figures(n))
                 if final["status"] != "accepted":
                     self.log(f"  school {school}: {final['status']} {final.get('reason_code')}")
-            for level in ("district", "region"):
-                for unit in self.hierarchy.at(level):
-                    if not self.hierarchy.children(unit.participant_id):
-                        continue
-                    done = self.consolidate(unit.participant_id)
-                    self.log(f"  {level} {unit.participant_id}: consolidation v{done['consolidation']['version']} "
+            below = "organization"
+            for level in ("district", "region", "ministry"):
+                nodes = [MINISTRY] if level == "ministry" else [
+                    u.participant_id for u in self.hierarchy.at(level) if self.hierarchy.children(u.participant_id)]
+                if any(self.waits_for_outsiders(node) for node in nodes):
+                    self.log(f"  others beside the campaign are expected: the {below} deadline passes")
+                    self.close_collection(below)
+                below = level
+                if level == "ministry":
+                    break
+                for node in nodes:
+                    done = self.consolidate(node)
+                    self.log(f"  {level} {node}: consolidation v{done['consolidation']['version']} "
                              f"→ {done['submission']['status']}")
             national = self.national()
         except TimeoutError as exc:
@@ -397,9 +418,14 @@ def start_or_attach(base_dir, run: Callable[[StackConfig, GostTestCA], int]) -> 
     config = StackConfig(base_dir=Path(base_dir))
     state = config.base_dir / "stack.json"
     if state.exists():
+        from urllib.parse import urlsplit
+
         from uise_stack.cli import _running
 
-        if _running(config):
+        if _running(config):  # its ports as it wrote them (`up --ephemeral-ports` too)
+            known = json.loads(state.read_text())
+            config.service_ports = {name: urlsplit(url).port for name, url in known["services"].items()}
+            config.kafka_port = int(known["kafka"].rsplit(":", 1)[1])
             stack = Stack(config)
             stack.bootstrap_data_office()
             return run(config, stack.prepare_pki())
