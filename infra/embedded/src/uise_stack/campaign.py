@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -62,7 +63,8 @@ def campaign_form(code: str = "CMP-1") -> FormDefinition:
 
 
 def school_figures(n: int) -> dict:
-    """Distinct, plausible figures for the n-th school (a mean with a fraction among them)."""
+    """Plausible figures for the n-th school, varied (a mean with a fraction among them)."""
+    n = n % 40
     girls, boys, classes = 180 + 37 * n, 175 + 29 * n, 14 + n
     return {"pupils_total": girls + boys, "pupils_girls": girls, "pupils_boys": boys, "classes": classes,
             "avg_class_size": str((Decimal(girls + boys) / classes).quantize(Decimal("0.01"))),
@@ -76,6 +78,10 @@ class Unit:
     parent_id: str | None
     head_iin: str
     name: str
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or ("school" if self.level == "organization" else self.level)
 
 
 @dataclass
@@ -123,7 +129,7 @@ def national_hierarchy() -> Hierarchy:
         if p.level == Level.ministry or (p.level == Level.organization and p.kind != "school") or not p.head_iin:
             continue
         parent = MINISTRY if p.parent_id == ministry.participant_id else p.parent_id
-        h.units[p.participant_id] = Unit(p.participant_id, p.level.value, parent, p.head_iin, p.name_ru)
+        h.units[p.participant_id] = Unit(p.participant_id, p.level.value, parent, p.head_iin, p.name_ru, p.kind)
     return h
 
 
@@ -137,6 +143,7 @@ class Campaign:
     data: dict[str, dict] = field(default_factory=dict)  # school → the figures it submitted (latest)
     submissions: dict[str, str] = field(default_factory=dict)  # participant → its latest submission id
     signers: dict[str, Signer] = field(default_factory=dict)  # participant → its head's EDS
+    workers: int = 8  # offices acting at once
     log: Callable[[str], None] = print
 
     @property
@@ -160,27 +167,31 @@ class Campaign:
                     bin=MINISTRY, level="ministry", kind="ministry", parent_id=None,
                     name_kk="Оқу-ағарту министрлігі", name_ru="Министерство просвещения",
                     head_iin=MINISTRY_HEAD, head_name="Министр", head_from="2020-09-01")).raise_for_status()
+
+            def put(unit: Unit) -> None:
+                http.put(f"/v1/participants/{unit.participant_id}", json=dict(
+                    bin=unit.participant_id, level=unit.level, kind=unit.kind, parent_id=unit.parent_id,
+                    name_kk=unit.name, name_ru=unit.name, head_iin=unit.head_iin, head_name=f"Head of {unit.name}",
+                    head_from="2020-09-01")).raise_for_status()
+
             for level in ("region", "district", "organization"):  # parents first
-                for unit in self.hierarchy.at(level):
-                    kind = "school" if level == "organization" else level
-                    resp = http.put(f"/v1/participants/{unit.participant_id}", json=dict(
-                        bin=unit.participant_id, level=level, kind=kind, parent_id=unit.parent_id,
-                        name_kk=unit.name, name_ru=unit.name, head_iin=unit.head_iin, head_name=f"Head of {unit.name}",
-                        head_from="2020-09-01"))
-                    resp.raise_for_status()
+                self.each(put, self.hierarchy.at(level))
             self._approve(http)
-        for unit in self.hierarchy.units.values():
+
+        def head(unit: Unit) -> None:
             key, cert = self.ca.issue(iin=unit.head_iin, name=f"Head of {unit.name}", bin_=unit.participant_id,
                                       valid_days=CERT_DAYS)
             self.signers[unit.participant_id] = Signer(key, cert)
             client.remember_signer(unit.participant_id, self.signers[unit.participant_id])
-        for unit in self.hierarchy.units.values():
-            if unit.level != "organization":
-                continue
             self._signed_in(unit.participant_id)
-        for unit in self.hierarchy.units.values():
-            if unit.level != "organization":
-                self._signed_in(unit.participant_id)
+
+        self.each(head, self.hierarchy.units.values())
+
+    def each(self, fn: Callable, items: Iterable) -> list:
+        """`fn` over `items` from `workers` threads, as many offices at once would; the first
+        failure is raised."""
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(fn, items))
 
     def _signed_in(self, participant_id: str, timeout: float = 60.0) -> None:
         """Sign in as soon as identity has heard of the head (the registry's events travel)."""
@@ -362,10 +373,13 @@ class Campaign:
         self.seed()
         self.clock(self.opening())
         try:
-            for n, school in enumerate(u.participant_id for u in self.hierarchy.at("organization")):
-                final = self.submit_school(school, school_figures(n))
+            def school(numbered: tuple[int, Unit]) -> None:
+                n, unit = numbered
+                final = self.submit_school(unit.participant_id, school_figures(n))
                 if final["status"] != "accepted":
-                    self.log(f"  school {school}: {final['status']} {final.get('reason_code')}")
+                    self.log(f"  school {unit.participant_id}: {final['status']} {final.get('reason_code')}")
+
+            self.each(school, enumerate(self.hierarchy.at("organization")))
             below = "organization"
             for level in ("district", "region", "ministry"):
                 nodes = [MINISTRY] if level == "ministry" else [
@@ -376,10 +390,12 @@ class Campaign:
                 below = level
                 if level == "ministry":
                     break
-                for node in nodes:
+                def up(node: str, level: str = level) -> None:
                     done = self.consolidate(node)
                     self.log(f"  {level} {node}: consolidation v{done['consolidation']['version']} "
                              f"→ {done['submission']['status']}")
+
+                self.each(up, nodes)
             national = self.national()
         except TimeoutError as exc:
             self.log(f"the chain did not reach the Ministry: {exc}")
