@@ -6,8 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from uise_common.aggregates import Agg, combine, contribution, figures, plain
+from uise_common.aggregates import (
+    EMPTY,
+    Agg,
+    aggregated_cells,
+    combine,
+    contribution,
+    figures,
+    number,
+    plain,
+)
 from uise_contracts.events import CellAggregate
+from uise_contracts.examples import SCHOOL_FORM
 
 RULES = {"pupils": "sum", "avg_class": "mean", "smallest": "min", "largest": "max"}
 
@@ -43,3 +53,32 @@ def test_a_missing_cell_counts_nobody_and_bad_aggregates_are_refused():
     assert (total["x"].count, figures({"x": "mean", "y": "sum"}, total)) == (1, {"x": 4, "y": None})
     with pytest.raises(ValueError):
         Agg.from_contract({"sum": "Infinity", "count": 1})
+
+
+def test_thirty_digit_cells_over_twenty_thousand_leaves_stay_exact():
+    big = "123456789012345678901234567890.123456789"
+    total = combine(contribution({"x": big}, None, ["x"]) for _ in range(20_000))["x"]
+    assert total.sum == Decimal("2469135780246913578024691357802469.13578") and plain(total.sum) == "2469135780246913578024691357802469.13578"
+    assert figures({"x": "mean"}, {"x": total})["x"] == Decimal("123456789012345678901234567890.123457")
+    assert plain(Decimal("1" + "0" * 40 + ".500")) == "1" + "0" * 40 + ".5"  # beyond the default 28 digits
+
+
+def test_a_float_is_the_number_its_shortest_repr_says_and_junk_is_no_number():
+    assert number(0.1) == Decimal("0.1") and number(" 7 ") == 7 and number(12) == 12
+    assert [number(v) for v in (None, True, "NaN", "Infinity", "x", [1])] == [None] * 6
+    assert contribution({"x": 0.1, "y": False}, None, ["x", "y"]) == {"x": Agg.leaf(Decimal("0.1"))}
+
+
+def test_an_empty_aggregate_has_no_min_or_max_and_a_filled_one_has_both():
+    assert EMPTY + Agg.leaf(Decimal(5)) == Agg.leaf(Decimal(5)) and EMPTY.figure("min") is None
+    assert EMPTY.contract() == CellAggregate(sum="0", count=0)
+    assert Agg.from_contract({"sum": "0", "count": 0}) == EMPTY
+    for bad in ({"sum": "5", "count": 2}, {"sum": "5", "count": 0}, {"sum": "0", "count": 0, "min": "1", "max": "1"}):
+        with pytest.raises(ValueError):
+            Agg.from_contract(bad)
+
+
+def test_the_aggregated_cells_are_the_numbers_whose_field_aggregates():
+    rules = aggregated_cells(SCHOOL_FORM)
+    assert "pupils_total" in rules and "comment" not in rules and set(rules.values()) <= {"sum", "mean", "min", "max"}
+    assert Agg.leaf(Decimal(1)).figure("none") is None

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from uise_common.aggregates import Agg, aggregated_cells, combine, contribution, figures, plain
 from uise_common.consumer import NotYetKnown
 from uise_common.objectstore import sha256_hex
 from uise_common.testing import migrated_sqlite, run_handler
@@ -31,7 +32,6 @@ from uise_contracts.events import (
 from uise_contracts.examples import SCHOOL_FORM
 from uise_reporting import documents, domain
 from uise_reporting.adapters import MIGRATIONS, Consolidation
-from uise_reporting.domain import Agg, combine, consolidate, contribution, figures
 from uise_reporting.handlers import make_on_due, on_accepted, on_formlist, on_returned
 from uise_validation.reading import XLSX, read
 
@@ -58,51 +58,60 @@ FORM = FormDefinition(
 )
 
 
+CELLS = aggregated_cells(FORM)  # code -> aggregate rule
+
+
+def given(values: dict, aggregates: dict | None = None) -> dict[str, Agg]:
+    """What one submission to FORM stands for."""
+    return contribution(values, aggregates, CELLS)
+
+
 # --- exact arithmetic -------------------------------------------------------------------
 
 
 def test_sums_are_exact_decimals_and_integers_stay_integers():
-    aggs = combine(contribution(FORM, v) for v in ({"budget": "0.1", "pupils": 10}, {"budget": "0.2", "pupils": 5}))
-    out = figures(FORM, aggs)
-    assert out["budget"] == Decimal("0.3") and domain.plain(out["budget"]) == "0.3"
+    aggs = combine(given(v) for v in ({"budget": "0.1", "pupils": 10}, {"budget": "0.2", "pupils": 5}))
+    out = figures(CELLS, aggs)
+    assert out["budget"] == Decimal("0.3") and plain(out["budget"]) == "0.3"
     assert domain.as_number(out["pupils"]) == 15 and isinstance(domain.as_number(out["pupils"]), int)
     assert out["staff.teachers.women"] is None  # no contribution gave the cell
     assert domain.dumps({"b": Decimal("0.30"), "a": Decimal("1E+3"), "c": None}) == '{"a": 1000, "b": 0.3, "c": null}'
 
 
 def test_a_floats_shortest_repr_is_the_number_meant():
-    assert contribution(FORM, {"budget": 0.1})["budget"] == Agg.leaf(Decimal("0.1"))
-    assert contribution(FORM, {"budget": "NaN", "pupils": True}) == {}
+    assert given({"budget": 0.1})["budget"] == Agg.leaf(Decimal("0.1"))
+    assert given({"budget": "NaN", "pupils": True}) == {}
 
 
 def test_mean_over_the_leaves_across_two_levels_not_the_mean_of_means():
-    district1 = combine(contribution(FORM, {"score": s}) for s in ("1", "2", "3"))  # mean 2
-    district2 = combine([contribution(FORM, {"score": "10"})])  # mean 10
+    district1 = combine(given({"score": s}) for s in ("1", "2", "3"))  # mean 2
+    district2 = combine([given({"score": "10"})])  # mean 10
     region = combine([district1, district2])
-    assert figures(FORM, region)["score"] == Decimal(4)  # 16 / 4 leaves, not (2 + 10) / 2
+    assert figures(CELLS, region)["score"] == Decimal(4)  # 16 / 4 leaves, not (2 + 10) / 2
     # a department's consolidated submission carries its aggregates: the region reads them
-    carried = contribution(FORM, {"score": "2"}, {"score": district1["score"].contract()})
-    assert figures(FORM, combine([carried, district2]))["score"] == Decimal(4)
+    carried = given({"score": "2"}, {"score": district1["score"].contract()})
+    assert figures(CELLS, combine([carried, district2]))["score"] == Decimal(4)
     # a mean is given to 6 places, half-even, without trailing zeros
-    third = combine(contribution(FORM, {"score": s}) for s in ("1", "1", "2"))
-    assert domain.plain(figures(FORM, third)["score"]) == "1.333333"
-    assert domain.plain(figures(FORM, combine(contribution(FORM, {"score": s}) for s in ("1", "2")))["score"]) == "1.5"
+    third = combine(given({"score": s}) for s in ("1", "1", "2"))
+    assert plain(figures(CELLS, third)["score"]) == "1.333333"
+    assert plain(figures(CELLS, combine(given({"score": s}) for s in ("1", "2")))["score"]) == "1.5"
 
 
 def test_min_and_max_over_the_leaves():
-    aggs = combine(contribution(FORM, v) for v in ({"youngest": 23, "oldest": 60}, {"youngest": 21, "oldest": 58}))
-    assert figures(FORM, aggs)["youngest"] == 21 and figures(FORM, aggs)["oldest"] == 60
+    aggs = combine(given(v) for v in ({"youngest": 23, "oldest": 60}, {"youngest": 21, "oldest": 58}))
+    assert figures(CELLS, aggs)["youngest"] == 21 and figures(CELLS, aggs)["oldest"] == 60
     assert aggs["youngest"].contract() == CellAggregate(sum="44", count=2, min="21", max="23")
 
 
 def test_a_department_without_a_cells_aggregate_stands_as_one_leaf():
-    got = contribution(FORM, {"pupils": "30"}, {"budget": CellAggregate(sum="1.5", count=3, min="0.5", max="0.5")})
+    got = given({"pupils": "30"}, {"budget": CellAggregate(sum="1.5", count=3, min="0.5", max="0.5")})
     assert got["pupils"] == Agg.leaf(Decimal(30)) and got["budget"].count == 3
 
 
 def test_consolidate_over_plain_values_of_the_school_form():
     rows = [{"pupils_total": 10, "teachers": 2, "comment": "a"}, {"pupils_total": 5, "teachers": None}]
-    totals = consolidate(SCHOOL_FORM, rows)
+    cells = aggregated_cells(SCHOOL_FORM)
+    totals = {c: domain.as_number(v) for c, v in figures(cells, combine(contribution(r, None, cells) for r in rows)).items()}
     assert totals["pupils_total"] == 15 and totals["teachers"] == 2 and totals["classes"] is None
     assert "comment" not in totals
 

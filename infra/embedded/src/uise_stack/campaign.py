@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from uise_common.aggregates import combine, contribution, figures, numeric_cells, plain
+from uise_common.aggregates import aggregated_cells, combine, contribution, figures, plain
 from uise_common.clock import Clock, write_control
 from uise_common.pki.cms import sign
 from uise_common.pki.testca import GostTestCA
@@ -312,7 +312,7 @@ class Campaign:
 
     def expected_totals(self, schools: Iterable[str] | None = None) -> dict[str, Decimal | None]:
         """The figure of every cell over the schools' own data, computed here independently."""
-        cells = numeric_cells(self.form)
+        cells = aggregated_cells(self.form)
         chosen = self.data if schools is None else {s: self.data[s] for s in schools if s in self.data}
         parts = [contribution({k: str(v) for k, v in values.items()}, None, cells) for values in chosen.values()]
         return figures(cells, combine(parts) if parts else {})

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from uise_common.aggregates import Agg
 from uise_common.spreadsheets import put
 from uise_common.workbook import CONSOLIDATION_SHEET, FORM_SHEET, build_template, layout
 from uise_contracts.events import FieldType, FormDefinition
@@ -32,7 +33,7 @@ class Built:
     period: str
     version: int
     reason: str
-    aggregates: Mapping[str, domain.Agg]
+    aggregates: Mapping[str, Agg]
     figures: Mapping[str, Decimal | None]
     included: list[str]
     late: list[str]

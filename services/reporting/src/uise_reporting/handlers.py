@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.consumer import NotYetKnown
 from uise_common.db import utcnow
 from uise_contracts.events import (
@@ -130,21 +131,22 @@ def make_on_due(put: PutDocument):
         if form is None:
             raise NotYetKnown(f"form {event.form_code} for {event.period}")
         chosen = _chosen(session, event)
-        aggs = domain.combine(queries.contribution_of(form, row) for row in chosen.values())
-        ordered = {f.code: aggs[f.code] for f in domain.aggregated_cells(form) if f.code in aggs}
-        figures = domain.figures(form, ordered)
+        rules = aggregated_cells(form)
+        aggs = combine(queries.contribution_of(form, row) for row in chosen.values())
+        ordered = {code: aggs[code] for code in rules if code in aggs}
+        shown = figures(rules, ordered)
         version = queries.next_version(session, event.node_id, event.form_code, event.period)
         cid = f"{event.node_id}:{event.form_code}:{event.period}:{version}"
         built = documents.Built(
             consolidation_id=cid, node_id=event.node_id, form_code=event.form_code, period=event.period,
-            version=version, reason=event.reason, aggregates=ordered, figures=figures,
+            version=version, reason=event.reason, aggregates=ordered, figures=shown,
             included=sorted(chosen), late=sorted(event.late), missing=sorted(event.missing),
             returned=sorted(event.returned),
             included_submissions={p: r.submission_id for p, r in sorted(chosen.items())})
         # Documents first (content-addressed, so a retry writes the same objects), then the rows.
         json_doc = put(documents.json_document(built), "consolidations", documents.JSON)
         xlsx_doc = put(documents.xlsx_document(form, built), "consolidations", documents.XLSX)
-        totals = {code: None if v is None else domain.plain(v) for code, v in figures.items()}
+        totals = {code: None if v is None else plain(v) for code, v in shown.items()}
         aggregates = {code: a.contract() for code, a in ordered.items()}
         lists = {"included": built.included, "late": built.late, "missing": built.missing,
                  "returned": built.returned, "included_submissions": dict(built.included_submissions)}
@@ -171,7 +173,7 @@ def make_on_due(put: PutDocument):
         # report.published keeps a producer: once per consolidation version (issue 11 redoes reports).
         report = ReportPublished(report_id=cid, node_id=event.node_id, form_code=event.form_code,
                                  period=event.period, document=json_doc,
-                                 totals={code: _reported(v) for code, v in figures.items()})
+                                 totals={code: _reported(v) for code, v in shown.items()})
         return [ready, report]
 
     return on_due

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from sqlmodel import Session, col, func, select
 
-from uise_contracts.events import CellAggregate, FormDefinition
-from uise_reporting import domain
+from uise_common.aggregates import Agg, aggregated_cells, contribution
+from uise_contracts.events import FormDefinition
 from uise_reporting.adapters import AcceptedSubmission, Consolidation, KnownForm, ReturnedSubmission
+
+log = logging.getLogger(__name__)
 
 
 def form_for(session: Session, form_code: str, period: str) -> FormDefinition | None:
@@ -40,9 +43,14 @@ def current_submissions(session: Session, node_id: str, form_code: str, period: 
     return out
 
 
-def contribution_of(form: FormDefinition, row: AcceptedSubmission) -> dict[str, domain.Agg]:
-    aggregates = {k: CellAggregate.model_validate(v) for k, v in json.loads(row.aggregates).items()}
-    return domain.contribution(form, json.loads(row.values), aggregates)
+def contribution_of(form: FormDefinition, row: AcceptedSubmission) -> dict[str, Agg]:
+    """What one kept submission stands for in each aggregated cell of the form."""
+    values, cells = json.loads(row.values), aggregated_cells(form)
+    try:
+        return contribution(values, json.loads(row.aggregates), cells)
+    except ValueError:  # validation only passes exact aggregates: never expected
+        log.error("accepted aggregates unreadable; counting the values", extra={"submission_id": row.submission_id})
+        return contribution(values, None, cells)
 
 
 def next_version(session: Session, node_id: str, form_code: str, period: str) -> int:

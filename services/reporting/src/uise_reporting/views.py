@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.http import ApiError
 from uise_contracts.events import StoredObject
-from uise_reporting import domain, queries
+from uise_reporting import queries
 from uise_reporting.adapters import Consolidation
 
 
@@ -27,11 +28,11 @@ def live_figures(session: Session, node_id: str, form_code: str, period: str) ->
     if form is None:
         raise form_not_known(form_code, period)
     current = queries.current_submissions(session, node_id, form_code, period)
-    aggs = domain.combine(queries.contribution_of(form, row) for row in current.values())
-    figures = domain.figures(form, aggs)
+    aggs = combine(queries.contribution_of(form, row) for row in current.values())
+    shown = figures(aggregated_cells(form), aggs)
     return {"node_id": node_id, "form_code": form_code, "period": period, "contributors": len(current),
             "submissions": {p: r.submission_id for p, r in sorted(current.items())},
-            "figures": {c: None if v is None else domain.plain(v) for c, v in figures.items()},
+            "figures": {c: None if v is None else plain(v) for c, v in shown.items()},
             "aggregates": {c: a.contract().model_dump() for c, a in aggs.items()}}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from uise_common.aggregates import EMPTY, Agg, combine, numeric_cells, plain
+from uise_common.aggregates import EMPTY, Agg, aggregated_cells, combine, plain
 from uise_contracts.events import Finding, FormDefinition
 
 Subordinates = Mapping[str, Mapping[str, Agg]]  # participant -> cell -> what it stands for
@@ -19,7 +19,7 @@ Subordinates = Mapping[str, Mapping[str, Agg]]  # participant -> cell -> what it
 
 def consolidated(form: FormDefinition, subordinates: Subordinates) -> dict[str, Agg]:
     """The exact aggregates a department's consolidation carries on: its subordinates' combined."""
-    cells = numeric_cells(form)
+    cells = aggregated_cells(form)
     return {c: a for c, a in combine(subordinates.values()).items() if c in cells}
 
 
@@ -29,7 +29,7 @@ def consolidation_findings(form: FormDefinition, submitted: Mapping[str, Decimal
     to the submitted value's own precision)."""
     out = []
     totals = combine(subordinates.values())
-    for code, how in numeric_cells(form).items():
+    for code, how in aggregated_cells(form).items():
         expected = totals.get(code, EMPTY).figure(how)
         got = submitted.get(code)
         if expected is None and got in (None, Decimal(0)):

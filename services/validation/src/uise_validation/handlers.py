@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from uise_common.aggregates import Agg, contribution, numeric_cells
+from uise_common.aggregates import Agg, aggregated_cells, contribution
 from uise_common.consumer import NotYetKnown
 from uise_common.periods import PeriodInvalid, parse_period
 from uise_contracts.events import (
@@ -133,7 +133,7 @@ def context_for(session: Session, participant_id: str, form: FormDefinition, for
                     peers.setdefault(cell, []).append((row.participant_id, v))
     subordinates = None
     if me is not None and me.level != "organization":  # a department consolidates its subordinates
-        cells = numeric_cells(form)
+        cells = aggregated_cells(form)
         subordinates = {}
         for row in session.exec(select(AcceptedFigures).where(
                 AcceptedFigures.recipient_id == participant_id, AcceptedFigures.form_code == form_code,
