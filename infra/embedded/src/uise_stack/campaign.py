@@ -138,10 +138,11 @@ class Campaign:
     submissions: dict[str, str] = field(default_factory=dict)  # participant → its latest submission id
     signers: dict[str, Signer] = field(default_factory=dict)  # participant → its head's EDS
     log: Callable[[str], None] = print
+    as_of: str | None = None  # an information request's period (an as-of date) instead of the year
 
     @property
     def period(self) -> str:
-        return str(self.year)
+        return self.as_of or str(self.year)
 
     def url(self, service: str) -> str:
         return self.config.url(service)
