@@ -241,7 +241,8 @@ class Campaign:
         signature = sign(document, signer.key, signer.cert, signing_time=Clock(control_file=self.config.clock_file).now())
         resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer, filename,
                       signature=signature)
-        resp.raise_for_status()
+        if resp.is_error:  # with intake's reason: a refusal at the door says why
+            raise httpx.HTTPStatusError(f"{resp.status_code} {resp.text}", request=resp.request, response=resp)
         self.submissions[participant_id] = resp.json()["submission_id"]
         return wait_final(self.url("intake"), resp.json()["submission_id"], timeout=120)
 
