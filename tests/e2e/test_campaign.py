@@ -15,15 +15,24 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from uise_common.clock import Clock
 from uise_common.pki.cms import sign
-from uise_stack.campaign import MINISTRY, Campaign, campaign_form, school_figures, small_hierarchy
-from uise_stack.client import bearer, token_for
+from uise_contracts.events import Category, FormDefinition, FormField
+from uise_stack.campaign import (
+    ALMATY,
+    MINISTRY,
+    Campaign,
+    campaign_form,
+    school_figures,
+    small_hierarchy,
+)
+from uise_stack.client import bearer, submit, token_for
 from uise_stack.config import StackConfig
 from uise_stack.stack import Stack
 
@@ -161,3 +170,63 @@ def test_a_school_that_never_delivers_is_missing_and_the_chain_still_reaches_the
     assert national["document"]["pupils_total"] == sum(school_figures(n)["pupils_total"] for n in range(1, 6))
     assert c.level_table()["organization"]["missing"] == 1
     assert national["node_id"] == MINISTRY
+
+
+def test_an_information_request_reaches_exactly_its_targets_and_their_answers_reach_the_ministry(
+        own_stack, hierarchy):
+    """Clause 12: the data office issues a request to the schools of one district; routing sends it
+    to them and to the departments above them (relays), nobody else; the schools answer, the
+    district consolidates and submits, the region likewise, and the Ministry's consolidation holds
+    the sum of the answers. A school of the other district was never asked: intake refuses it."""
+    base = campaign(own_stack, hierarchy, "CMP-1")  # the hierarchy and the heads' EDS
+    # a request is about now: the business clock back on the real one (the test CA's root outlives it)
+    base.clock(datetime.now(ALMATY))
+    district = base.hierarchy.at("district")[0].participant_id
+    region = base.hierarchy.units[district].parent_id
+    asked = sorted(u.participant_id for u in base.hierarchy.children(district))
+    never = next(s for s in schools(base) if s not in asked)
+    form = FormDefinition(
+        code="IR-CMP", title_kk="Ақпарат сұрауы", title_ru="Запрос информации", title_en="Information request",
+        category=Category.other, period_type="as_of_date", respondent_kinds=["school"], deadline_days={},
+        fields=[FormField(code="computers", title="Computers"),
+                FormField(code="teachers_trained", title="Teachers trained in digital skills")])
+    now = Clock(control_file=own_stack.config.clock_file).now()
+    as_of = now.astimezone(ALMATY).date().isoformat()
+    resp = httpx.post(f"{base.url('routing')}/v1/inforequests", headers=base.office(), timeout=30, json={
+        "title": "Computers in the schools", "form": form.model_dump(mode="json"), "period": as_of,
+        "target": {"kinds": ["school"], "within": district}, "due_at": (now + timedelta(days=10)).isoformat()})
+    assert resp.status_code == 201, resp.text
+    request_id = resp.json()["request_id"]
+    assert {p["participant_id"]: p["role"] for p in resp.json()["participants"]} == {
+        **dict.fromkeys(asked, "target"), district: "relay", region: "relay"}
+    c = Campaign(own_stack.config, base.ca, base.hierarchy, form=form, year=YEAR, signers=base.signers, as_of=as_of)
+    # the deadline service has planned the request (as the campaign waits for a list's deadlines)
+    c.wait(lambda: httpx.get(f"{c.url('deadline')}/v1/deadlines", params={"form_code": form.code}).json(),
+           "the request's deadlines")
+    for n, school in enumerate(asked):
+        # the request's events travel one per member (keyed by member): until intake has read this
+        # school's, its answer is refused at the door (FORM_NOT_APPLICABLE, nothing stored): try again
+        final = c.wait(lambda school=school, n=n: c.submit_school(
+            school, {"computers": 12 + 5 * n, "teachers_trained": 3 + n}), f"intake to know {school} was asked", 60)
+        assert final["status"] == "accepted", (final.get("reason_code"), final.get("timeline"))
+    done = c.consolidate(district)
+    assert done["submission"]["status"] == "accepted", done["submission"]
+    assert sorted(done["consolidation"]["included"]) == asked and done["consolidation"]["missing"] == []
+    done = c.consolidate(region)
+    assert done["submission"]["status"] == "accepted", done["submission"]
+    assert done["consolidation"]["included"] == [district]  # the region's other district was never asked
+    national = c.national()
+    assert c.differences(national) == {}
+    assert national["document"]["computers"] == sum(12 + 5 * n for n in range(len(asked)))
+    assert national["included"] == [region]
+    # a school of the other district was never asked: its answer is refused at the door
+    document = json.dumps({"computers": 99, "teachers_trained": 9}).encode()
+    resp = submit(c.url("intake"), never, form.code, as_of, document, c.signers[never], wait_reference=0)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "FORM_NOT_APPLICABLE", resp.text
+    # the chase view: the Ministry sees everyone asked, each accepted; the district its own schools
+    view = httpx.get(f"{c.url('routing')}/v1/inforequests/{request_id}", headers=c.office(), timeout=30).json()
+    assert {p["participant_id"]: p["status"] for p in view["participants"]} == dict.fromkeys(
+        [*asked, district, region], "accepted")
+    mine = httpx.get(f"{c.url('routing')}/v1/inforequests/{request_id}", headers=bearer(token_for(district)),
+                     timeout=30).json()
+    assert sorted(p["participant_id"] for p in mine["participants"]) == sorted([*asked, district])

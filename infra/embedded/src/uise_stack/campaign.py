@@ -145,10 +145,11 @@ class Campaign:
     signers: dict[str, Signer] = field(default_factory=dict)  # participant → its head's EDS
     workers: int = 8  # offices acting at once
     log: Callable[[str], None] = print
+    as_of: str | None = None  # an information request's period (an as-of date) instead of the year
 
     @property
     def period(self) -> str:
-        return str(self.year)
+        return self.as_of or str(self.year)
 
     def url(self, service: str) -> str:
         return self.config.url(service)
@@ -251,7 +252,8 @@ class Campaign:
         signature = sign(document, signer.key, signer.cert, signing_time=Clock(control_file=self.config.clock_file).now())
         resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer, filename,
                       signature=signature)
-        resp.raise_for_status()
+        if resp.is_error:  # with intake's reason: a refusal at the door says why
+            raise httpx.HTTPStatusError(f"{resp.status_code} {resp.text}", request=resp.request, response=resp)
         self.submissions[participant_id] = resp.json()["submission_id"]
         return wait_final(self.url("intake"), resp.json()["submission_id"], timeout=120)
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import UniqueConstraint, inspect, text
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, utcnow
+from uise_common.db import Migration, add_columns, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -31,6 +31,7 @@ class KnownForm(SQLModel, table=True):
     respondent_kinds: str = ""  # v2: comma-separated
     period_type: str = "annual"  # v2
     approved_on: date | None = None  # v2: the order's date; deadlines before it are not swept
+    request_id: str | None = None  # v4: an information request's form: expected are exactly its members
 
 
 class CalendarEntry(SQLModel, table=True):
@@ -153,6 +154,27 @@ class ConsolidationState(SQLModel, table=True):
     last_due_at: datetime | None = None
 
 
+class RequestMember(SQLModel, table=True):
+    """v4: a participant an information request concerns (clause 12), with its own deadline and
+    whom it answers to: a target answers, a relay consolidates its members' answers."""
+
+    __tablename__ = "deadline_request_member"
+    form_code: str = Field(primary_key=True)
+    participant_id: str = Field(primary_key=True)
+    request_id: str
+    period: str
+    role: str  # target | relay
+    level: str
+    parent_id: str | None = None
+    due_at: datetime
+
+
+def _v4_inforequests(conn) -> None:
+    """Issue 10, clause 12: information requests' forms and members."""
+    add_columns("deadline_form", {"request_id": "VARCHAR"})(conn)
+    SQLModel.metadata.create_all(conn, tables=[RequestMember.__table__])
+
+
 def _v2_calendar_deadlines_timers(conn) -> None:
     """Issue 8: the calendar's entries, effective deadlines, timers, violations; richer read models."""
     insp = inspect(conn)
@@ -210,4 +232,5 @@ MIGRATIONS = [
     Migration(1, "read models and timeliness", _v1_tables),
     Migration(2, "calendar entries, effective deadlines, timers, violations", _v2_calendar_deadlines_timers),
     Migration(3, "parent history, accepted and returned versions, consolidation state", _v3_consolidation),
+    Migration(4, "information requests: their forms and members", _v4_inforequests),
 ]

@@ -8,6 +8,7 @@ from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     FormListApproved,
+    InfoRequestIssued,
     ParticipantUpserted,
     SubmissionAccepted,
     SubmissionReceived,
@@ -30,6 +31,7 @@ def consumers(rt: ServiceRuntime):
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(FormListApproved): handlers.make_on_formlist(schedule(rt)),
+        topic_for(InfoRequestIssued): handlers.make_on_inforequest(schedule(rt)),
         topic_for(SubmissionReceived): handlers.on_received,
         topic_for(SubmissionAccepted): consolidation.on_accepted,
         topic_for(SubmissionReturned): consolidation.on_returned,

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from uise_common.periods import parse_period
 from uise_contracts.events import Level, ParentTerm
-from uise_deadline.adapters import KnownForm, KnownParticipant
+from uise_deadline.adapters import KnownForm, KnownParticipant, RequestMember
 
 # Whom each level consolidates: the level right below it.
 BELOW = {Level.ministry.value: Level.region.value, Level.region.value: Level.district.value,
@@ -22,12 +22,16 @@ ABOVE = {below: above for above, below in BELOW.items()}
 
 def expected(session: Session, form: KnownForm, period: str, level: str) -> list[KnownParticipant]:
     """Who must deliver this form for this period at this level: the form applies to its kind
-    (organizations) or level (departments), and it was active at some time in the period."""
+    (organizations) or level (departments), and it was active at some time in the period. An
+    information request's form: its members at that level (targets and relays), nobody else."""
     p = parse_period(period)
     q = select(KnownParticipant).where(KnownParticipant.level == level).where(
         or_(col(KnownParticipant.active_from).is_(None), col(KnownParticipant.active_from) <= p.end)).where(
         or_(col(KnownParticipant.active_to).is_(None), col(KnownParticipant.active_to) >= p.start))
-    if level == Level.organization.value:
+    if form.request_id is not None:  # an information request: exactly its members at that level
+        q = q.where(col(KnownParticipant.participant_id).in_(select(RequestMember.participant_id).where(
+            RequestMember.form_code == form.code, RequestMember.period == period, RequestMember.level == level)))
+    elif level == Level.organization.value:
         kinds = [k for k in form.respondent_kinds.split(",") if k]
         q = q.where(col(KnownParticipant.kind).in_(kinds))
     return list(session.exec(q))

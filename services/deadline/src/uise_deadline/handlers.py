@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -21,6 +22,7 @@ from uise_contracts.events import (
     DeadlineChanged,
     DeadlineViolation,
     FormListApproved,
+    InfoRequestIssued,
     Level,
     ParticipantUpserted,
     SubmissionAccepted,
@@ -32,6 +34,7 @@ from uise_deadline.adapters import (
     Deadline,
     KnownForm,
     KnownParticipant,
+    RequestMember,
     Timeliness,
     Timer,
     Violation,
@@ -40,6 +43,8 @@ from uise_deadline.calendar import OperatorDay, WorkingCalendar
 from uise_deadline.domain import period_end
 from uise_deadline.expectations import parents_json, period_last_day, superior_on
 from uise_deadline.schedule import periods_of, timers_for
+
+ALMATY = ZoneInfo("Asia/Almaty")
 
 
 class Refused(Exception):
@@ -87,6 +92,9 @@ def make_on_formlist(schedule: Schedule):
         calendar = calendar_of(session)
         out: list = []
         for form in event.forms:
+            held = session.get(KnownForm, (form.code, event.year))
+            if held is not None and held.request_id is not None:
+                continue  # an information request's form keeps its own definition (codes are unique)
             days = {lvl.value: n for lvl, n in form.deadline_days.items()}
             session.merge(KnownForm(code=form.code, year=event.year, deadline_days=json.dumps(days),
                                     respondent_kinds=",".join(form.respondent_kinds), period_type=form.period_type,
@@ -100,6 +108,32 @@ def make_on_formlist(schedule: Schedule):
         return out
 
     return on_formlist
+
+
+def make_on_inforequest(schedule: Schedule):
+    def on_inforequest(event: InfoRequestIssued, session: Session) -> list:
+        """An information request (clause 12): its form, the member, and the member's level's
+        deadline (its `due_at`, exactly: the Ministry set it, the calendar does not move it) with
+        its timers, as for a list's form. One event per member: merged by key, so replays and
+        replicas change nothing; a level's deadline is published once."""
+        if event.form is None or event.period is None or event.level is None:
+            return []  # a v1.2 producer's event: nothing to plan from
+        year = parse_period(event.period).start.year
+        form = event.form
+        session.merge(KnownForm(code=form.code, year=year, request_id=event.request_id,
+                                deadline_days=json.dumps({lvl.value: n for lvl, n in form.deadline_days.items()}),
+                                respondent_kinds=",".join(form.respondent_kinds), period_type=form.period_type))
+        session.merge(RequestMember(form_code=form.code, participant_id=event.to_participant_id,
+                                    request_id=event.request_id, period=event.period, role=event.role,
+                                    level=event.level.value, parent_id=event.parent_id, due_at=event.due_at))
+        held = session.get(Deadline, (form.code, event.period, event.level.value))
+        if held is not None and aware(held.deadline_at) >= event.due_at:
+            return []  # the level's deadline stands (the latest of its members' wins)
+        due = event.due_at.astimezone(ALMATY)
+        return publish(session, form.code, event.period, event.level.value, year, due.date(), due, schedule,
+                       approved_on=None, reason="published")
+
+    return on_inforequest
 
 
 def publish(session: Session, form_code: str, period: str, level: str, year: int, rule: date, deadline_at: datetime,
@@ -235,7 +269,10 @@ def reschedule(session: Session, calendar: WorkingCalendar, schedule: Schedule, 
     """Apply a changed calendar to every open deadline: later is announced, earlier is refused
     (DEADLINE_WOULD_SHORTEN: a published deadline is a promise to every participant)."""
     moves = []
+    requests = set(session.exec(select(KnownForm.code).where(col(KnownForm.request_id).is_not(None))).all())
     for row in open_deadlines(session):
+        if row.form_code in requests:
+            continue  # a request's deadline is the time the Ministry set, not a day of the calendar
         new = calendar.effective_deadline(row.rule_date)
         old = aware(row.deadline_at)
         if new < old:

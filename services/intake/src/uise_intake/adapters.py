@@ -26,6 +26,17 @@ class KnownForm(SQLModel, table=True):
     respondent_kinds: str  # comma-separated
     period_type: str | None = None  # v2; None for rows read before it
     levels: str | None = None  # v4: comma-separated levels with a deadline (departments consolidate these)
+    request_id: str | None = None  # v5: an information request's form: it applies exactly to its members
+
+
+class RequestMember(SQLModel, table=True):
+    """v5: a participant an information request concerns (clause 12): only they deliver its form."""
+
+    __tablename__ = "intake_request_member"
+    form_code: str = Field(primary_key=True)
+    participant_id: str = Field(primary_key=True)
+    request_id: str
+    role: str  # target | relay
 
 
 class Submission(SQLModel, table=True):
@@ -88,6 +99,12 @@ class DocumentRead(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+def _v5_inforequests(conn) -> None:
+    """Issue 10, clause 12: information requests' forms apply to exactly their members."""
+    add_columns("intake_form", {"request_id": "VARCHAR"})(conn)
+    create_tables(RequestMember)(conn)
+
+
 def _v4_levels_and_address(conn) -> None:
     """Issue 10: departments consolidate and submit up the forms their level has a deadline for;
     a submitter may name its recipient (refused past its immediate superior)."""
@@ -132,4 +149,5 @@ MIGRATIONS = [
     Migration(3, "identity's tokens replace API keys; document reads audited", _v3_tokens_and_document_reads),
     Migration(4, "levels of participants and forms (departments submit up); the addressed recipient",
               _v4_levels_and_address),
+    Migration(5, "information requests: a request's form applies to its members", _v5_inforequests),
 ]

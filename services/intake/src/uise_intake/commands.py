@@ -20,6 +20,7 @@ from uise_intake.adapters import (
     IdempotencyRecord,
     KnownForm,
     KnownParticipant,
+    RequestMember,
     Submission,
     TimelineEntry,
 )
@@ -81,8 +82,12 @@ def reference(s: Session, participant_id: str, form_code: str, period: Period,
     form = s.get(KnownForm, (form_code, period.start.year))
     if form is None:
         raise Refused("UNKNOWN_FORM", form_code=form_code, period=period.text)
-    if not form_applies(participant.kind, participant.level, form.respondent_kinds.split(","),
-                        (form.levels or "").split(",")):
+    if form.request_id is not None:  # an information request: exactly its members answer (or relay)
+        applies = s.get(RequestMember, (form_code, participant_id)) is not None
+    else:
+        applies = form_applies(participant.kind, participant.level, form.respondent_kinds.split(","),
+                               (form.levels or "").split(","))
+    if not applies:
         raise Refused("FORM_NOT_APPLICABLE", form_code=form_code, kind=participant.kind)
     check_period_type(form_code, form.period_type, period)
     return participant

@@ -10,9 +10,11 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from uise_common.consumer import NotYetKnown
+from uise_common.periods import parse_period
 from uise_contracts.events import (
     ConsolidationDue,
     FormListApproved,
+    InfoRequestIssued,
     ParticipantUpserted,
     SignatureChecked,
     SubmissionAccepted,
@@ -24,7 +26,13 @@ from uise_contracts.events import (
     TimelinessRecorded,
 )
 from uise_contracts.topics import topic_for
-from uise_intake.adapters import KnownForm, KnownParticipant, Submission, TimelineEntry
+from uise_intake.adapters import (
+    KnownForm,
+    KnownParticipant,
+    RequestMember,
+    Submission,
+    TimelineEntry,
+)
 from uise_intake.commands import almaty
 from uise_intake.domain import next_status
 
@@ -37,8 +45,26 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
+        held = session.get(KnownForm, (form.code, event.year))
+        if held is not None and held.request_id is not None:
+            continue  # an information request's form keeps its own definition (codes are unique)
         session.merge(KnownForm(code=form.code, year=event.year, respondent_kinds=",".join(form.respondent_kinds),
                                 period_type=form.period_type, levels=",".join(form.deadline_days)))
+    return []
+
+
+def on_inforequest(event: InfoRequestIssued, session: Session) -> list:
+    """An information request's form, and one more participant it concerns (one event per
+    member): merged by key, so a replay or a second replica changes nothing."""
+    if event.form is None or event.period is None:
+        return []  # a v1.2 producer's event: nothing to learn the form from
+    year = parse_period(event.period).start.year
+    form = event.form
+    session.merge(KnownForm(code=form.code, year=year, respondent_kinds=",".join(form.respondent_kinds),
+                            period_type=form.period_type, levels=",".join(form.deadline_days),
+                            request_id=event.request_id))
+    session.merge(RequestMember(form_code=form.code, participant_id=event.to_participant_id,
+                                request_id=event.request_id, role=event.role))
     return []
 
 
@@ -126,6 +152,7 @@ def on_aggregated(e: SubmissionAggregated, s: Session) -> list:
 CONSUMERS = {
     topic_for(ParticipantUpserted): on_participant,
     topic_for(FormListApproved): on_formlist,
+    topic_for(InfoRequestIssued): on_inforequest,
     topic_for(SignatureChecked): on_signature_checked,
     topic_for(SubmissionValidated): on_validated,
     topic_for(SubmissionAccepted): on_accepted,

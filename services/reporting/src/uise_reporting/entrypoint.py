@@ -17,6 +17,7 @@ from uise_contracts.events import (
     ConsolidationDue,
     DeadlineViolation,
     FormListApproved,
+    InfoRequestIssued,
     ParticipantUpserted,
     SubmissionAccepted,
     SubmissionReturned,
@@ -33,6 +34,7 @@ def consumers(rt: ServiceRuntime):
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(FormListApproved): handlers.on_formlist,
+        topic_for(InfoRequestIssued): handlers.on_inforequest,
         topic_for(SubmissionAccepted): handlers.on_accepted,
         topic_for(SubmissionReturned): handlers.on_returned,
         topic_for(ConsolidationDue): handlers.make_on_due(rt.store.put),

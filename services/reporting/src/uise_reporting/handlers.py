@@ -12,11 +12,13 @@ from sqlmodel import Session, select
 from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.consumer import NotYetKnown
 from uise_common.db import utcnow
+from uise_common.periods import parse_period
 from uise_contracts.events import (
     ConsolidationDue,
     ConsolidationReady,
     DeadlineViolation,
     FormListApproved,
+    InfoRequestIssued,
     ParticipantUpserted,
     ReportPublished,
     StoredObject,
@@ -47,6 +49,16 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
         session.merge(KnownForm(code=form.code, year=event.year, definition=form.model_dump_json()))
+    return []
+
+
+def on_inforequest(event: InfoRequestIssued, session: Session) -> list:
+    """An information request's form (clause 12): its answers consolidate like any form's. One
+    event per member, all with the same form: merged by key, a replay changes nothing."""
+    if event.form is None or event.period is None:
+        return []
+    session.merge(KnownForm(code=event.form.code, year=parse_period(event.period).start.year,
+                            definition=event.form.model_dump_json()))
     return []
 
 

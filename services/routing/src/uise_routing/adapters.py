@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, create_tables, utcnow
+from uise_common.db import Migration, add_columns, create_tables, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -31,6 +31,7 @@ class KnownForm(SQLModel, table=True):
     respondent_kinds: str  # comma-separated
     period_type: str | None = None  # v2
     deadline_days: str = "{}"  # v2: JSON object level -> days after the period's end
+    request_id: str | None = None  # v3: an information request's form: it applies exactly to its members
 
 
 class Decision(SQLModel, table=True):
@@ -120,6 +121,36 @@ class NodeConsolidation(SQLModel, table=True):
     built_at: datetime | None = None
 
 
+class InfoRequest(SQLModel, table=True):
+    """An information request the Ministry issued (clause 12): an ad-hoc form for an as-of date."""
+
+    __tablename__ = "routing_inforequest"
+    request_id: str = Field(primary_key=True)
+    form_code: str = Field(unique=True)
+    title: str
+    period: str
+    issued_by: str  # the caller's subject
+    issuer_id: str | None = None  # the participant it acted for (the Ministry), if any
+    due_at: datetime  # the targets' deadline
+    relay_days: int
+    target: str  # InfoRequestTarget JSON
+    form: str  # FormDefinition JSON
+    issued_at: datetime = Field(default_factory=utcnow)
+
+
+class InfoRequestMember(SQLModel, table=True):
+    """A participant the request concerns: a target answers, a relay consolidates and submits up."""
+
+    __tablename__ = "routing_inforequest_member"
+    request_id: str = Field(primary_key=True)
+    participant_id: str = Field(primary_key=True, index=True)
+    form_code: str = Field(index=True)
+    role: str  # target | relay
+    level: str
+    parent_id: str
+    due_at: datetime
+
+
 _V2_COLUMNS = {
     "routing_participant": (("level", "VARCHAR"), ("parents", "VARCHAR NOT NULL DEFAULT '[]'"),
                             ("active_from", "DATE"), ("active_to", "DATE")),
@@ -149,9 +180,16 @@ def _v2_hierarchy_inbox_reviews(conn) -> None:
     create_tables(InFlight, Violation, NodeConsolidation)(conn)
 
 
+def _v3_inforequests(conn) -> None:
+    """Issue 10, clause 12: information requests and their members; a request's form row."""
+    add_columns("routing_form", {"request_id": "VARCHAR"})(conn)
+    create_tables(InfoRequest, InfoRequestMember)(conn)
+
+
 MIGRATIONS = [
     Migration(1, "read models, decisions, inboxes",
               create_tables(KnownParticipant, KnownForm, Decision, InboxItem)),
     Migration(2, "hierarchy history, forms' deadlines, corrections, reviews, returns, verdicts, consolidations",
               _v2_hierarchy_inbox_reviews),
+    Migration(3, "information requests and their members", _v3_inforequests),
 ]

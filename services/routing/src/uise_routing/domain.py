@@ -49,6 +49,7 @@ class FormRule:
     respondent_kinds: tuple[str, ...]
     period_type: str | None = None
     deadline_days: Mapping[str, int] = field(default_factory=dict)  # level -> days after the period's end
+    members: frozenset[str] | None = None  # an information request's form: exactly these participants
 
 
 def _day(value: object) -> date | None:
@@ -92,9 +93,13 @@ def active_during(active: bool, active_from: date | None, active_to: date | None
     return active
 
 
-def applies_to(form: FormRule, level: str, kind: str) -> bool:
+def applies_to(form: FormRule, level: str, kind: str, participant_id: str | None = None) -> bool:
     """An organization answers the forms for its kind; a department (district, region) the forms
-    with a deadline for its level, which it consolidates and submits up."""
+    with a deadline for its level, which it consolidates and submits up. An information request's
+    form applies to exactly its members, whatever their kind or level (targets answer, relays
+    consolidate)."""
+    if form.members is not None:
+        return participant_id in form.members
     if level == ORGANIZATION:
         return kind in form.respondent_kinds
     return level != MINISTRY and level in form.deadline_days
@@ -122,7 +127,7 @@ def check_route(submitter: Submitter, form: FormRule | None, period_text: str, t
                        f"for {period.text}, not to {addressed_to}")
     if form is None:
         return Refusal("UNKNOWN_FORM", f"the approved list for {period.start.year} holds no form of this code")
-    if not applies_to(form, submitter.level, submitter.kind):
+    if not applies_to(form, submitter.level, submitter.kind, submitter.participant_id):
         whom = f"a {submitter.kind}" if submitter.level == ORGANIZATION else f"the {submitter.level} level"
         return Refusal("FORM_NOT_APPLICABLE", f"form {form.code} does not apply to {whom}")
     if not matches_period_type(form.period_type, period):

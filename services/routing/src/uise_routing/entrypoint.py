@@ -3,10 +3,12 @@ the recipient accept or return them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel
+from pydantic import Field as PydField
 
 from uise_common import auth
 from uise_common.auth import Principal
@@ -18,7 +20,9 @@ from uise_contracts.events import (
     ConsolidationDue,
     ConsolidationReady,
     DeadlineViolation,
+    FormDefinition,
     FormListApproved,
+    InfoRequestTarget,
     ParticipantUpserted,
     SignatureChecked,
     SubmissionValidated,
@@ -27,12 +31,17 @@ from uise_contracts.topics import topic_for
 from uise_routing import commands, handlers, views
 from uise_routing.adapters import MIGRATIONS, KnownParticipant
 from uise_routing.domain import MAX_COMMENT, Refused
+from uise_routing.inforequests import DEFAULT_RELAY_DAYS
 
 READ_INBOX = auth.allow(auth.INBOX_READ, subtree="recipient_id")
 REVIEW = auth.allow(auth.INBOX_REVIEW, subtree="recipient_id")
 SubmissionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 # code -> (status, en, ru, kk); {names} come from the refusal's detail
+ISSUE = auth.allow(auth.INFOREQUESTS_WRITE)
+READ_REQUESTS = auth.allow(auth.INBOX_READ)
+RequestId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+
 REASONS = {
     "SUBMISSION_NOT_IN_INBOX": (404, "submission {submission_id} is not in the inbox of {recipient_id}",
                                 "документа {submission_id} нет во входящих {recipient_id}",
@@ -52,7 +61,58 @@ REASONS = {
     "NOT_A_RECIPIENT": (403, "an organization submits; only a department (or the Ministry) reviews what it received",
                         "организация отправляет отчёты; проверяет полученное только отдел (или Министерство)",
                         "ұйым есеп жібереді; алынғанды тек бөлім (немесе Министрлік) тексереді"),
+    # information requests (clause 12)
+    "NOT_THE_MINISTRY": (403, "only the Ministry issues information requests",
+                         "запрос информации направляет только Министерство",
+                         "ақпарат сұрауды тек Министрлік жібереді"),
+    "REQUEST_FORM_CATEGORY": (422, "a request's form is of category 'other', not {category}",
+                              "форма запроса должна быть категории 'other', а не {category}",
+                              "сұрау нысанының санаты 'other' болуы тиіс, {category} емес"),
+    "REQUEST_PERIOD_TYPE": (422, "a request is collected as of a date (period_type as_of_date), not {period_type}",
+                            "запрос собирается на дату (period_type as_of_date), а не {period_type}",
+                            "сұрау күнге жиналады (period_type as_of_date), {period_type} емес"),
+    "PERIOD_INVALID": (422, "{period!r} is not a date: {why}", "{period!r} не является датой: {why}",
+                       "{period!r} күн емес: {why}"),
+    "DUE_AT_NAIVE": (422, "due_at needs its time zone (e.g. +05:00)",
+                     "в due_at нужен часовой пояс (например, +05:00)",
+                     "due_at уақыт белдеуін көрсетуі тиіс (мысалы, +05:00)"),
+    "DUE_AT_PAST": (422, "due_at {due_at} is not in the future (now {now})",
+                    "срок {due_at} уже прошёл (сейчас {now})",
+                    "{due_at} мерзімі өтіп кетті (қазір {now})"),
+    "FORM_CODE_TAKEN": (409, "form code {form_code} is on an approved list or used by another request",
+                        "код формы {form_code} уже есть в утверждённом перечне или в другом запросе",
+                        "{form_code} нысан коды бекітілген тізбеде немесе басқа сұрауда бар"),
+    "TARGET_UNKNOWN_NODE": (422, "the target's subtree root {node_id} is not a known participant",
+                            "корень целевого поддерева {node_id} не найден",
+                            "мақсатты тармақтың түбірі {node_id} табылмады"),
+    "TARGET_UNKNOWN_PARTICIPANT": (422, "participant {participant_id} is not known",
+                                   "участник {participant_id} не найден",
+                                   "{participant_id} қатысушысы табылмады"),
+    "TARGET_NOT_ACTIVE": (422, "participant {participant_id} is not active on {day} (or is the Ministry)",
+                          "участник {participant_id} не действует на {day} (или это Министерство)",
+                          "{participant_id} қатысушысы {day} күні жұмыс істемейді (немесе бұл Министрлік)"),
+    "TARGET_EMPTY": (422, "the target concerns nobody active on {day}",
+                     "цель запроса не охватывает ни одного действующего участника на {day}",
+                     "сұрау мақсаты {day} күні бірде-бір жұмыс істейтін қатысушыны қамтымайды"),
+    "TARGET_UNREACHABLE": (422, "participant {participant_id} has no path up to the Ministry",
+                           "у участника {participant_id} нет пути до Министерства",
+                           "{participant_id} қатысушысынан Министрлікке дейін жол жоқ"),
+    "REQUEST_UNKNOWN": (404, "no information request {request_id} concerns you",
+                        "запрос информации {request_id} вас не касается или не существует",
+                        "{request_id} ақпарат сұрауы сізге қатысты емес немесе жоқ"),
 }
+
+
+class IssueBody(BaseModel):
+    """An information request (clause 12)."""
+
+    title: capped_text(500, description="What the Ministry asks, in a line")
+    form: FormDefinition = PydField(description="The ad-hoc form: category `other`, period_type `as_of_date`")
+    period: str = PydField(max_length=10, description="The as-of date the answers are for, e.g. 2036-02-01")
+    target: InfoRequestTarget = PydField(description="Who must answer")
+    due_at: datetime = PydField(description="The targets' deadline (with its time zone)")
+    relay_days: int = PydField(default=DEFAULT_RELAY_DAYS, ge=0, le=60,
+                               description="Days more for each level above the targets")
 
 
 class ReturnBody(BaseModel):
@@ -134,6 +194,46 @@ def router(rt: ServiceRuntime) -> APIRouter:
                                                                        body.comment if body else None,
                                                                        who.subject, rt.clock.now()))
         return views.item_view(item)
+
+    @api.post("/inforequests", status_code=201)
+    async def issue(body: IssueBody, who: Annotated[Principal, Depends(ISSUE)]) -> dict:
+        """Issue an information request (clause 12; the Ministry's people or the data office): the
+        targets it resolves to on the as-of date, and every department on their paths up to the
+        Ministry (relays, which consolidate and submit up), each get `inforequest.issued` with its
+        own deadline: `due_at` for the targets, `relay_days` more for each level above."""
+        if not who.national:
+            raise refusal(Refused("NOT_THE_MINISTRY"))
+
+        def run_it(session):
+            request, events = commands.issue_request(
+                session, title=body.title, form=body.form, period_text=body.period, target=body.target,
+                due_at=body.due_at, relay_days=body.relay_days, issued_by=who.subject,
+                issuer_id=who.participant_id, now=rt.clock.now())
+            for event in events:
+                rt.emit(session, event)
+            return views.request_view(session, request.request_id, None)
+
+        try:
+            return await rt.in_transaction(run_it)
+        except Refused as exc:
+            raise refusal(exc) from None
+
+    @api.get("/inforequests")
+    async def requests(who: Annotated[Principal, Depends(READ_REQUESTS)]) -> list[dict]:
+        """The requests concerning the caller's participant (it answers or relays them); the
+        Ministry and national roles see every request."""
+        return await rt.read(lambda s: views.requests_for(s, None if who.national else who.participant_id))
+
+    @api.get("/inforequests/{request_id}")
+    async def request(request_id: RequestId, who: Annotated[Principal, Depends(READ_REQUESTS)]) -> dict:
+        """The request and, for the caller's subtree (national: everyone asked), each member's
+        status (expected, delivered, accepted, returned, rejected, missing; late) and counts:
+        whom to chase."""
+        root = None if who.national else who.participant_id
+        view = await rt.read(lambda s: views.request_view(s, request_id, root))
+        if view is None:
+            raise refusal(Refused("REQUEST_UNKNOWN", request_id=request_id))
+        return view
 
     return api
 

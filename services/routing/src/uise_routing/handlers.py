@@ -26,6 +26,7 @@ from uise_routing.adapters import (
     Decision,
     InboxItem,
     InFlight,
+    InfoRequestMember,
     KnownForm,
     KnownParticipant,
     NodeConsolidation,
@@ -49,6 +50,9 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
+        held = session.get(KnownForm, (form.code, event.year))
+        if held is not None and held.request_id is not None:
+            continue  # an information request's form keeps its own definition (codes are unique)
         session.merge(KnownForm(code=form.code, year=event.year, respondent_kinds=",".join(form.respondent_kinds),
                                 period_type=form.period_type,
                                 deadline_days=json.dumps({str(k): v for k, v in form.deadline_days.items()})))
@@ -61,9 +65,16 @@ def submitter_of(row: KnownParticipant) -> Submitter:
                      active_from=row.active_from, active_to=row.active_to)
 
 
-def form_rule(row: KnownForm) -> FormRule:
+def form_rule(row: KnownForm, session: Session | None = None) -> FormRule:
+    """What routing checks a route against; an information request's form (with the session to
+    read them) carries its members, to whom alone it applies."""
+    members = None
+    if row.request_id is not None and session is not None:
+        members = frozenset(session.exec(select(InfoRequestMember.participant_id).where(
+            InfoRequestMember.request_id == row.request_id)).all())
     return FormRule(code=row.code, respondent_kinds=tuple(k for k in row.respondent_kinds.split(",") if k),
-                    period_type=row.period_type, deadline_days=json.loads(row.deadline_days or "{}"))
+                    period_type=row.period_type, deadline_days=json.loads(row.deadline_days or "{}"),
+                    members=members)
 
 
 # --- decisions -----------------------------------------------------------------------------
@@ -115,7 +126,7 @@ def on_validated(event: SubmissionValidated, session: Session) -> list:
     if participant is None:
         raise NotYetKnown(f"participant {event.participant_id}")
     form = _form_for(session, event.form_code, event.period) if event.period[:4].isdigit() else None
-    route = check_route(submitter_of(participant), form_rule(form) if form else None, event.period,
+    route = check_route(submitter_of(participant), form_rule(form, session) if form else None, event.period,
                         clock.process_clock().today(), event.addressed_to)
     if isinstance(route, Refusal):
         return _reject(session, event, "routing", route.code, route.message)

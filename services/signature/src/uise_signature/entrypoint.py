@@ -6,7 +6,12 @@ from datetime import timedelta
 
 from uise_common.pki.cms import TrustStore
 from uise_common.service import ServiceRuntime, ServiceSpec, run
-from uise_contracts.events import FormListApproved, ParticipantUpserted, SubmissionReceived
+from uise_contracts.events import (
+    FormListApproved,
+    InfoRequestIssued,
+    ParticipantUpserted,
+    SubmissionReceived,
+)
 from uise_contracts.topics import topic_for
 from uise_signature import handlers
 from uise_signature.adapters import MIGRATIONS
@@ -21,6 +26,7 @@ def consumers(rt: ServiceRuntime):
     return {
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(FormListApproved): handlers.on_formlist,
+        topic_for(InfoRequestIssued): handlers.on_inforequest,
         topic_for(SubmissionReceived): on_received,
     }
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from uise_common.consumer import NotYetKnown
+from uise_common.periods import parse_period
 from uise_common.pki.cms import (
     CLOCK_SKEW,
     MAX_AGE,
@@ -21,6 +22,7 @@ from uise_common.pki.cms import (
 from uise_contracts.events import (
     FormListApproved,
     HeadTerm,
+    InfoRequestIssued,
     ParticipantUpserted,
     SignatureChecked,
     Signer,
@@ -57,6 +59,16 @@ def head_at(participant: KnownParticipant, when: datetime) -> str | None:
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
         session.merge(KnownForm(code=form.code, year=event.year, signers=form.signers))
+    return []
+
+
+def on_inforequest(event: InfoRequestIssued, session: Session) -> list:
+    """An information request's form (clause 12) and its signers policy (default: the first head).
+    One event per member, all with the same form: merged by key, a replay changes nothing."""
+    if event.form is None or event.period is None:
+        return []
+    session.merge(KnownForm(code=event.form.code, year=parse_period(event.period).start.year,
+                            signers=event.form.signers))
     return []
 
 

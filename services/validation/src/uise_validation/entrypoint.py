@@ -9,6 +9,7 @@ from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     FormListApproved,
+    InfoRequestIssued,
     ParticipantUpserted,
     SignatureChecked,
     SubmissionAccepted,
@@ -34,6 +35,7 @@ def outlier_policy(rt: ServiceRuntime) -> OutlierPolicy:
 def consumers(rt: ServiceRuntime):
     return {
         topic_for(FormListApproved): handlers.on_formlist,
+        topic_for(InfoRequestIssued): handlers.on_inforequest,
         topic_for(ParticipantUpserted): handlers.on_participant,
         topic_for(SubmissionAccepted): handlers.on_accepted,
         topic_for(SubmissionReturned): handlers.on_returned,

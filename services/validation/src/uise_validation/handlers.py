@@ -24,6 +24,7 @@ from uise_contracts.events import (
     Finding,
     FormDefinition,
     FormListApproved,
+    InfoRequestIssued,
     ParticipantUpserted,
     SignatureChecked,
     StoredObject,
@@ -50,6 +51,23 @@ def on_formlist(event: FormListApproved, session: Session) -> list:
         session.merge(KnownForm(code=form.code, year=event.year, list_version=event.version,
                                 definition=form.model_dump_json(), order_no=event.order_no,
                                 order_date=event.order_date))
+    return []
+
+
+# An information request's form is no list's: it is kept as list version 0 of its year, in force
+# from the start (no order date), so `form_for` judges a request's answers by the request's own
+# definition. Codes are unique across lists and requests (routing refuses a taken one).
+REQUEST_LIST_VERSION = 0
+
+
+def on_inforequest(event: InfoRequestIssued, session: Session) -> list:
+    """The request's form (clause 12), from any of its per-member events: merged by key, so the
+    replays and the other members' events change nothing."""
+    if event.form is None or event.period is None:
+        return []
+    session.merge(KnownForm(code=event.form.code, year=parse_period(event.period).start.year,
+                            list_version=REQUEST_LIST_VERSION, definition=event.form.model_dump_json(),
+                            order_no=f"request {event.request_id}", order_date=None))
     return []
 
 
