@@ -24,13 +24,13 @@ BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 #   (ObjectStore.put stats first), and serves them through short-lived presigned links;
 # - signature reads the document and the signature it verifies (handlers.on_received);
 # - validation reads the document it parses (handlers.on_signature_checked);
-# - reporting stores report documents (handlers.on_accepted, `put(..., "reports", ...)`),
-#   stats them first, and serves them through presigned links.
+# - reporting stores each node's consolidated documents (handlers, `put(..., "consolidations", ...)`;
+#   the published reports are those documents), stats them first, and serves them.
 NEEDS = {
     "intake": {"write": {"documents", "signatures", "scans"}, "read": {"documents", "signatures", "scans"}},
     "signature": {"write": set(), "read": {"documents", "signatures"}},
     "validation": {"write": set(), "read": {"documents"}},
-    "reporting": {"write": {"reports"}, "read": {"reports"}},
+    "reporting": {"write": {"consolidations"}, "read": {"consolidations"}},
 }
 # Writers may abort the multipart upload the minio client starts for a large document, and every
 # user may check that the bucket exists (readiness, ObjectStore.ensure_bucket): HEAD bucket is
@@ -143,7 +143,7 @@ def test_presigned_downloads_are_possible_where_they_are_served():
     """intake serves submissions and reporting serves reports through presigned links: the link
     is signed with the service's own key, so its user needs GetObject on what it serves."""
     assert object_arns({"documents", "signatures", "scans"}) <= grants(load("intake"))["s3:GetObject"]
-    assert object_arns({"reports"}) <= grants(load("reporting"))["s3:GetObject"]
+    assert object_arns({"consolidations"}) <= grants(load("reporting"))["s3:GetObject"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from uise_stack.campaign import (
     school_figures,
     small_hierarchy,
 )
-from uise_stack.client import bearer, submit, token_for
+from uise_stack.client import another_stack, bearer, submit, token_for
 from uise_stack.config import StackConfig
 from uise_stack.stack import Stack
 
@@ -60,11 +60,12 @@ def database() -> Iterator[str]:
 def own_stack(tmp_path_factory, database) -> Iterator[Stack]:
     config = StackConfig.ephemeral(tmp_path_factory.mktemp("campaign"), database_url=database, redis_url=None)
     stack = Stack(config)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    with another_stack():  # the session's stack keeps its own identity and tokens
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,6 +47,24 @@ _identity: dict[str, str] = {}  # "url", "client_id", "client_secret"
 _signers: dict[str, Signer] = {}  # participant → whose EDS signs in for it
 _held: dict[str, _Held] = {}  # participant (or "data_office") → its tokens in this process
 _readers: dict[str, str] = {}  # submission id → the participant that may read it
+
+
+@contextmanager
+def another_stack() -> Iterator[None]:
+    """Talk to a second stack for a while (a test's stack of its own beside the session's): the
+    identity, the signers and the tokens this process holds are set aside and restored after,
+    so the first stack's tests do not carry the second one's tokens."""
+    with _lock:
+        saved = [dict(d) for d in (_identity, _signers, _held, _readers)]
+        for d in (_identity, _signers, _held, _readers):
+            d.clear()
+    try:
+        yield
+    finally:
+        with _lock:
+            for d, kept in zip((_identity, _signers, _held, _readers), saved, strict=True):
+                d.clear()
+                d.update(kept)
 
 
 def bearer(token: str) -> dict[str, str]:
