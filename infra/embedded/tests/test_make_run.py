@@ -48,7 +48,7 @@ def test_up_runs_the_demo_status_then_stop_leaves_nothing(tmp_path):
         assert "Ctrl-C stops everything" in out, out
         assert "school 1, JSON" in out and "→ accepted" in out.split("school 1, JSON")[1].splitlines()[0]
         assert "VALIDATION_FAILED" in out and "NOT_FIRST_HEAD" in out
-        assert "reports for district 210340000013: 1" in out
+        assert "district 210340000013 so far: 2 schools, pupils_total 1321" in out
 
         for _ in range(5):  # a loaded machine may answer one health check late
             status = subprocess.run([*CLI, "--base-dir", str(tmp_path), "status"], capture_output=True,

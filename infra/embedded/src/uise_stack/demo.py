@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import date
 
 import httpx
@@ -115,7 +116,15 @@ def run_demo(config: StackConfig, ca: GostTestCA) -> list[dict]:
         final = wait_final(intake, resp.json()["submission_id"])
         results.append({"label": label, **final})
         print(f"  {label:34} → {final['status']:8} {final.get('reason_code') or ''}")
-    reports = httpx.get(f"{config.url('reporting')}/v1/reports", params={"node_id": DISTRICT},
-                        headers=client.bearer(client.token_for(DISTRICT))).json()
-    print(f"  reports for district {DISTRICT}: {len(reports)}")
+    # the district's live figures: what its consolidation would hold now (docs/consolidation.md)
+    figures_url = f"{config.url('reporting')}/v1/nodes/{DISTRICT}/figures"
+    live: dict = {}
+    for _ in range(60):  # reporting reads the acceptances a moment after intake shows them
+        live = httpx.get(figures_url, params={"form_code": DEMO_FORM.code, "period": str(DEMO_YEAR)},
+                         headers=client.bearer(client.token_for(DISTRICT))).json()
+        if live.get("contributors") == 2:
+            break
+        time.sleep(0.5)
+    print(f"  district {DISTRICT} so far: {live.get('contributors')} schools, "
+          f"pupils_total {live.get('figures', {}).get('pupils_total')}")
     return results
