@@ -559,13 +559,53 @@ class SubmissionAggregated(Event):
     contributors: int
 
 
+class ReportDocument(Event):
+    """One format of a report version, for a consumer outside UISE to fetch and check."""
+
+    media_type: str
+    sha256: str
+    size: int
+    url: str = Field(description="The document through the reporting API: a signed link that works without a "
+                                 "token until `expires_at`; after that, ask the API for a fresh one")
+    expires_at: datetime
+
+
+class ReportChange(Event):
+    """A figure that differs from the previous version of the same report."""
+
+    cell: str
+    before: str | None
+    after: str | None
+
+
+class ReportSignature(Event):
+    """The system's document-signing key over the report's manifest (report_id, version and each
+    document's SHA-256, canonical JSON); checked like an intake receipt (docs/integrators.md)."""
+
+    alg: Literal["Ed25519"] = "Ed25519"
+    key_id: str
+    value: str = Field(description="base64")
+
+
 class ReportPublished(Event):
+    """One per report version (v1.3 adds everything after `totals`; `document` is an internal
+    object key, kept for old consumers: fetch `documents[...].url` instead)."""
+
     report_id: str
     node_id: str
     form_code: str
     period: str
     document: StoredObject
     totals: dict[str, float | int | None]
+    level: Level | None = None
+    version: int | None = Field(default=None, description="1, 2, … per report")
+    status: Literal["preliminary", "final"] | None = None
+    summary: dict[str, str | None] = Field(default={}, description="The report's figures, exact, by cell")
+    documents: dict[str, ReportDocument] = Field(default={}, description="`json`, `xlsx`, `pdf`")
+    changes: list[ReportChange] = Field(default=[], description="What differs from the previous version")
+    signature: ReportSignature | None = None
+    built_from: int | None = Field(default=None, description="How many accepted submissions it rests on")
+    published_at: datetime | None = None
 
 
 # --- identity (audit) -------------------------------------------------------------------------

@@ -106,9 +106,15 @@ EXAMPLES: dict[type, e.Event] = {
                                          rule_date=date(2027, 1, 10), old_deadline_at=None,
                                          new_deadline_at=datetime(2027, 1, 11, 18, 59, 59, tzinfo=UTC),
                                          reason="published"),
-    e.ReportPublished: e.ReportPublished(report_id="210340000013:SCH-1:2026", node_id="210340000013",
-                                         form_code="SCH-1", period="2026", document=_DOC,
-                                         totals={"pupils_total": 1321}),
+    e.ReportPublished: e.ReportPublished(
+        report_id="100140011059:SCH-1:2026", node_id="100140011059", form_code="SCH-1", period="2026", document=_DOC,
+        totals={"pupils_total": 1321}, level=Level.ministry, version=2, status="final",
+        summary={"pupils_total": "1321"},
+        documents={"json": e.ReportDocument(
+            media_type="application/json", sha256=_SHA, size=96, expires_at=_AT,
+            url="https://uise.edu.kz/reporting/v1/reports/100140011059:SCH-1:2026/2/document.json?expires=1799999999&sig=…")},
+        changes=[e.ReportChange(cell="pupils_total", before="1320", after="1321")],
+        signature=e.ReportSignature(key_id="k-2026", value="MEUCIQ…"), built_from=3, published_at=_AT),
     e.SessionStarted: e.SessionStarted(session_id="s-5b1c", subject="iin:800101300016", participant_id="220440000019",
                                        role="head", method="eds", started_at=_AT,
                                        expires_at=datetime(2027, 1, 9, 0, 30, tzinfo=UTC), certificate_serial="4de3"),
