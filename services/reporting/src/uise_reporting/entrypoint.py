@@ -23,7 +23,7 @@ from uise_contracts.events import (
     SubmissionReturned,
 )
 from uise_contracts.topics import topic_for
-from uise_reporting import handlers, views
+from uise_reporting import analytics_api, handlers, views
 from uise_reporting.adapters import MIGRATIONS, KnownParticipant, Report
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
@@ -105,6 +105,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         """The consolidated workbook: the form's template filled in plus `_consolidation`."""
         return await document(node_id, form_code, period, version, "xlsx")
 
+    api.include_router(analytics_api.router(rt))
     return api
 
 
