@@ -53,7 +53,7 @@ PARENT = {SCHOOL1: DISTRICT, SCHOOL2: DISTRICT, DISTRICT: REGION, REGION: MINIST
           FAR_SCHOOL: FAR_DISTRICT, FAR_DISTRICT: FAR_REGION, FAR_REGION: MINISTRY}
 # Made-up ids: an allowed call finds nothing and changes nothing.
 PLACEHOLDERS = {"year": "2026", "version": "1", "code": DEMO_FORM.code, "fmt": "csv", "part": "document",
-                "form_code": DEMO_FORM.code, "period": "2026",
+                "form_code": DEMO_FORM.code, "period": "2026", "cell": "pupils_total",
                 "entry_id": "999999",
                 "client_id": "cl_0000000000000000", "session_id": "no-such-session", "iin": make_valid("70010130001")}
 QUERY = {"year": "2026", "on": "2026-01-01", "form_code": DEMO_FORM.code, "period": "2026"}
@@ -178,7 +178,7 @@ def request(stack, service: str, method: str, path: str, token: str | None, owne
         url = url.replace(f"{{{name}}}", owner or SCHOOL1)
     url = url.replace("{submission_id}", submissions.get(owner, submissions[SCHOOL1]))
     params = dict(QUERY)
-    if path == "/v1/reports":
+    if path == "/v1/reports" or path.startswith("/v1/analytics/"):  # the node asked about is a query parameter
         params["node_id"] = owner or SCHOOL1
     headers = bearer(token) if token else {}
     kwargs: dict = {"params": params, "headers": headers, "timeout": 30}
@@ -189,7 +189,7 @@ def request(stack, service: str, method: str, path: str, token: str | None, owne
 
 def has_resource(path: str) -> bool:
     return any(f"{{{p}}}" in path for p in ("participant_id", "recipient_id", "node_id", "submission_id")) \
-        or path == "/v1/reports"
+        or path == "/v1/reports" or path.startswith("/v1/analytics/")
 
 
 def test_every_route_answers_401_without_credentials_except_the_public_ones(stack, world):
