@@ -7,14 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
-from uise_common.db import migrate
+from uise_common.db import make_engine, migrate
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime
 from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer, migrated_sqlite, run_handler
@@ -152,6 +154,37 @@ def test_the_rebuild_reports_a_live_path_that_drifts(engine, monkeypatch):
     with Session(engine) as s:
         kinds = {p.kind for p in rebuild.check(s).problems}
     assert {"contributors", "submissions", "figure", "aggregate"} <= kinds
+
+
+@pytest.fixture
+def pg_engine():
+    """A fresh PostgreSQL database (READ COMMITTED), as test_postgres.py makes one."""
+    server = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"reporting_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is required at {server} (or set UISE_TEST_POSTGRES_URL): {exc}")
+    eng = make_engine(server.rsplit("/", 1)[0] + f"/{name}", "reporting")
+    migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
+    yield eng
+    eng.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_rebuild_and_analytics_on_postgres(pg_engine):
+    """The rebuild's and the analytics' queries as PostgreSQL runs them (IN lists, booleans)."""
+    seed(pg_engine)
+    with Session(pg_engine) as s:
+        outcome = rebuild.check(s)
+        assert outcome.ok and len(outcome.nodes) == 3, [p.line() for p in outcome.problems]
+        assert analytics.indicator(s, "SCH-1", "2026", "pupils_total", REGION)["figure"] == "185"
+        assert analytics.completeness(s, "SCH-1", "2026", MINISTRY)["on_time_rate"] == "0.6"
+        assert analytics.findings(s, "SCH-1", "2026", D1)["total"] == 2
 
 
 # --- analytics questions ----------------------------------------------------------------------------
