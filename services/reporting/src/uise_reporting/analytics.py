@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, func, select
 
@@ -72,7 +72,7 @@ class Subtree:
     """A node and everything beneath it, from the participants read model."""
 
     root: str
-    people: dict[str, KnownParticipant]  # the root included
+    people: dict[str, Person]  # the root included
     children: dict[str, list[str]]
 
     def branch_of(self) -> dict[str, str]:
@@ -93,17 +93,31 @@ def _in_chunks(ids: list[str]):
         yield ids[i:i + CHUNK]
 
 
+class Person(NamedTuple):
+    """A participant as the subtree questions need it (plain columns: no ORM objects for 20,000
+    rows)."""
+
+    participant_id: str
+    kind: str
+    parent_id: str | None
+    active: bool
+
+
 def subtree(session: Session, root: KnownParticipant) -> Subtree:
-    people, children = {root.participant_id: root}, {}
+    people = {root.participant_id: Person(root.participant_id, root.kind, root.parent_id, root.active)}
+    children: dict[str, list[str]] = {}
     frontier = [root.participant_id]
+    columns = (KnownParticipant.participant_id, KnownParticipant.kind, KnownParticipant.parent_id,
+               KnownParticipant.active)
     for _ in range(MAX_DEPTH):
         if not frontier:
             break
-        found: list[KnownParticipant] = []
+        found: list[Person] = []
         for chunk in _in_chunks(frontier):
-            found += session.exec(select(KnownParticipant).where(col(KnownParticipant.parent_id).in_(chunk)))
+            found += [Person(*row) for row in session.exec(
+                select(*columns).where(col(KnownParticipant.parent_id).in_(chunk)))]
         frontier = []
-        for p in sorted(found, key=lambda p: p.participant_id):
+        for p in sorted(found):
             if p.participant_id in people:
                 continue  # a cycle in bad data
             people[p.participant_id] = p
