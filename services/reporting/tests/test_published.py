@@ -245,3 +245,12 @@ def test_the_example_consumer_receives_reports_fetches_them_by_link_and_checks_t
     assert httpx.post(f"{base}/v1/reports/{REPORT}/1/links", headers=other, timeout=10).status_code == 404
     assert httpx.post(f"{base}/v1/reports/{REPORT}/1/links", headers=officer, timeout=10).status_code == 200
     assert httpx.post(f"{base}/v1/reports/{REPORT}/1/links", timeout=10).status_code == 401
+
+
+def test_the_example_uses_only_the_standard_library_and_confluent_kafka():
+    import ast
+
+    tree = ast.parse(EXAMPLE.read_text())
+    roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert roots - set(sys.stdlib_module_names) == {"confluent_kafka"}
