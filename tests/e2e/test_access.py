@@ -53,6 +53,7 @@ PARENT = {SCHOOL1: DISTRICT, SCHOOL2: DISTRICT, DISTRICT: REGION, REGION: MINIST
           FAR_SCHOOL: FAR_DISTRICT, FAR_DISTRICT: FAR_REGION, FAR_REGION: MINISTRY}
 # Made-up ids: an allowed call finds nothing and changes nothing.
 PLACEHOLDERS = {"year": "2026", "version": "1", "code": DEMO_FORM.code, "fmt": "csv", "part": "document",
+                "report_id": f"{DISTRICT}:{DEMO_FORM.code}:1999",
                 "form_code": DEMO_FORM.code, "period": "2026", "cell": "pupils_total",
                 "entry_id": "999999",
                 "client_id": "cl_0000000000000000", "session_id": "no-such-session", "iin": make_valid("70010130001")}
@@ -206,7 +207,9 @@ def test_every_route_answers_401_without_credentials_except_the_public_ones(stac
     allowed_public = {"/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration",
                       "/v1/auth/challenges", "/v1/auth/sign-in", "/v1/auth/refresh", "/v1/oauth/token",
                       "/v1/receipts/public-key", "/v1/formlists/{year}", "/v1/formlists/{year}/{version}.pdf",
-                      "/v1/forms/{code}", "/v1/forms/{code}/template.xlsx", "/v1/calendar/{year}", "/v1/deadlines"}
+                      "/v1/forms/{code}", "/v1/forms/{code}/template.xlsx", "/v1/calendar/{year}", "/v1/deadlines",
+                      # the signed link is the credential (without one: 422); reporting's tests check the links
+                      "/v1/reports/{report_id}/{version}/document.{fmt}"}
     assert {p.split(" ", 2)[2] for p in public} <= allowed_public
 
 

@@ -99,6 +99,8 @@ class StackConfig:
             "UISE_TRUST_DIR": str(self.trust_dir.resolve()),
             "UISE_AUTH_ISSUER": self.url("identity"),
             "UISE_CLOCK_FILE": str(self.clock_file.resolve()),
+            # where report links point (reporting signs them; docs/integrators.md)
+            "UISE_REPORTING_PUBLIC_BASE_URL": self.url("reporting"),
         }
         if self.database_url:
             env["UISE_DATABASE_URL"] = self.database_url

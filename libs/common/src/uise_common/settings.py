@@ -186,3 +186,12 @@ class Settings(BaseSettings):
     @property
     def trace_dir(self) -> Path:
         return self.data_dir / "traces"
+
+    # Reporting (issue 11; docs/integrators.md): report documents are fetched by systems outside
+    # UISE through short-lived signed links to the reporting API. The base URL is where they reach
+    # that API (a public host name behind the gateway); the key signs the links (HMAC-SHA256) and is
+    # generated under <data_dir>/reporting-link.key when not set. Replicas must share one key: set
+    # it (or share the data_dir) when running more than one.
+    reporting_public_base_url: str = "http://127.0.0.1:8007"
+    reporting_link_key: SecretStr | None = None
+    reporting_link_ttl_seconds: int = 3600

@@ -23,7 +23,7 @@ from uise_contracts.events import (
     SubmissionReturned,
 )
 from uise_contracts.topics import topic_for
-from uise_reporting import analytics_api, handlers, views
+from uise_reporting import analytics_api, handlers, published, views
 from uise_reporting.adapters import MIGRATIONS, KnownParticipant, Report
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
@@ -37,7 +37,7 @@ def consumers(rt: ServiceRuntime):
         topic_for(InfoRequestIssued): handlers.on_inforequest,
         topic_for(SubmissionAccepted): handlers.on_accepted,
         topic_for(SubmissionReturned): handlers.on_returned,
-        topic_for(ConsolidationDue): handlers.make_on_due(rt.store.put),
+        topic_for(ConsolidationDue): handlers.make_on_due(rt.store.put, published.Linker.from_settings(rt.settings)),
         topic_for(DeadlineViolation): handlers.on_violation,
     }
 
@@ -106,6 +106,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await document(node_id, form_code, period, version, "xlsx")
 
     api.include_router(analytics_api.router(rt))
+    published.routes(api, rt, published.Linker.from_settings(rt.settings), ancestors)
     return api
 
 

@@ -26,7 +26,7 @@ from uise_contracts.events import (
     SubmissionAggregated,
     SubmissionReturned,
 )
-from uise_reporting import documents, domain, queries
+from uise_reporting import documents, domain, published, queries
 from uise_reporting.adapters import (
     AcceptedSubmission,
     Consolidation,
@@ -134,7 +134,10 @@ def _chosen(session: Session, event: ConsolidationDue) -> dict[str, AcceptedSubm
     return {p: current[p] for p in event.included}
 
 
-def make_on_due(put: PutDocument):
+def make_on_due(put: PutDocument, link: Callable[[str, int, str], tuple] | None = None):
+    """`link(report_id, version, fmt) -> (url, expires_at)`: the signed links report.published
+    carries for consumers outside UISE (uise_reporting.published); without it, none."""
+
     def on_due(event: ConsolidationDue, session: Session) -> list:
         due_id = _due_id(event)
         if session.exec(select(Consolidation).where(Consolidation.due_id == due_id)).first() is not None:
@@ -183,9 +186,13 @@ def make_on_due(put: PutDocument):
             version=version, reason=event.reason, documents={"xlsx": xlsx_doc, "json": json_doc},
             totals=totals, aggregates=aggregates, built_at=built_at, **lists)
         # report.published keeps a producer: once per consolidation version (issue 11 redoes reports).
-        report = ReportPublished(report_id=cid, node_id=event.node_id, form_code=event.form_code,
-                                 period=event.period, document=json_doc,
-                                 totals={code: _reported(v) for code, v in shown.items()})
+        report_id = f"{event.node_id}:{event.form_code}:{event.period}"
+        report = ReportPublished(
+            report_id=report_id, node_id=event.node_id, form_code=event.form_code,
+            period=event.period, document=json_doc, totals={code: _reported(v) for code, v in shown.items()},
+            level=event.level, version=version, summary=totals, built_from=len(chosen), published_at=built_at,
+            documents=published.report_documents(report_id, version, {"json": json_doc, "xlsx": xlsx_doc}, link)
+            if link else {})
         return [ready, report]
 
     return on_due
