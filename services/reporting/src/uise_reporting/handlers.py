@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.consumer import NotYetKnown
 from uise_common.db import utcnow
+from uise_common.docsign import DocumentSigner
 from uise_common.periods import parse_period
 from uise_contracts.events import (
     ConsolidationDue,
@@ -20,19 +21,18 @@ from uise_contracts.events import (
     FormListApproved,
     InfoRequestIssued,
     ParticipantUpserted,
-    ReportPublished,
     StoredObject,
     SubmissionAccepted,
     SubmissionAggregated,
     SubmissionReturned,
 )
-from uise_reporting import documents, domain, queries
+from uise_reporting import documents, queries, reports
 from uise_reporting.adapters import (
     AcceptedSubmission,
     Consolidation,
     KnownForm,
+    KnownFormList,
     KnownParticipant,
-    Report,
     ReturnedSubmission,
     Violation,
 )
@@ -49,6 +49,8 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
         session.merge(KnownForm(code=form.code, year=event.year, definition=form.model_dump_json()))
+    session.merge(KnownFormList(year=event.year, version=event.version, order_no=event.order_no,
+                                order_date=event.order_date.isoformat()))
     return []
 
 
@@ -105,8 +107,7 @@ def on_returned(event: SubmissionReturned, session: Session) -> list:
     return []
 
 
-class VersionTaken(Exception):
-    """Another replica built this version at the same time: retry (the next version is free)."""
+VersionTaken = reports.VersionTaken  # a replica built this version at the same time: retried
 
 
 def _due_id(event: ConsolidationDue) -> str:
@@ -134,7 +135,10 @@ def _chosen(session: Session, event: ConsolidationDue) -> dict[str, AcceptedSubm
     return {p: current[p] for p in event.included}
 
 
-def make_on_due(put: PutDocument):
+def make_on_due(put: PutDocument, signer: DocumentSigner | None = None):
+    """`signer`: reporting's document key (a process-long one when not given: tests)."""
+    signer = signer or DocumentSigner.ephemeral()
+
     def on_due(event: ConsolidationDue, session: Session) -> list:
         due_id = _due_id(event)
         if session.exec(select(Consolidation).where(Consolidation.due_id == due_id)).first() is not None:
@@ -169,8 +173,6 @@ def make_on_due(put: PutDocument):
             documents=json.dumps({"json": json_doc.model_dump(), "xlsx": xlsx_doc.model_dump()}),
             totals=json.dumps(totals), aggregates=json.dumps({k: a.model_dump() for k, a in aggregates.items()}),
             lists=json.dumps(lists), built_at=built_at))
-        session.add(Report(report_id=cid, node_id=event.node_id, form_code=event.form_code,
-                           period=event.period, document_key=json_doc.key, published_at=built_at))
         try:
             # A replica racing for the same version (or due) fails here (PostgreSQL checks a unique
             # key at the insert, waiting for the other transaction): the consumer retries the
@@ -182,15 +184,11 @@ def make_on_due(put: PutDocument):
             consolidation_id=cid, node_id=event.node_id, form_code=event.form_code, period=event.period,
             version=version, reason=event.reason, documents={"xlsx": xlsx_doc, "json": json_doc},
             totals=totals, aggregates=aggregates, built_at=built_at, **lists)
-        # report.published keeps a producer: once per consolidation version (issue 11 redoes reports).
-        report = ReportPublished(report_id=cid, node_id=event.node_id, form_code=event.form_code,
-                                 period=event.period, document=json_doc,
-                                 totals={code: _reported(v) for code, v in shown.items()})
+        # The report version of this consolidation (same transaction: a replayed due builds
+        # neither; a racing replica's loser retries both).
+        report = reports.build(session, form=form, node_id=event.node_id, period=event.period, chosen=chosen,
+                               lists=lists, reason=event.reason, level=event.level, due_id=due_id, put=put,
+                               signer=signer, built_at=built_at)
         return [ready, report]
 
     return on_due
-
-
-def _reported(v) -> float | int | None:
-    n = domain.as_number(v)
-    return float(n) if n is not None and not isinstance(n, int) else n

@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.http import ApiError
 from uise_contracts.events import StoredObject
-from uise_reporting import queries
-from uise_reporting.adapters import Consolidation
+from uise_reporting import queries, reports
+from uise_reporting.adapters import Consolidation, ReportVersion
 
 
 def not_found(node_id: str, form_code: str, period: str) -> ApiError:
@@ -52,3 +52,27 @@ def version(session: Session, node_id: str, form_code: str, period: str, number:
 
 def document_of(meta: dict, kind: str) -> StoredObject:
     return StoredObject.model_validate(meta["documents"][kind])
+
+
+def report_not_found(node_id: str, form_code: str, period: str) -> ApiError:
+    what = f"{node_id} {form_code} {period}"
+    return ApiError(404, "REPORT_NOT_FOUND", f"no report of {what}", f"отчёт {what} не найден",
+                    f"{what} есебі табылмады")
+
+
+def report(session: Session, node_id: str, form_code: str, period: str) -> dict:
+    """A report's versions, oldest first, each with what changed since the one before."""
+    rows = reports.versions(session, node_id, form_code, period)
+    if not rows:
+        raise report_not_found(node_id, form_code, period)
+    return {"report_id": reports.report_id_of(node_id, form_code, period), "node_id": node_id,
+            "form_code": form_code, "period": period, "versions": [reports.metadata(r) for r in rows]}
+
+
+def build_report(session: Session, node_id: str, form_code: str, period: str, put, signer) -> tuple[dict, object]:
+    """A preliminary version on demand from the node's live figures: (its metadata, the event)."""
+    event = reports.build_on_demand(session, node_id, form_code, period, put, signer)
+    if event is None:
+        raise form_not_known(form_code, period)
+    row = session.get(ReportVersion, f"{event.report_id}:{event.version}")
+    return reports.metadata(row), event
