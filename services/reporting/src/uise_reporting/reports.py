@@ -130,6 +130,15 @@ def _previous(session: Session, report_id: str) -> ReportVersion | None:
                         .order_by(col(ReportVersion.version).desc())).first()
 
 
+def is_final(level: Level, reason: str, lists: Mapping[str, list]) -> bool:
+    """The national consolidation with every expected region in it: the due says `complete`, or
+    something changed below afterwards (`update`, `correction`) and still none is missing or
+    returned. Anything else (a node below, a deadline with regions missing, a build on demand)
+    is preliminary."""
+    return (level == Level.ministry and reason in ("complete", "update", "correction")
+            and not lists.get("missing") and not lists.get("returned"))
+
+
 def changes_between(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> list[dict]:
     return [{"cell": c, "before": before.get(c), "after": after.get(c)}
             for c in [*after, *(c for c in before if c not in after)] if before.get(c) != after.get(c)]
@@ -145,7 +154,7 @@ def build(session: Session, *, form: FormDefinition, node_id: str, period: str,
     level = level or level_of(session, node_id)
     previous = _previous(session, report_id)
     version = (previous.version if previous else 0) + 1
-    status = "final" if level == Level.ministry and reason == "complete" else "preliminary"
+    status = "final" if is_final(level, reason, lists) else "preliminary"
     aggs = combine(queries.contribution_of(form, row) for row in chosen.values())
     rules = aggregated_cells(form)
     ordered = {c: aggs[c] for c in rules if c in aggs}
