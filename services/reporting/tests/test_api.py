@@ -88,6 +88,8 @@ def test_live_figures_of_a_node_for_its_subtree_only(client):
     assert c.get(f"/v1/nodes/{DISTRICT}/figures", params=params).status_code == 401
     unknown = c.get(f"/v1/nodes/{DISTRICT}/figures", params={**params, "form_code": "NOPE-1"}, headers=officer())
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "FORM_NOT_FOUND")
+    school = c.post(f"/v1/reports/{SCHOOLS[0]}/SCH-1/2026/build", headers=officer())
+    assert (school.status_code, school.json()["error"]["code"]) == (409, "NOT_A_DEPARTMENT")
     bad = c.get(f"/v1/nodes/{DISTRICT}/figures", params={**params, "period": "2026-13"}, headers=officer())
     assert bad.status_code == 422
 
@@ -158,3 +160,5 @@ def test_report_versions_built_on_demand_listed_and_verifiable(client):
     assert c.post(f"{base}/build", headers=ISSUER.headers("integrator", None, None)).status_code == 403
     unknown = c.post(f"/v1/reports/{DISTRICT}/NOPE-1/2026/build", headers=officer())
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "FORM_NOT_FOUND")
+    school = c.post(f"/v1/reports/{SCHOOLS[0]}/SCH-1/2026/build", headers=officer())
+    assert (school.status_code, school.json()["error"]["code"]) == (409, "NOT_A_DEPARTMENT")

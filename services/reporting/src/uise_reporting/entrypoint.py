@@ -91,7 +91,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
     async def build_report(_: Annotated[auth.Principal, Depends(BUILD_REPORTS)], node_id: ParticipantId,
                            form_code: FormCode, period: PeriodText) -> dict:
         """Build a preliminary version now from the node's live figures and publish it; 404
-        FORM_NOT_FOUND for a form not on an approved list of the period's year."""
+        FORM_NOT_FOUND for a form not on an approved list of the period's year, 404 NODE_UNKNOWN, 409
+        NOT_A_DEPARTMENT for an organization (it consolidates nothing)."""
         signer = signer_of(rt)
 
         def work(s: Session) -> dict:

@@ -8,7 +8,7 @@ from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.http import ApiError
 from uise_contracts.events import StoredObject
 from uise_reporting import queries, reports
-from uise_reporting.adapters import Consolidation, ReportVersion
+from uise_reporting.adapters import Consolidation, KnownParticipant, ReportVersion
 
 
 def not_found(node_id: str, form_code: str, period: str) -> ApiError:
@@ -70,7 +70,16 @@ def report(session: Session, node_id: str, form_code: str, period: str) -> dict:
 
 
 def build_report(session: Session, node_id: str, form_code: str, period: str, put, signer) -> tuple[dict, object]:
-    """A preliminary version on demand from the node's live figures: (its metadata, the event)."""
+    """A preliminary version on demand from the node's live figures: (its metadata, the event).
+    Only a department (district, region) or the Ministry has a report: an organization consolidates
+    nothing."""
+    if session.get(KnownParticipant, node_id) is None:
+        raise ApiError(404, "NODE_UNKNOWN", f"participant {node_id} is not known to reporting",
+                       f"участник {node_id} неизвестен", f"{node_id} қатысушысы белгісіз")
+    if reports.level_of(session, node_id).value == "organization":
+        raise ApiError(409, "NOT_A_DEPARTMENT", f"{node_id} is an organization: it has no consolidated report",
+                       f"{node_id} — организация: сводного отчёта у неё нет",
+                       f"{node_id} — ұйым: оның жиынтық есебі жоқ")
     event = reports.build_on_demand(session, node_id, form_code, period, put, signer)
     if event is None:
         raise form_not_known(form_code, period)
