@@ -57,6 +57,10 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     UISE_HTTP_HOST=0.0.0.0 \
     UISE_DATA_DIR=/var/lib/uise
 
+# PDFs (the printed list of forms, reports) embed DejaVu Sans: Cyrillic and Kazakh letters.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 uise \
     && useradd --system --uid 10001 --gid uise --home-dir /var/lib/uise --no-create-home \
        --shell /usr/sbin/nologin uise \

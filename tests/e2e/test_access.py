@@ -206,7 +206,8 @@ def test_every_route_answers_401_without_credentials_except_the_public_ones(stac
     print(f"\n{len(closed)} routes refuse an anonymous caller; {len(public)} are public:\n  " + "\n  ".join(public))
     allowed_public = {"/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration",
                       "/v1/auth/challenges", "/v1/auth/sign-in", "/v1/auth/refresh", "/v1/oauth/token",
-                      "/v1/receipts/public-key", "/v1/formlists/{year}", "/v1/formlists/{year}/{version}.pdf",
+                      "/v1/receipts/public-key", "/v1/reports/public-key", "/v1/formlists/{year}",
+                      "/v1/formlists/{year}/{version}.pdf",
                       "/v1/forms/{code}", "/v1/forms/{code}/template.xlsx", "/v1/calendar/{year}", "/v1/deadlines",
                       # the signed link is the credential (without one: 422); reporting's tests check the links
                       "/v1/reports/{report_id}/{version}/document.{fmt}"}

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from uise_common.aggregates import plain
 from uise_common.clock import Clock
 from uise_common.pki.cms import sign
 from uise_contracts.events import Category, FormDefinition, FormField
@@ -112,6 +113,13 @@ def test_a_campaign_reaches_the_ministry_with_the_sum_of_the_schools(own_stack, 
     assert (table["district"]["accepted"], table["region"]["accepted"]) == (2, 1)
     # the district's consolidated workbook is the form's template, filled in
     assert c.document(district.participant_id, "xlsx")[:2] == b"PK"
+    # the national report (docs/reports.md): a version per national consolidation, final once
+    # every region is in, its summary the schools' own sum, exactly
+    versions = httpx.get(f"{c.url('reporting')}/v1/reports/{MINISTRY}/{c.form.code}/{c.period}",
+                         headers=c.office(), timeout=30).json()["versions"]
+    latest = versions[-1]  # built with the national consolidation, in the same transaction
+    assert latest["status"] == "final" and latest["level"] == "ministry", latest
+    assert latest["summary"] == {k: None if v is None else plain(v) for k, v in c.expected_totals().items()}
 
 
 def test_a_school_submits_to_its_district_never_straight_to_the_region(own_stack, hierarchy):

@@ -45,6 +45,8 @@ def test_many_forms_spill_onto_more_pages_with_the_header_repeated():
 
 
 def test_a_missing_font_names_the_package_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(printing, "_font_candidates", lambda: [tmp_path / "none.ttf"])
+    from uise_common import pdffonts
+
+    monkeypatch.setattr(pdffonts, "_font_candidates", lambda: [tmp_path / "none.ttf"])
     with pytest.raises(printing.FontNotFound, match="fonts-dejavu-core"):
         printing.find_font()

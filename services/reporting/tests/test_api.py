@@ -88,6 +88,8 @@ def test_live_figures_of_a_node_for_its_subtree_only(client):
     assert c.get(f"/v1/nodes/{DISTRICT}/figures", params=params).status_code == 401
     unknown = c.get(f"/v1/nodes/{DISTRICT}/figures", params={**params, "form_code": "NOPE-1"}, headers=officer())
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "FORM_NOT_FOUND")
+    school = c.post(f"/v1/reports/{SCHOOLS[0]}/SCH-1/2026/build", headers=officer())
+    assert (school.status_code, school.json()["error"]["code"]) == (409, "NOT_A_DEPARTMENT")
     bad = c.get(f"/v1/nodes/{DISTRICT}/figures", params={**params, "period": "2026-13"}, headers=officer())
     assert bad.status_code == 422
 
@@ -117,4 +119,46 @@ def test_consolidation_versions_and_their_documents(client):
         "CONSOLIDATION_NOT_FOUND"
     assert c.get(f"{base}/document.json", headers=officer(OTHER)).status_code == 403
     reports = c.get("/v1/reports", params={"node_id": DISTRICT}, headers=officer()).json()
-    assert sorted(r["report_id"] for r in reports) == [f"{DISTRICT}:SCH-1:2026:1", f"{DISTRICT}:SCH-1:2026:2"]
+    assert [(r["report_id"], r["version"]) for r in reports] == [(f"{DISTRICT}:SCH-1:2026", 1),
+                                                                  (f"{DISTRICT}:SCH-1:2026", 2)]
+
+
+def test_report_versions_built_on_demand_listed_and_verifiable(client):
+    from uise_common.docsign import verify_report
+
+    rt, c = client
+    base = f"/v1/reports/{DISTRICT}/SCH-1/2026"
+    missing = c.get(base, headers=officer())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "REPORT_NOT_FOUND")
+    built = c.post(f"{base}/build", headers=officer())
+    assert built.status_code == 201, built.text
+    meta = built.json()
+    assert meta["version"] == 1 and meta["status"] == "preliminary" and meta["summary"]["pupils_total"] == "151"
+    assert set(meta["documents"]) == {"json", "xlsx", "pdf"} and meta["built_from"] == 2
+    key = c.get("/v1/reports/public-key").json()  # public: integrators verify offline
+    assert verify_report(meta, key["pem"])
+    # stored in the object store before the row: the bytes match the signed checksums
+    from uise_common.objectstore import content_key
+    from uise_contracts.events import StoredObject
+
+    stored = {f: rt.store.get(StoredObject(key=content_key("reports", d["sha256"]), **d))
+              for f, d in meta["documents"].items()}
+    assert verify_report(meta, key["pem"], stored)
+    assert json.loads(stored["json"])["totals"]["pupils_total"] == "151"
+    run_handler(rt.engine, handlers.on_accepted, SubmissionAccepted(
+        submission_id="s0-fix", participant_id=SCHOOLS[0], recipient_id=DISTRICT, form_code="SCH-1", period="2026",
+        values_exact={"pupils_total": "90", "teachers": "7"}, supersedes="s0"))
+    assert c.post(f"{base}/build", headers=officer()).json()["version"] == 2
+    body = c.get(base, headers=officer()).json()
+    assert [v["version"] for v in body["versions"]] == [1, 2]
+    assert body["versions"][1]["changes"] == [{"cell": "pupils_total", "before": "151", "after": "141"}]
+    listed = c.get("/v1/reports", params={"node_id": DISTRICT, "form_code": "SCH-1", "period": "2026"},
+                   headers=officer()).json()
+    assert [r["version"] for r in listed] == [1, 2]
+    assert c.get(base, headers=officer(OTHER)).status_code == 403
+    assert c.post(f"{base}/build", headers=officer(OTHER)).status_code == 403
+    assert c.post(f"{base}/build", headers=ISSUER.headers("integrator", None, None)).status_code == 403
+    unknown = c.post(f"/v1/reports/{DISTRICT}/NOPE-1/2026/build", headers=officer())
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "FORM_NOT_FOUND")
+    school = c.post(f"/v1/reports/{SCHOOLS[0]}/SCH-1/2026/build", headers=officer())
+    assert (school.status_code, school.json()["error"]["code"]) == (409, "NOT_A_DEPARTMENT")

@@ -1,72 +1,15 @@
-"""The approved list of forms as a printable PDF: the paper channel of clause 7.
-
-reportlab's built-in fonts have no Cyrillic (let alone Kazakh letters such as ә, ғ, қ, ң, ө, ұ,
-ү, һ, і), so a TrueType font is embedded; DejaVu Sans covers both alphabets and ships with
-Debian (fonts-dejavu-core) and with matplotlib.
-"""
+"""The approved list of forms as a printable PDF: the paper channel of clause 7 (the embedded
+font with Cyrillic and Kazakh letters comes from uise_common.pdffonts)."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
-from pathlib import Path
 from xml.sax.saxutils import escape
 
+from uise_common.pdffonts import FONT, FONT_BOLD, FontNotFound, find_font, register_fonts
 from uise_contracts.events import FormDefinition, FormListApproved, Level
 
-FONT = "UISE-Sans"
-FONT_BOLD = "UISE-Sans-Bold"
-_FONT_FILE = "DejaVuSans.ttf"
-_FONT_DIRS = (
-    "/usr/share/fonts/truetype/dejavu",  # Debian, Ubuntu: fonts-dejavu-core
-    "/usr/share/fonts/dejavu",  # Fedora, Alpine
-    "/usr/share/fonts/TTF",  # Arch
-    "/usr/local/share/fonts",
-    "/Library/Fonts",
-)
-
-
-class FontNotFound(RuntimeError):
-    pass
-
-
-def _font_candidates() -> list[Path]:
-    paths = []
-    if env := os.environ.get("UISE_PDF_FONT"):
-        paths.append(Path(env))
-    paths += [Path(d) / _FONT_FILE for d in _FONT_DIRS]
-    # matplotlib bundles DejaVu; find it without importing matplotlib itself (slow, heavy).
-    spec = importlib.util.find_spec("matplotlib")
-    if spec and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            paths.append(Path(loc) / "mpl-data" / "fonts" / "ttf" / _FONT_FILE)
-    return paths
-
-
-def find_font() -> Path:
-    for path in _font_candidates():
-        if path.is_file():
-            return path
-    raise FontNotFound(
-        "no TrueType font with Cyrillic and Kazakh letters for the PDF: install the Debian package "
-        "fonts-dejavu-core (apt-get install fonts-dejavu-core), or set UISE_PDF_FONT to the path "
-        f"of a .ttf file such as {_FONT_FILE}")
-
-
-def _register_fonts() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if FONT in pdfmetrics.getRegisteredFontNames():
-        return
-    regular = find_font()
-    bold = regular.with_name("DejaVuSans-Bold.ttf")
-    pdfmetrics.registerFont(TTFont(FONT, str(regular)))
-    # Without the bold face, headings fall back to the regular one rather than to a font
-    # that would print Cyrillic as black boxes.
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(bold if bold.is_file() else regular)))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
+__all__ = ["FONT", "FONT_BOLD", "FontNotFound", "find_font", "formlist_pdf"]
 
 
 _CATEGORY = {
@@ -115,7 +58,7 @@ def formlist_pdf(approved: FormListApproved) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _register_fonts()
+    register_fonts()
     title_style = ParagraphStyle("title", fontName=FONT_BOLD, fontSize=13, leading=17, alignment=1,
                                  spaceAfter=2 * mm)
     text = ParagraphStyle("text", fontName=FONT, fontSize=10, leading=13)

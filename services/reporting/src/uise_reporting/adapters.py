@@ -39,6 +39,8 @@ class Contribution(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
+    """Migration 1's report per consolidation; no longer written (ReportVersion)."""
+
     __tablename__ = "reporting_report"
     report_id: str = Field(primary_key=True)
     node_id: str = Field(index=True)
@@ -107,7 +109,42 @@ class Consolidation(SQLModel, table=True):
     built_at: datetime = Field(default_factory=utcnow)
 
 
+class KnownFormList(SQLModel, table=True):
+    """An approved list's identity: a report names the list (year, version, order) it rests on."""
+
+    __tablename__ = "reporting_formlist"
+    year: int = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    order_no: str
+    order_date: str  # ISO date
+
+
+class ReportVersion(SQLModel, table=True):
+    """One version of a report (node, form, period: 1, 2, ...), never updated: its documents are
+    in the object store (kind `reports`, by content hash), signed by reporting's document key."""
+
+    __tablename__ = "reporting_report_version"
+    __table_args__ = (UniqueConstraint("report_id", "version"),)
+    id: str = Field(primary_key=True)  # report_id:version
+    report_id: str = Field(index=True)  # node:form:period
+    node_id: str = Field(index=True)
+    form_code: str
+    period: str
+    version: int
+    level: str | None = None
+    status: str  # preliminary | final
+    trigger: str  # the due's id, or `build:<uuid>` for one built on demand
+    due_id: str | None = Field(default=None, unique=True)
+    documents: str  # JSON: fmt -> StoredObject
+    summary: str  # JSON: cell -> exact string
+    changes: str  # JSON: [{cell, before, after}]
+    signature: str  # JSON: {alg, key_id, value}
+    built_from: int
+    built_at: datetime = Field(default_factory=utcnow)
+
+
 MIGRATIONS = [Migration(1, "read models, contributions, reports, violations",
                         create_tables(KnownParticipant, KnownForm, Contribution, Report, Violation)),
               Migration(2, "accepted submissions (history), returns, consolidations",
-                        create_tables(AcceptedSubmission, ReturnedSubmission, Consolidation))]
+                        create_tables(AcceptedSubmission, ReturnedSubmission, Consolidation)),
+              Migration(3, "report versions, approved lists' identity", create_tables(KnownFormList, ReportVersion))]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cache
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from uise_common import auth
+from uise_common.docsign import DocumentSigner
 from uise_common.hierarchy import ancestors_in
 from uise_common.inputs import FormCode, ParticipantId, PeriodText
 from uise_common.service import ServiceRuntime, ServiceSpec, run
@@ -23,11 +26,25 @@ from uise_contracts.events import (
     SubmissionReturned,
 )
 from uise_contracts.topics import topic_for
-from uise_reporting import analytics_api, handlers, published, views
-from uise_reporting.adapters import MIGRATIONS, KnownParticipant, Report
+from uise_reporting import analytics_api, handlers, published, reports, views
+from uise_reporting.adapters import MIGRATIONS, KnownParticipant
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
+# Building a version publishes it to other ministries' systems: people of the node's subtree who
+# read reports, not machine clients (a school's system, an integrator).
+BUILD_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id",
+                           roles=(auth.HEAD, auth.SIGNER, auth.OFFICER, auth.ANALYST, auth.DATA_OFFICE))
 ancestors = ancestors_in(KnownParticipant)
+
+
+@cache
+def _signer(path: Path) -> DocumentSigner:
+    return DocumentSigner.load_or_create(path)
+
+
+def signer_of(rt: ServiceRuntime) -> DocumentSigner:
+    """Reporting's document-signing key (created on first start under the data directory)."""
+    return _signer(rt.settings.data_dir / "reporting-document.key")
 
 
 def consumers(rt: ServiceRuntime):
@@ -37,7 +54,8 @@ def consumers(rt: ServiceRuntime):
         topic_for(InfoRequestIssued): handlers.on_inforequest,
         topic_for(SubmissionAccepted): handlers.on_accepted,
         topic_for(SubmissionReturned): handlers.on_returned,
-        topic_for(ConsolidationDue): handlers.make_on_due(rt.store.put, published.Linker.from_settings(rt.settings)),
+        topic_for(ConsolidationDue): handlers.make_on_due(rt.store.put, signer_of(rt),
+                                                          published.Linker.from_settings(rt.settings)),
         topic_for(DeadlineViolation): handlers.on_violation,
     }
 
@@ -46,18 +64,45 @@ def router(rt: ServiceRuntime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["reporting"])
 
     @api.get("/reports")
-    async def reports(who: Annotated[auth.Principal, Depends(READ_REPORTS)],
-                      node_id: ParticipantId | None = None) -> list[dict]:
-        """Published reports of the caller's subtree (of one node with `node_id`); an
-        integrator and the Ministry read them all."""
+    async def report_versions(who: Annotated[auth.Principal, Depends(READ_REPORTS)],
+                              node_id: ParticipantId | None = None, form_code: FormCode | None = None,
+                              period: PeriodText | None = None) -> list[dict]:
+        """Report versions (metadata: status, summary, changes, checksums, signature) in the
+        caller's subtree; an integrator and the Ministry read them all."""
 
         def work(s: Session) -> list[dict]:
-            q = select(Report)
-            if node_id:
-                q = q.where(Report.node_id == node_id)
-            return [r.model_dump(mode="json") for r in s.exec(q) if who.reaches(ancestors(s, r.node_id))]
+            return [reports.metadata(r) for r in reports.versions(s, node_id, form_code, period)
+                    if who.reaches(ancestors(s, r.node_id))]
 
         return await rt.read(work)
+
+    @api.get("/reports/public-key", dependencies=[Depends(auth.public("verifies report signatures offline"))])
+    async def report_public_key() -> dict:
+        """The key report manifests are signed with (`uise-receipt REPORT.json --key ...`)."""
+        signer = signer_of(rt)
+        return {"alg": "Ed25519", "key_id": signer.key_id, "pem": signer.public_pem()}
+
+    @api.get("/reports/{node_id}/{form_code}/{period}")
+    async def report_of(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                        form_code: FormCode, period: PeriodText) -> dict:
+        """A report's versions (metadata), each with its changes; 404 REPORT_NOT_FOUND."""
+        return await rt.read(lambda s: views.report(s, node_id, form_code, period))
+
+    @api.post("/reports/{node_id}/{form_code}/{period}/build", status_code=201)
+    async def build_report(_: Annotated[auth.Principal, Depends(BUILD_REPORTS)], node_id: ParticipantId,
+                           form_code: FormCode, period: PeriodText) -> dict:
+        """Build a preliminary version now from the node's live figures and publish it; 404
+        FORM_NOT_FOUND for a form not on an approved list of the period's year, 404 NODE_UNKNOWN, 409
+        NOT_A_DEPARTMENT for an organization (it consolidates nothing)."""
+        signer = signer_of(rt)
+
+        def work(s: Session) -> dict:
+            meta, event = views.build_report(s, node_id, form_code, period, rt.store.put, signer,
+                                             published.Linker.from_settings(rt.settings))
+            rt.emit(s, event)
+            return meta
+
+        return await rt.in_transaction(work)
 
     @api.get("/nodes/{node_id}/figures")
     async def figures(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,

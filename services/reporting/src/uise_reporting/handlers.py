@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.consumer import NotYetKnown
 from uise_common.db import utcnow
+from uise_common.docsign import DocumentSigner
 from uise_common.periods import parse_period
 from uise_contracts.events import (
     ConsolidationDue,
@@ -20,22 +21,22 @@ from uise_contracts.events import (
     FormListApproved,
     InfoRequestIssued,
     ParticipantUpserted,
-    ReportPublished,
     StoredObject,
     SubmissionAccepted,
     SubmissionAggregated,
     SubmissionReturned,
 )
-from uise_reporting import documents, domain, published, queries
+from uise_reporting import documents, queries, reports
 from uise_reporting.adapters import (
     AcceptedSubmission,
     Consolidation,
     KnownForm,
+    KnownFormList,
     KnownParticipant,
-    Report,
     ReturnedSubmission,
     Violation,
 )
+from uise_reporting.reports import Link
 
 PutDocument = Callable[[bytes, str, str], StoredObject]  # (data, kind, media_type)
 
@@ -49,6 +50,8 @@ def on_participant(event: ParticipantUpserted, session: Session) -> list:
 def on_formlist(event: FormListApproved, session: Session) -> list:
     for form in event.forms:
         session.merge(KnownForm(code=form.code, year=event.year, definition=form.model_dump_json()))
+    session.merge(KnownFormList(year=event.year, version=event.version, order_no=event.order_no,
+                                order_date=event.order_date.isoformat()))
     return []
 
 
@@ -105,8 +108,7 @@ def on_returned(event: SubmissionReturned, session: Session) -> list:
     return []
 
 
-class VersionTaken(Exception):
-    """Another replica built this version at the same time: retry (the next version is free)."""
+VersionTaken = reports.VersionTaken  # a replica built this version at the same time: retried
 
 
 def _due_id(event: ConsolidationDue) -> str:
@@ -134,9 +136,11 @@ def _chosen(session: Session, event: ConsolidationDue) -> dict[str, AcceptedSubm
     return {p: current[p] for p in event.included}
 
 
-def make_on_due(put: PutDocument, link: Callable[[str, int, str], tuple] | None = None):
-    """`link(report_id, version, fmt) -> (url, expires_at)`: the signed links report.published
-    carries for consumers outside UISE (uise_reporting.published); without it, none."""
+def make_on_due(put: PutDocument, signer: DocumentSigner | None = None, link: Link | None = None):
+    """`signer`: reporting's document key (a process-long one when not given: tests); `link`:
+    the signed links report.published carries (uise_reporting.published; the bare API path when
+    not given)."""
+    signer = signer or DocumentSigner.ephemeral()
 
     def on_due(event: ConsolidationDue, session: Session) -> list:
         due_id = _due_id(event)
@@ -172,8 +176,6 @@ def make_on_due(put: PutDocument, link: Callable[[str, int, str], tuple] | None 
             documents=json.dumps({"json": json_doc.model_dump(), "xlsx": xlsx_doc.model_dump()}),
             totals=json.dumps(totals), aggregates=json.dumps({k: a.model_dump() for k, a in aggregates.items()}),
             lists=json.dumps(lists), built_at=built_at))
-        session.add(Report(report_id=cid, node_id=event.node_id, form_code=event.form_code,
-                           period=event.period, document_key=json_doc.key, published_at=built_at))
         try:
             # A replica racing for the same version (or due) fails here (PostgreSQL checks a unique
             # key at the insert, waiting for the other transaction): the consumer retries the
@@ -185,19 +187,11 @@ def make_on_due(put: PutDocument, link: Callable[[str, int, str], tuple] | None 
             consolidation_id=cid, node_id=event.node_id, form_code=event.form_code, period=event.period,
             version=version, reason=event.reason, documents={"xlsx": xlsx_doc, "json": json_doc},
             totals=totals, aggregates=aggregates, built_at=built_at, **lists)
-        # report.published keeps a producer: once per consolidation version (issue 11 redoes reports).
-        report_id = f"{event.node_id}:{event.form_code}:{event.period}"
-        report = ReportPublished(
-            report_id=report_id, node_id=event.node_id, form_code=event.form_code,
-            period=event.period, document=json_doc, totals={code: _reported(v) for code, v in shown.items()},
-            level=event.level, version=version, summary=totals, built_from=len(chosen), published_at=built_at,
-            documents=published.report_documents(report_id, version, {"json": json_doc, "xlsx": xlsx_doc}, link)
-            if link else {})
+        # The report version of this consolidation (same transaction: a replayed due builds
+        # neither; a racing replica's loser retries both).
+        report = reports.build(session, form=form, node_id=event.node_id, period=event.period, chosen=chosen,
+                               lists=lists, reason=event.reason, level=event.level, due_id=due_id, put=put,
+                               signer=signer, built_at=built_at, link=link)
         return [ready, report]
 
     return on_due
-
-
-def _reported(v) -> float | int | None:
-    n = domain.as_number(v)
-    return float(n) if n is not None and not isinstance(n, int) else n

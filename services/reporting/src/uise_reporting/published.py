@@ -22,7 +22,7 @@ from uise_common.http import ApiError
 from uise_common.settings import Settings
 from uise_contracts.events import ReportDocument, StoredObject
 from uise_reporting import links
-from uise_reporting.adapters import Consolidation
+from uise_reporting.adapters import ReportVersion
 
 LINKS_READ = auth.allow(auth.REPORTS_READ, subtree="resource")  # the route checks the report's node
 ReportIdText = Annotated[str, Path(min_length=3, max_length=200, pattern=r"^[^/\s]+$")]
@@ -39,10 +39,8 @@ class StoredReport:
 
 
 def find_report(session: Session, report_id: str, version: int) -> StoredReport | None:
-    """A report version's documents. Today a report is a node's consolidation (report_id =
-    node:form:period, version = the consolidation's); the report documents of issue 11 replace
-    this lookup without changing the routes or the links."""
-    row = session.get(Consolidation, f"{report_id}:{version}")
+    """A report version's documents (JSON, XLSX, PDF; uise_reporting.reports)."""
+    row = session.get(ReportVersion, f"{report_id}:{version}")
     if row is None:
         return None
     docs = {fmt: StoredObject.model_validate(obj) for fmt, obj in json.loads(row.documents).items()}

@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 from uise_common.aggregates import aggregated_cells, combine, figures, plain
 from uise_common.http import ApiError
 from uise_contracts.events import StoredObject
-from uise_reporting import queries
-from uise_reporting.adapters import Consolidation
+from uise_reporting import queries, reports
+from uise_reporting.adapters import Consolidation, KnownParticipant, ReportVersion
 
 
 def not_found(node_id: str, form_code: str, period: str) -> ApiError:
@@ -52,3 +52,37 @@ def version(session: Session, node_id: str, form_code: str, period: str, number:
 
 def document_of(meta: dict, kind: str) -> StoredObject:
     return StoredObject.model_validate(meta["documents"][kind])
+
+
+def report_not_found(node_id: str, form_code: str, period: str) -> ApiError:
+    what = f"{node_id} {form_code} {period}"
+    return ApiError(404, "REPORT_NOT_FOUND", f"no report of {what}", f"отчёт {what} не найден",
+                    f"{what} есебі табылмады")
+
+
+def report(session: Session, node_id: str, form_code: str, period: str) -> dict:
+    """A report's versions, oldest first, each with what changed since the one before."""
+    rows = reports.versions(session, node_id, form_code, period)
+    if not rows:
+        raise report_not_found(node_id, form_code, period)
+    return {"report_id": reports.report_id_of(node_id, form_code, period), "node_id": node_id,
+            "form_code": form_code, "period": period, "versions": [reports.metadata(r) for r in rows]}
+
+
+def build_report(session: Session, node_id: str, form_code: str, period: str, put, signer,
+                 link=None) -> tuple[dict, object]:
+    """A preliminary version on demand from the node's live figures: (its metadata, the event).
+    Only a department (district, region) or the Ministry has a report: an organization consolidates
+    nothing."""
+    if session.get(KnownParticipant, node_id) is None:
+        raise ApiError(404, "NODE_UNKNOWN", f"participant {node_id} is not known to reporting",
+                       f"участник {node_id} неизвестен", f"{node_id} қатысушысы белгісіз")
+    if reports.level_of(session, node_id).value == "organization":
+        raise ApiError(409, "NOT_A_DEPARTMENT", f"{node_id} is an organization: it has no consolidated report",
+                       f"{node_id} — организация: сводного отчёта у неё нет",
+                       f"{node_id} — ұйым: оның жиынтық есебі жоқ")
+    event = reports.build_on_demand(session, node_id, form_code, period, put, signer, link)
+    if event is None:
+        raise form_not_known(form_code, period)
+    row = session.get(ReportVersion, f"{event.report_id}:{event.version}")
+    return reports.metadata(row), event
