@@ -211,12 +211,13 @@ def test_the_example_consumer_receives_reports_fetches_them_by_link_and_checks_t
     assert first.event["type"] == "kz.edu.uise.report.published.v1" and first.event["source"] == "urn:uise:reporting"
     assert first.event["subject"] == DISTRICT and first.event["id"] and first.event["time"]
     assert first.event["specversion"] == "1.0" and first.event["content-type"] == "application/json"
-    assert sorted(first.documents) == ["json", "xlsx"]
+    assert sorted(first.documents) == ["json", "pdf", "xlsx"]
     for fmt, data in first.documents.items():
         assert hashlib.sha256(data).hexdigest() == first.body["documents"][fmt]["sha256"]
-    assert json.loads(first.documents["json"])["pupils_total"] == 151 and first.documents["xlsx"].startswith(b"PK")
+    assert json.loads(first.documents["json"])["totals"]["pupils_total"] == "151"
+    assert first.documents["xlsx"].startswith(b"PK") and first.documents["pdf"].startswith(b"%PDF-")
     assert first.body["summary"]["pupils_total"] == "151" and first.body["built_from"] == 2
-    assert first.line().startswith(f"{REPORT} v1 - level=district node={DISTRICT} form=SCH-1 period=2026 json=")
+    assert first.line().startswith(f"{REPORT} v1 preliminary level=district node={DISTRICT} form=SCH-1 period=2026 json=")
 
     # The route behind the links: checksum headers; tampered 403, expired 410, unknown 404.
     doc = first.body["documents"]["json"]

@@ -62,6 +62,9 @@ def consumers(rt: ServiceRuntime):
 
 def router(rt: ServiceRuntime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["reporting"])
+    # First: `/reports/{report_id}/{version}/document.{fmt}` (signed links, no token) would otherwise
+    # be taken by `/reports/{node_id}/{form_code}/{period}`, which asks for a token.
+    published.routes(api, rt, published.Linker.from_settings(rt.settings), ancestors)
 
     @api.get("/reports")
     async def report_versions(who: Annotated[auth.Principal, Depends(READ_REPORTS)],
@@ -151,7 +154,6 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await document(node_id, form_code, period, version, "xlsx")
 
     api.include_router(analytics_api.router(rt))
-    published.routes(api, rt, published.Linker.from_settings(rt.settings), ancestors)
     return api
 
 
