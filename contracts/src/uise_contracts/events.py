@@ -386,6 +386,8 @@ class SubmissionAccepted(Event):
     corrects_accepted: bool = Field(
         default=False, description="A correction of data already accepted: distorted data corrected (clause 11, v1.3)")
     level: Level | None = Field(default=None, description="The submitter's level (v1.3)")
+    findings: list[Finding] = Field(
+        default=[], description="Validation's findings on the accepted version: warnings and explained queries (v1.3)")
 
 
 class SubmissionReturned(Event):

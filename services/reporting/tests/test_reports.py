@@ -20,6 +20,7 @@ from uise_common.testing import migrated_sqlite, run_handler
 from uise_contracts.events import (
     ConsolidationDue,
     ConsolidationReady,
+    Finding,
     FormListApproved,
     Level,
     ParticipantUpserted,
@@ -40,6 +41,13 @@ SCHOOL_VALUES = {
     "220440000024": {"pupils": 50, "score": "4.25", "youngest": 25, "oldest": 58, "budget": "0.20",
                      "staff.teachers.women": 5, "staff.teachers.men": 1},
     "220440000035": {"pupils": 70, "score": "4", "youngest": 22, "oldest": 64, "budget": "12.7"},
+}
+
+
+FINDINGS = {  # validation's findings on two accepted schools: a warning, and a query explained
+    "220440000013": [Finding(rule="W_BUDGET_HIGH", severity="warning", message="budget per pupil is high")],
+    "220440000024": [Finding(rule="W_BUDGET_HIGH", severity="warning", message="budget per pupil is high",
+                             explanation="a new building was paid this year")],
 }
 
 
@@ -68,11 +76,13 @@ class Campaign:
         self.stored[key] = data
         return StoredObject(key=key, sha256=sha256_hex(data), size=len(data), media_type=media)
 
-    def accept(self, sid, participant, node, values, *, aggregates=None, level=Level.organization, supersedes=None):
+    def accept(self, sid, participant, node, values, *, aggregates=None, level=Level.organization, supersedes=None,
+               findings=()):
         run_handler(self.engine, on_accepted, SubmissionAccepted(
             submission_id=sid, participant_id=participant, recipient_id=node, form_code=FORM.code, period="2026",
             values={}, values_exact={k: str(v) for k, v in values.items() if v is not None},
-            aggregates=aggregates or {}, level=level, supersedes=supersedes))
+            aggregates=aggregates or {}, level=level, supersedes=supersedes, corrects_accepted=supersedes is not None,
+            findings=list(findings)))
 
     def due(self, node, included: dict[str, str], *, level, reason="complete", due_id=None):
         self.dues += 1
@@ -87,7 +97,7 @@ class Campaign:
     def run(self) -> ReportPublished:
         for district, schools in DISTRICTS.items():
             for s in schools:
-                self.accept(f"sub-{s}", s, district, SCHOOL_VALUES[s])
+                self.accept(f"sub-{s}", s, district, SCHOOL_VALUES[s], findings=FINDINGS.get(s, ()))
             ready, _ = self.due(district, {s: f"sub-{s}" for s in schools}, level=Level.district)
             self.up(f"up-{district}", district, REGION, ready, Level.district)
         ready, _ = self.due(REGION, {d: f"up-{d}" for d in DISTRICTS}, level=Level.region)
@@ -136,12 +146,17 @@ def test_the_national_report_equals_the_schools_sum_in_all_three_formats(campaig
     assert [(c["level"], c["expected"], c["delivered"], c["on_time"], c["missing"]) for c in doc["completeness"]] == [
         ("region", 1, 1, 1, 0), ("district", 2, 2, 2, 0), ("organization", 3, 3, 3, 0)]
     assert doc["submissions"] == [{"participant_id": REGION, "submission_id": f"up-{REGION}", "level": "region"}]
-    assert doc["changes"] == []
+    assert doc["changes"] == [] and doc["corrections"] == []
+    # validation's findings on the schools' data, three levels down, by rule
+    assert doc["findings"] == [{"rule": "W_BUDGET_HIGH", "severity": "warning", "message": "budget per pupil is high",
+                                "submissions": 2, "explained": 1, "participants": ["220440000013", "220440000024"]}]
 
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(campaign.document(report, "xlsx")))
-    assert wb.sheetnames == ["totals", "breakdown", "completeness"]
+    assert wb.sheetnames == ["totals", "breakdown", "completeness", "findings", "corrections"]
+    assert list(wb["findings"].iter_rows(min_row=2, values_only=True)) == [
+        ("W_BUDGET_HIGH", "warning", 2, 1, "budget per pupil is high", "220440000013, 220440000024")]
     rows = {r[0]: r for r in wb["totals"].iter_rows(min_row=2, values_only=True)}
     assert Decimal(rows["pupils"][3]) == school_sum("pupils") and rows["pupils"][2] == 220
     assert Decimal(rows["budget"][3]) == school_sum("budget")
@@ -154,6 +169,7 @@ def test_the_national_report_equals_the_schools_sum_in_all_three_formats(campaig
     assert f"Отчёт по форме {FORM.code} за 2026" in text
     assert f"{FORM.code} нысаны бойынша 2026 кезеңіндегі есеп" in text  # Kazakh letters survive
     assert "окончательный / қорытынды" in text and "1013" in text and "220" in text
+    assert "W_BUDGET_HIGH" in text
 
 
 def test_a_correction_below_makes_a_new_version_listing_the_change(campaign):
@@ -172,6 +188,13 @@ def test_a_correction_below_makes_a_new_version_listing_the_change(campaign):
     assert [c.model_dump() for c in second.changes] == [{"cell": "pupils", "before": "220", "after": "225"}]
     assert json.loads(campaign.document(second, "json"))["changes"] == [
         {"cell": "pupils", "before": "220", "after": "225"}]
+    # the corrections of distorted data beneath the Ministry, each with what it changed
+    corrections = json.loads(campaign.document(second, "json"))["corrections"]
+    assert [(c["participant_id"], c["supersedes"], c["changes"]) for c in corrections] == [
+        (school, f"sub-{school}", [{"cell": "pupils", "before": "70", "after": "75"}]),  # in the order accepted
+        (district, f"up-{district}", [{"cell": "pupils", "before": "70", "after": "75"}]),
+        (REGION, f"up-{REGION}", [{"cell": "pupils", "before": "220", "after": "225"}])]
+    assert "sub-fix" in pdf_text(campaign.document(second, "pdf"))
     # the older version is still there, untouched
     assert json.loads(campaign.document(first, "json"))["totals"]["pupils"] == "220"
     assert first.documents["pdf"].sha256 != second.documents["pdf"].sha256

@@ -13,6 +13,7 @@ from uise_contracts.events import (
     ConsolidationDue,
     ConsolidationReady,
     DeadlineViolation,
+    Finding,
     FormListApproved,
     Level,
     ParentTerm,
@@ -151,9 +152,11 @@ def test_accepted_into_the_parents_inbox_exactly_once(engine):
     run_handler(engine, on_participant, participant())
     with pytest.raises(NotYetKnown):  # the 2027 list has not reached routing
         run_handler(engine, on_validated, validated("s0", period="2027"))
-    [accepted] = run_handler(engine, on_validated, validated("s1"))
+    warning = Finding(rule="W_RATIO", severity="warning", message="unusual", explanation="a small village school")
+    [accepted] = run_handler(engine, on_validated, validated("s1", findings=[warning]))
     assert (accepted.recipient_id, accepted.level, accepted.supersedes, accepted.corrects_accepted) == (
         DISTRICT, Level.organization, None, False)
+    assert accepted.findings == [warning]  # carried for the reports' findings (docs/reports.md)
     assert run_handler(engine, on_validated, validated("s1")) == []  # a replay decides nothing new
 
 

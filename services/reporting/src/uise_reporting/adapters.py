@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from uise_common.db import Migration, create_tables, utcnow
+from uise_common.db import Migration, add_columns, create_tables, utcnow
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -74,6 +74,7 @@ class AcceptedSubmission(SQLModel, table=True):
     supersedes: str | None = Field(default=None, index=True)
     corrects_accepted: bool = False
     level: str | None = None
+    findings: str = "[]"  # JSON: validation's findings on the accepted version (warnings, explained queries)
     accepted_at: datetime = Field(default_factory=utcnow)
 
 
@@ -147,4 +148,6 @@ MIGRATIONS = [Migration(1, "read models, contributions, reports, violations",
                         create_tables(KnownParticipant, KnownForm, Contribution, Report, Violation)),
               Migration(2, "accepted submissions (history), returns, consolidations",
                         create_tables(AcceptedSubmission, ReturnedSubmission, Consolidation)),
-              Migration(3, "report versions, approved lists' identity", create_tables(KnownFormList, ReportVersion))]
+              Migration(3, "report versions, approved lists' identity", create_tables(KnownFormList, ReportVersion)),
+              Migration(4, "accepted submissions' findings",
+                        add_columns("reporting_accepted", {"findings": "TEXT NOT NULL DEFAULT '[]'"}))]

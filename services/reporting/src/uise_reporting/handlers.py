@@ -84,7 +84,8 @@ def on_accepted(event: SubmissionAccepted, session: Session) -> list:
             form_code=event.form_code, period=event.period, values=json.dumps(exact, sort_keys=True),
             aggregates=json.dumps({k: a.model_dump() for k, a in event.aggregates.items()}, sort_keys=True),
             supersedes=event.supersedes, corrects_accepted=event.corrects_accepted,
-            level=event.level.value if event.level else None))
+            level=event.level.value if event.level else None,
+            findings=json.dumps([f.model_dump(mode="json") for f in event.findings])))
         session.flush()
     current = queries.current_submissions(session, event.recipient_id, event.form_code, event.period)
     return [SubmissionAggregated(submission_id=event.submission_id, participant_id=event.participant_id,

@@ -42,6 +42,8 @@ class Content:
     submissions: list[dict]
     changes: list[dict] = field(default_factory=list)
     previous_version: int | None = None
+    findings: list[dict] = field(default_factory=list)  # {rule, severity, message, submissions, explained, participants}
+    corrections: list[dict] = field(default_factory=list)  # {participant_id, level, submission_id, supersedes, changes}
 
     def titles(self) -> dict[str, str]:
         return {c.code: c.title for c in self.form.cells()}
@@ -61,6 +63,7 @@ def as_dict(c: Content) -> dict:
         "reason": c.reason, "built_at": c.built_at.isoformat(), "totals": c.totals, "aggregates": c.aggregates,
         "breakdown": c.breakdown, "completeness": c.completeness, "submissions": c.submissions,
         "previous_version": c.previous_version, "changes": c.changes,
+        "findings": c.findings, "corrections": c.corrections,
     }
 
 
@@ -117,6 +120,27 @@ def xlsx_document(c: Content) -> bytes:
     for row, entry in enumerate(c.completeness, start=2):
         for col, head in enumerate(heads, start=1):
             put(completeness, row, col, entry[head])
+    findings = wb.create_sheet("findings")
+    heads = ("rule", "severity", "submissions", "explained", "message", "participants")
+    for col, head in enumerate(heads, start=1):
+        put(findings, 1, col, head)
+    for row, entry in enumerate(c.findings, start=2):
+        for col, head in enumerate(heads[:-1], start=1):
+            put(findings, row, col, entry[head])
+        put(findings, row, len(heads), ", ".join(entry["participants"]))
+    corrections = wb.create_sheet("corrections")
+    heads = ("participant", "level", "submission", "supersedes", "accepted_at", "cell", "before", "after")
+    for col, head in enumerate(heads, start=1):
+        put(corrections, 1, col, head)
+    row = 2
+    for entry in c.corrections:
+        for ch in entry["changes"] or [{"cell": None, "before": None, "after": None}]:
+            for col, v in enumerate((entry["participant_id"], entry["level"], entry["submission_id"],
+                                     entry["supersedes"], entry["accepted_at"]), start=1):
+                put(corrections, row, col, v)
+            for col, v in enumerate((ch["cell"], ch["before"], ch["after"]), start=6):
+                put(corrections, row, col, v, neutralised=False)
+            row += 1
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -182,6 +206,16 @@ def pdf_document(c: Content) -> bytes:
                          "С опозданием / Кешігіп", "Не сдано / Тапсырылмады", "Возвращено / Қайтарылды"],
                         *[[LEVEL_TEXT.get(e["level"], e["level"]), e["expected"], e["delivered"], e["on_time"],
                            e["late"], e["missing"], e["returned"]] for e in c.completeness]]))
+    story.append(Paragraph("Замечания проверки / Тексеру ескертулері", h2))
+    story.append(table([["Правило / Ереже", "Вид / Түрі", "Представлений / Тапсырылым", "С пояснением / Түсіндірмемен",
+                         "Сообщение / Хабарлама"],
+                        *[[f["rule"], f["severity"], f["submissions"], f["explained"], f["message"]]
+                          for f in c.findings]] if c.findings else [["—"]]))
+    story.append(Paragraph("Исправления искажённых данных / Бұрмаланған деректерді түзету", h2))
+    story.append(table([["Участник / Қатысушы", "Представление / Тапсырылым", "Код", "Было / Болды",
+                         "Стало / Болды"],
+                        *[[e["participant_id"], e["submission_id"], ch["cell"], ch["before"], ch["after"]]
+                          for e in c.corrections for ch in e["changes"]]] if c.corrections else [["—"]]))
     if c.changes:
         story.append(Paragraph(f"Изменения с версии {c.previous_version} / {c.previous_version}-нұсқадан "
                                "бергі өзгерістер", h2))

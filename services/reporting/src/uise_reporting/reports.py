@@ -116,6 +116,49 @@ def _completeness(session: Session, form_code: str, period: str, lists: Mapping[
     return out
 
 
+def _beneath(session: Session, form_code: str, period: str,
+             chosen: Mapping[str, AcceptedSubmission]) -> list[AcceptedSubmission]:
+    """Every current accepted submission the report rests on, at every level below the node: the
+    chosen ones and, below each department's, its subordinates' current ones (one query per
+    department, never per organization)."""
+    out, todo = [], list(chosen.values())
+    while todo:
+        row = todo.pop()
+        out.append(row)
+        if row.level not in (None, Level.organization.value):
+            todo.extend(queries.current_submissions(session, row.participant_id, form_code, period).values())
+    return out
+
+
+def _findings(rows: list[AcceptedSubmission]) -> list[dict]:
+    """Validation's findings on the accepted data, by rule: how many submissions carry each and
+    how many of those the submitter explained (clause 11's queries)."""
+    by_rule: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        for f in json.loads(row.findings or "[]"):
+            entry = by_rule.setdefault((f["rule"], f["severity"]), {
+                "rule": f["rule"], "severity": f["severity"], "message": f.get("message", ""),
+                "submissions": 0, "explained": 0, "participants": []})
+            entry["submissions"] += 1
+            entry["explained"] += bool(f.get("explanation"))
+            entry["participants"].append(row.participant_id)
+    return [{**e, "participants": sorted(set(e["participants"]))} for _, e in sorted(by_rule.items())]
+
+
+def _corrections(session: Session, form: FormDefinition, rows: list[AcceptedSubmission]) -> list[dict]:
+    """Distorted data corrected (clause 11): each current submission that corrects one already
+    accepted, with the cells it changed against the version it supersedes."""
+    out = []
+    for row in sorted((r for r in rows if r.corrects_accepted), key=lambda r: (r.accepted_at, r.submission_id)):
+        earlier = session.get(AcceptedSubmission, row.supersedes) if row.supersedes else None
+        before = _figures_of(form, queries.contribution_of(form, earlier)) if earlier else {}
+        out.append({"participant_id": row.participant_id, "level": row.level or Level.organization.value,
+                    "submission_id": row.submission_id, "supersedes": row.supersedes,
+                    "accepted_at": row.accepted_at.isoformat(),
+                    "changes": changes_between(before, _figures_of(form, queries.contribution_of(form, row)))})
+    return out
+
+
 def _form_list(session: Session, form: FormDefinition, period: str) -> dict | None:
     year = int(period[:4])
     latest = session.exec(select(KnownFormList).where(KnownFormList.year == year)
@@ -163,12 +206,14 @@ def build(session: Session, *, form: FormDefinition, node_id: str, period: str,
     before = json.loads(previous.summary) if previous else {}
     changes = changes_between(before, totals) if previous else []
     built_at = built_at or utcnow()
+    beneath = _beneath(session, form.code, period, chosen)
     content = report_documents.Content(
         report_id=report_id, node_id=node_id, level=level.value, form=form, period=period, version=version,
         status=status, reason=reason, built_at=built_at, form_list=_form_list(session, form, period),
         totals=totals, aggregates={c: a.contract().model_dump() for c, a in ordered.items()},
         breakdown=_breakdown(session, form, period, chosen),
         completeness=_completeness(session, form.code, period, lists),
+        findings=_findings(beneath), corrections=_corrections(session, form, beneath),
         submissions=[{"participant_id": p, "submission_id": r.submission_id, "level": r.level}
                      for p, r in sorted(chosen.items())],
         changes=changes, previous_version=previous.version if previous else None)

@@ -204,7 +204,8 @@ def _file(session: Session, event: SubmissionValidated, recipient: str, particip
                                recipient_id=recipient, form_code=event.form_code, period=event.period,
                                values=event.values, values_exact=event.values_exact, aggregates=event.aggregates,
                                supersedes=supersedes, corrects_accepted=corrects,
-                               level=Level(participant.level) if participant.level else None)]
+                               level=Level(participant.level) if participant.level else None,
+                               findings=event.findings)]
 
 
 # --- what the deadline and reporting services say ---------------------------------------------
