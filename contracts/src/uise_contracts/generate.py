@@ -61,7 +61,9 @@ def build_asyncapi() -> dict:
                 "kafka": {
                     "topic": t.name,
                     "partitions": t.partitions,
-                    "topicConfiguration": {"cleanup.policy": [t.cleanup]},
+                    "topicConfiguration": {"cleanup.policy": [t.cleanup],
+                                           **({"retention.ms": int(t.extra_config["retention.ms"])}
+                                              if "retention.ms" in t.extra_config else {})},
                 }
             },
             "x-producers": list(t.producers),

@@ -99,7 +99,10 @@ TOPICS: tuple[Topic, ...] = (
           description="`late` or `missing` submission (clause 11)."),
     Topic("report", "published", 1, e.ReportPublished, "node_id",
           ("reporting",), ("external",),
-          description="A consolidated report document in object storage (clauses 13, 14)."),
+          # kept for good: one small event per report version, and an integrator replays from the start
+          extra_config={"retention.ms": "-1"},
+          description="One version of a node's report, with signed links to its JSON, XLSX and PDF documents "
+                      "(clauses 13, 14); kept for good, so a consumer can replay from the beginning."),
     Topic("session", "started", 1, e.SessionStarted, "subject",
           ("identity",), ("audit",),
           description="A person signed in with the EDS, or a machine client took a token (section 10)."),
