@@ -11,14 +11,19 @@ the Ministry expects exactly its region."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import create_engine, text
 
 from uise_common.aggregates import plain
@@ -119,7 +124,59 @@ def test_a_campaign_reaches_the_ministry_with_the_sum_of_the_schools(own_stack, 
                          headers=c.office(), timeout=30).json()["versions"]
     latest = versions[-1]  # built with the national consolidation, in the same transaction
     assert latest["status"] == "final" and latest["level"] == "ministry", latest
-    assert latest["summary"] == {k: None if v is None else plain(v) for k, v in c.expected_totals().items()}
+    want = {k: None if v is None else plain(v) for k, v in c.expected_totals().items()}
+    assert latest["summary"] == want
+    # ... and so say its three documents, each fetched by a signed link and read back
+    assert totals_in(c.report_documents(latest)) == {"json": want, "xlsx": want, "pdf": want}
+
+
+def totals_in(documents: dict[str, bytes]) -> dict[str, dict[str, str | None]]:
+    """The report's totals as each of its documents states them (exact text)."""
+    doc = json.loads(documents["json"])
+    wb = load_workbook(io.BytesIO(documents["xlsx"]))
+    xlsx = {row[0]: row[3] for row in wb["totals"].iter_rows(min_row=2, values_only=True)}
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(documents["pdf"])).pages)
+    totals = text[text.index("Итоги"):text.index("В разрезе")]  # the totals table: title, code, figure
+    pdf = {}
+    for cell in doc["totals"]:
+        found = re.search(rf"(?m)\b{re.escape(cell)}\s+(-?\d+(?:\.\d+)?)?\s*$", totals)
+        pdf[cell] = found.group(1) if found else "not in the PDF"
+    return {"json": doc["totals"], "xlsx": xlsx, "pdf": pdf}
+
+
+def test_a_correction_after_the_final_report_makes_a_new_version_listing_the_change(own_stack, hierarchy):
+    c = campaign(own_stack, hierarchy, "CMP-6")
+    for n, school in enumerate(schools(c)):
+        accepted(c.submit_school(school, school_figures(n)))
+    for unit in c.hierarchy.at("district") + c.hierarchy.at("region"):
+        assert c.consolidate(unit.participant_id)["submission"]["status"] == "accepted"
+    first = c.report(until=lambda m: m["status"] == "final")
+    # a school finds its figures distorted after the national report: it submits a correction
+    school = schools(c)[0]
+    before = c.expected_totals()
+    was = school_figures(0)
+    classes = was["classes"] + 2
+    average = (Decimal(was["pupils_total"]) / classes).quantize(Decimal("0.01"))
+    final = c.submit_school(school, {**was, "classes": classes, "avg_class_size": str(average)})
+    assert final["status"] == "accepted" and final["supersedes"] is not None
+    district = c.hierarchy.units[school].parent_id
+    for node in (district, c.hierarchy.units[district].parent_id):
+        assert c.consolidate(node)["submission"]["status"] == "accepted"
+    second = c.report(until=lambda m: m["version"] > first["version"] and m["status"] == "final")
+    after = c.expected_totals()
+    changed = {k for k in after if after[k] != before[k]}
+    assert changed == {"classes", "avg_class_size"}
+    assert {ch["cell"]: (ch["before"], ch["after"]) for ch in second["changes"]} == {
+        k: (plain(before[k]), plain(after[k])) for k in changed}
+    want = {k: None if v is None else plain(v) for k, v in after.items()}
+    documents = c.report_documents(second)
+    assert totals_in(documents) == {"json": want, "xlsx": want, "pdf": want}
+    corrections = json.loads(documents["json"])["corrections"]
+    assert [e["participant_id"] for e in corrections][0] == school  # the school's, then its departments'
+    # the earlier version is still there as it was
+    old = c.report_documents(first)
+    assert json.loads(old["json"])["totals"] == first["summary"] == {
+        k: None if v is None else plain(v) for k, v in before.items()}
 
 
 def test_a_school_submits_to_its_district_never_straight_to_the_region(own_stack, hierarchy):

@@ -15,6 +15,7 @@ drive one step at a time."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -310,6 +311,33 @@ class Campaign:
         meta = self.consolidation(MINISTRY, until or self.includes(MINISTRY))
         return {**meta, "document": json.loads(self.document(MINISTRY, "json", meta["version"]))}
 
+    def report(self, node: str = MINISTRY, until: Callable[[dict], bool] | None = None,
+               timeout: float = 120.0) -> dict:
+        """The node's latest report version (metadata: docs/reports.md), once one is built (and
+        `until` holds)."""
+        url = f"{self.url('reporting')}/v1/reports/{node}/{self.form.code}/{self.period}"
+
+        def ready():
+            resp = httpx.get(url, headers=self.office(), timeout=30)
+            latest = resp.json()["versions"][-1] if resp.status_code == 200 else None
+            return latest if latest and (until is None or until(latest)) else None
+
+        return self.wait(ready, f"the report of {node}", timeout)
+
+    def report_documents(self, meta: dict) -> dict[str, bytes]:
+        """A report version's documents, fetched as an integrator does: fresh signed links, each
+        document checked against its SHA-256."""
+        base = f"{self.url('reporting')}/v1/reports/{meta['report_id']}/{meta['version']}"
+        resp = httpx.post(f"{base}/links", headers=self.office(), timeout=30)
+        resp.raise_for_status()
+        out = {}
+        for fmt, doc in resp.json()["documents"].items():
+            data = httpx.get(doc["url"], timeout=60).raise_for_status().content
+            if hashlib.sha256(data).hexdigest() != doc["sha256"]:
+                raise ValueError(f"{meta['report_id']} v{meta['version']} {fmt}: checksum differs")
+            out[fmt] = data
+        return out
+
     # --- reading the outcome ----------------------------------------------------------------------------
 
     def expected_totals(self, schools: Iterable[str] | None = None) -> dict[str, Decimal | None]:
@@ -407,6 +435,12 @@ class Campaign:
         self.print_table(self.level_table())
         diff = self.differences(national)
         self.print_national(national, diff)
+        try:
+            report = self.report(until=lambda m: m["status"] == "final", timeout=60)
+            self.log(f"national report {report['report_id']} v{report['version']}: {report['status']}, "
+                     + ", ".join(f"{f} {d['size']} B" for f, d in sorted(report["documents"].items())))
+        except TimeoutError:
+            self.log("the national report is not final (regions missing or returned)")
         return 1 if diff else 0
 
     def print_table(self, rows: dict[str, dict[str, int]]) -> None:
