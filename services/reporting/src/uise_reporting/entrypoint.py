@@ -14,6 +14,7 @@ from sqlmodel import Session
 from uise_common import auth
 from uise_common.docsign import DocumentSigner
 from uise_common.hierarchy import ancestors_in
+from uise_common.http import ApiError
 from uise_common.inputs import FormCode, ParticipantId, PeriodText
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
@@ -96,7 +97,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
                            form_code: FormCode, period: PeriodText) -> dict:
         """Build a preliminary version now from the node's live figures and publish it; 404
         FORM_NOT_FOUND for a form not on an approved list of the period's year, 404 NODE_UNKNOWN, 409
-        NOT_A_DEPARTMENT for an organization (it consolidates nothing)."""
+        NOT_A_DEPARTMENT for an organization (it consolidates nothing), 409 REPORT_BUSY when other
+        builds keep taking the next version."""
         signer = signer_of(rt)
 
         def work(s: Session) -> dict:
@@ -105,7 +107,14 @@ def router(rt: ServiceRuntime) -> APIRouter:
             rt.emit(s, event)
             return meta
 
-        return await rt.in_transaction(work)
+        for _ in range(3):  # another build (or a consolidation) took the version: the next is free
+            try:
+                return await rt.in_transaction(work)
+            except reports.VersionTaken:
+                continue
+        raise ApiError(409, "REPORT_BUSY", "other versions of this report are being built; try again",
+                       "сейчас строятся другие версии этого отчёта; повторите попытку",
+                       "бұл есептің басқа нұсқалары жасалып жатыр; қайталап көріңіз")
 
     @api.get("/nodes/{node_id}/figures")
     async def figures(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
