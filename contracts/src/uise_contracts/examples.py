@@ -110,11 +110,15 @@ EXAMPLES: dict[type, e.Event] = {
         report_id="100140011059:SCH-1:2026", node_id="100140011059", form_code="SCH-1", period="2026", document=_DOC,
         totals={"pupils_total": 1321}, level=Level.ministry, version=2, status="final",
         summary={"pupils_total": "1321"},
-        documents={"json": e.ReportDocument(
-            media_type="application/json", sha256=_SHA, size=96, expires_at=_AT,
-            url="https://uise.edu.kz/reporting/v1/reports/100140011059:SCH-1:2026/2/document.json?expires=1799999999&sig=…")},
+        documents={fmt: e.ReportDocument(
+            media_type=media, sha256=_SHA, size=size, expires_at=_AT,
+            url=f"https://uise.edu.kz/reporting/v1/reports/100140011059:SCH-1:2026/2/document.{fmt}"
+                "?expires=1799999999&sig=…")
+            for fmt, media, size in (("json", "application/json", 1731),
+                                     ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 6282),
+                                     ("pdf", "application/pdf", 53111))},
         changes=[e.ReportChange(cell="pupils_total", before="1320", after="1321")],
-        signature=e.ReportSignature(key_id="k-2026", value="MEUCIQ…"), built_from=3, published_at=_AT),
+        signature=e.ReportSignature(key_id="k-2026", value="9sB0v…"), built_from=3, published_at=_AT),
     e.SessionStarted: e.SessionStarted(session_id="s-5b1c", subject="iin:800101300016", participant_id="220440000019",
                                        role="head", method="eds", started_at=_AT,
                                        expires_at=datetime(2027, 1, 9, 0, 30, tzinfo=UTC), certificate_serial="4de3"),
