@@ -5,12 +5,22 @@ EDS when a test first acts for its organization."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from uise_stack.config import StackConfig
+from uise_common.testing import nca_test_pki
+from uise_registry.demo import DISTRICT
+from uise_stack.client import bearer, data_office_token
+from uise_stack.config import StackConfig, free_port
 from uise_stack.demo import seed_registry, sign_in_heads
+from uise_stack.ncalayer import NCA_BIN, NCA_CEO, NCA_PINNED
+from uise_stack.processes import http_ok, spawn, wait_until
 from uise_stack.stack import Stack
 
 
@@ -47,3 +57,122 @@ def ca(stack):
 @pytest.fixture(scope="session")
 def intake(stack) -> str:
     return stack.config.url("intake")
+
+
+# --- NCA RK's test organization (sign-in with NCA's own test keys) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def pinned_identity(stack):
+    """A second identity replica judging certificates at NCA_PINNED, trusting NCA's test CAs too.
+    NCA's test keys expire on 2027-05-08: their sign-in goes here, so the tests outlive them. It
+    shares the first replica's database, keys and issuer, as replicas do, so its tokens are good
+    everywhere."""
+    for cert in (nca_test_pki() / "ca").iterdir():
+        shutil.copy(cert, stack.config.trust_dir / cert.name)
+    port = free_port()
+    env = {**stack.config.service_env("identity"), "UISE_HTTP_PORT": str(port),
+           "UISE_IDENTITY_PKI_TIME": NCA_PINNED}
+    proc = spawn("identity-pinned", [sys.executable, "-m", "uise_identity"], stack.config.log_dir, env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/readyz"), "pinned identity replica", proc, timeout=90)
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def nca_school(stack):
+    """NCA's test organization (its identifiers have no valid control digit: the e2e registry
+    admits them in test mode) as a school of the demo district, headed by the test CEO."""
+    resp = httpx.put(f"{stack.config.url('registry')}/v1/participants/{NCA_BIN}", headers=bearer(data_office_token()),
+                     json={"bin": NCA_BIN, "level": "organization", "kind": "school", "parent_id": DISTRICT,
+                           "name_kk": "«ТЕСТ» АҚ", "name_ru": "АО «ТЕСТ»", "head_iin": NCA_CEO,
+                           "head_name": "Тестовый руководитель", "head_from": "2024-01-01"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return NCA_BIN
+
+
+# --- the portal in a real browser ------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("UISE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("UISE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's `chromium`) driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the portal's browser tests need Chromium at {CHROMIUM}: `apt-get install chromium` "
+                    "(Debian; .ci/run installs it), or set UISE_CHROMIUM to a Chromium binary")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where the browser tests leave a screenshot of each page in each language (CI's artifacts)."""
+    path = ARTIFACTS / "portal"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ncalayer():
+    """The NCALayer stand-in (uise_stack.ncalayer): a test gives it the person's keys."""
+    from uise_stack.ncalayer import StandIn
+
+    standin = StandIn().start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+@pytest.fixture(scope="session")
+def portal(stack, pinned_identity, ncalayer) -> str:
+    """A portal beside the stack's own, signing people in through the pinned identity replica
+    (NCA's test keys) and pointing pages at the NCALayer stand-in."""
+    port = free_port()
+    env = {**stack.config.service_env("portal"), "UISE_PORTAL_HTTP_PORT": str(port),
+           "UISE_PORTAL_IDENTITY_URL": pinned_identity, "UISE_PORTAL_NCALAYER_URL": ncalayer.url}
+    proc = spawn("portal-tests", [sys.executable, "-m", "uise_portal"], stack.config.log_dir, env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/readyz"), "the portal", proc, timeout=60)
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def look(screenshots):
+    """`look(page, name)`: the page as it stands, in Kazakh, Russian and English: no untranslated
+    string (the portal renders one as ⟦key⟧) and a full-page screenshot of each, then back to the
+    language the page was in."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    def in_lang(url: str, lang: str) -> str:
+        parts = urlsplit(url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "lang"] + [("lang", lang)]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def check(page, name: str) -> None:
+        was = page.url
+        lang = page.evaluate("document.documentElement.lang")
+        for code in ("kk", "ru", "en"):
+            page.goto(in_lang(was, code))
+            assert page.evaluate("document.documentElement.lang") == code
+            html = page.content()
+            assert "⟦" not in html, f"{name} [{code}] shows an untranslated string: " + html[html.index("⟦"):][:80]
+            page.screenshot(path=str(screenshots / f"{name}-{code}.png"), full_page=True)
+        page.goto(in_lang(was, lang))
+
+    return check

@@ -10,61 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 
 import httpx
 import pytest
 
-from uise_common.pki import pkcs12
-from uise_common.testing import nca_test_pki
-from uise_registry.demo import DEMO_FORM, DISTRICT, SCHOOLS
-from uise_stack.client import Signer, bearer, data_office_token, sign_in, submit, wait_final
-from uise_stack.config import free_port
+from uise_registry.demo import DEMO_FORM, SCHOOLS
+from uise_stack.client import Signer, bearer, sign_in, submit, wait_final
 from uise_stack.demo import figures
-from uise_stack.processes import http_ok, spawn, wait_until
+from uise_stack.ncalayer import NCA_BIN, NCA_CEO, nca_key
 
 pytestmark = pytest.mark.e2e
-NCA = nca_test_pki()
-NCA_BIN, NCA_CEO, NCA_SIGNER = "123456789021", "123456789011", "123456789012"
-PINNED = "2026-11-30T12:00:00+05:00"  # inside the NCA test keys' validity (2026-05-08 to 2027-05-08)
-
-
-def nca_key(name: str) -> Signer:
-    path = NCA / name
-    if not path.exists():
-        pytest.fail(f"the NCA RK test PKI is missing: expected {path} (shared/testdata/nca-test-pki)")
-    container = pkcs12.load(path.read_bytes(), "Qwerty12")
-    return Signer(container.key, container.certificate)
-
-
-@pytest.fixture(scope="module")
-def pinned_identity(stack):
-    """A second identity replica judging certificates at PINNED, trusting NCA's test CAs too."""
-    for cert in (NCA / "ca").iterdir():
-        shutil.copy(cert, stack.config.trust_dir / cert.name)
-    port = free_port()
-    env = {**stack.config.service_env("identity"), "UISE_HTTP_PORT": str(port), "UISE_IDENTITY_PKI_TIME": PINNED}
-    proc = spawn("identity-pinned", [sys.executable, "-m", "uise_identity"], stack.config.log_dir, env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/readyz"), "pinned identity replica", proc, timeout=90)
-        yield url
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def nca_school(stack):
-    """NCA's test organization (its identifiers have no valid control digit: the e2e registry
-    admits them in test mode) as a school of the demo district, headed by the test CEO."""
-    resp = httpx.put(f"{stack.config.url('registry')}/v1/participants/{NCA_BIN}", headers=bearer(data_office_token()),
-                     json={"bin": NCA_BIN, "level": "organization", "kind": "school", "parent_id": DISTRICT,
-                           "name_kk": "«ТЕСТ» АҚ", "name_ru": "АО «ТЕСТ»", "head_iin": NCA_CEO,
-                           "head_name": "Тестовый руководитель", "head_from": "2024-01-01"}, timeout=30)
-    assert resp.status_code == 200, resp.text
-    return NCA_BIN
-
 
 def test_a_director_signs_in_with_the_nca_test_key_and_submits_through_the_token(stack, ca, intake, pinned_identity,
                                                                                    nca_school):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from uise_stack.config import SERVICES, StackConfig
+from uise_stack.config import EVERYTHING, StackConfig
 from uise_stack.stack import Stack
 
 
@@ -46,7 +46,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        print("starting S3 (moto), Kafka (tansu), Redis, topics, and the eight services …")
+        print("starting S3 (moto), Kafka (tansu), Redis, topics, the eight services and the portal …")
         stack.start()
         print_status(config)
         if not args.no_demo:
@@ -54,7 +54,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             from uise_stack.demo import run_demo
 
             run_demo(config, stack.prepare_pki())
-        print(f"\nAPI docs: {config.url('intake')}/docs (intake), {config.url('registry')}/docs (registry), "
+        print(f"\nthe portal: {config.url('portal')}/ (sign in with an EDS through NCALayer)")
+        print(f"API docs: {config.url('intake')}/docs (intake), {config.url('registry')}/docs (registry), "
               f"{config.url('identity')}/docs (identity: sign-in, tokens)")
         print(f"the first data-office credential (made by `uise-identity bootstrap`): {config.data_office_file}")
         print("traces:   uise-stack traces --submission <id>\nrunning; Ctrl-C stops everything.")
@@ -87,8 +88,10 @@ def print_status(config: StackConfig) -> int:
         return 1
     state = json.loads(path.read_text())
     print(f"kafka  {state['kafka']}\ns3     {state['s3']}\nredis  {state['redis']}\ndb     {state['database']}")
-    for name in SERVICES:
-        url = state["services"][name]
+    for name in EVERYTHING:
+        url = state["services"].get(name)
+        if url is None:
+            continue
         try:
             ready = httpx.get(f"{url}/readyz", timeout=2).json()
             health = "ready" if ready["ready"] else f"not ready {ready['checks']}"

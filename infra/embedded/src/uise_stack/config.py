@@ -10,6 +10,9 @@ from pathlib import Path
 from uise_stack.s3server import S3Principal, new_principals
 
 SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting", "identity")
+# The web edge: no business data, no Kafka; it calls the services above (docs/portal.md).
+EDGE = ("portal",)
+EVERYTHING = SERVICES + EDGE
 DOCUMENT_BUCKET = "uise-documents"
 KAFKA_BUCKET = "uise-kafka"
 
@@ -27,7 +30,7 @@ class StackConfig:
     s3_port: int = 9000
     redis_port: int = 6390
     service_ports: dict[str, int] = field(
-        default_factory=lambda: {name: 8001 + i for i, name in enumerate(SERVICES)}
+        default_factory=lambda: {name: 8001 + i for i, name in enumerate(EVERYTHING)}
     )
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or os.environ.get("UISE_DATABASE_URL"))
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or os.environ.get("UISE_REDIS_URL"))
@@ -45,7 +48,7 @@ class StackConfig:
     def ephemeral(cls, base_dir: Path, **overrides) -> StackConfig:
         """Free ports everywhere, so tests can run beside a `make run`."""
         return cls(base_dir=base_dir, kafka_port=free_port(), s3_port=free_port(), redis_port=free_port(),
-                   service_ports={name: free_port() for name in SERVICES}, **overrides)
+                   service_ports={name: free_port() for name in EVERYTHING}, **overrides)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -102,6 +105,9 @@ class StackConfig:
             # where report links point (reporting signs them; docs/integrators.md)
             "UISE_REPORTING_PUBLIC_BASE_URL": self.url("reporting"),
         }
+        if service in EDGE:  # the portal's own settings (uise_portal.settings), not a service's
+            env.update({"UISE_PORTAL_HTTP_PORT": str(self.service_ports[service]),
+                        **{f"UISE_PORTAL_{s.upper()}_URL": self.url(s) for s in SERVICES if s != "signature"}})
         if self.database_url:
             env["UISE_DATABASE_URL"] = self.database_url
         if self.otlp_endpoint:

@@ -18,8 +18,8 @@ from uise_common.broker import ensure_topics
 from uise_common.pki.testca import GostTestCA
 from uise_stack.config import (
     DOCUMENT_BUCKET,
+    EVERYTHING,
     KAFKA_BUCKET,
-    SERVICES,
     StackConfig,
 )
 from uise_stack.processes import Proc, http_ok, port_open, spawn, wait_until
@@ -117,9 +117,9 @@ class Stack:
         self.procs[name].popen.wait(10)
 
     def start_services(self) -> None:
-        for name in SERVICES:
+        for name in EVERYTHING:
             self.start_service(name, wait=False)
-        for name in SERVICES:
+        for name in EVERYTHING:
             self.wait_ready(name)
 
     def start(self) -> None:
@@ -159,7 +159,7 @@ class Stack:
         return credential
 
     def stop(self) -> None:
-        for name in [*SERVICES, "redis", "kafka", "s3"]:
+        for name in [*EVERYTHING, "redis", "kafka", "s3"]:
             if name in self.procs:
                 self.procs[name].stop()
         state = self.config.base_dir / "stack.json"
@@ -176,6 +176,6 @@ class Stack:
             "redis": self.config.effective_redis_url,
             "database": self.config.database_url or f"sqlite:///{self.config.base_dir}/<service>.db",
             "processes": {n: {"pid": p.pid, "log": str(p.log_path)} for n, p in self.procs.items()},
-            "services": {n: self.config.url(n) for n in SERVICES},
+            "services": {n: self.config.url(n) for n in EVERYTHING},
         }
         (self.config.base_dir / "stack.json").write_text(json.dumps(state, indent=2))

@@ -1,0 +1,5 @@
+import sys
+
+from uise_portal.app import main
+
+sys.exit(main())
