@@ -136,20 +136,30 @@ def ncalayer():
         standin.stop()
 
 
-@pytest.fixture(scope="session")
-def portal(stack, pinned_identity, ncalayer) -> str:
-    """A portal beside the stack's own, signing people in through the pinned identity replica
-    (NCA's test keys) and pointing pages at the NCALayer stand-in."""
+def _portal(stack, identity_url: str, ncalayer, name: str):
     port = free_port()
     env = {**stack.config.service_env("portal"), "UISE_PORTAL_HTTP_PORT": str(port),
-           "UISE_PORTAL_IDENTITY_URL": pinned_identity, "UISE_PORTAL_NCALAYER_URL": ncalayer.url}
-    proc = spawn("portal-tests", [sys.executable, "-m", "uise_portal"], stack.config.log_dir, env)
+           "UISE_PORTAL_IDENTITY_URL": identity_url, "UISE_PORTAL_NCALAYER_URL": ncalayer.url}
+    proc = spawn(name, [sys.executable, "-m", "uise_portal"], stack.config.log_dir, env)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(f"{url}/readyz"), "the portal", proc, timeout=60)
+        wait_until(lambda: http_ok(f"{url}/readyz"), name, proc, timeout=60)
         yield url
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def portal(stack, ncalayer) -> Iterator[str]:
+    """A portal beside the stack's own, its pages pointing at the NCALayer stand-in: for people
+    with keys of the project's test CA (the demo's heads and officers)."""
+    yield from _portal(stack, stack.config.url("identity"), ncalayer, "portal-tests")
+
+
+@pytest.fixture(scope="session")
+def nca_portal(stack, pinned_identity, ncalayer) -> Iterator[str]:
+    """The same, signing people in through the pinned identity replica: for NCA's test keys."""
+    yield from _portal(stack, pinned_identity, ncalayer, "portal-tests-nca")
 
 
 @pytest.fixture(scope="session")
@@ -176,3 +186,13 @@ def look(screenshots):
         page.goto(in_lang(was, lang))
 
     return check
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) with a Russian-speaking browser, and its page."""
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    context.close()

@@ -15,12 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from uise_portal import i18n, web
 from uise_portal.backend import Backend, ServiceError
-from uise_portal.pages import auth, home
+from uise_portal.pages import auth, home, ministry, officer, participant
 from uise_portal.session import COOKIE, MAX_AGE_SECONDS, Sealer
 from uise_portal.settings import PortalSettings
 
 log = logging.getLogger(__name__)
-ROUTERS = [auth.router, home.router]
+ROUTERS = [auth.router, home.router, participant.router, officer.router, ministry.router]
 
 
 def _wants_json(request: Request) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-MESSAGES: dict[str, dict[str, str]] = {
+FRAME: dict[str, dict[str, str]] = {
     # --- the frame ---------------------------------------------------------------------------
     "app.name": {"kk": "БЕАЖ — Білім берудің бірыңғай ақпараттық жүйесі",
                  "ru": "ЕИСО — Единая информационная система образования",
@@ -10,6 +10,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "app.short": {"kk": "БЕАЖ", "ru": "ЕИСО", "en": "UISE"},
     "lang.switch": {"kk": "Тіл", "ru": "Язык", "en": "Language"},
     "nav.home": {"kk": "Басты бет", "ru": "Главная", "en": "Home"},
+    "nav.forms": {"kk": "Нысандар", "ru": "Формы", "en": "Forms"},
+    "nav.submissions": {"kk": "Тапсырылымдар", "ru": "Представления", "en": "Submissions"},
+    "nav.board": {"kk": "Науқан тақтасы", "ru": "Ход кампании", "en": "Campaign board"},
+    "nav.inbox": {"kk": "Кіріс", "ru": "Входящие", "en": "Inbox"},
+    "nav.inforequests": {"kk": "Ақпарат сұраулары", "ru": "Запросы информации", "en": "Information requests"},
+    "nav.formlists": {"kk": "Нысандар тізбесі", "ru": "Перечень форм", "en": "List of forms"},
+    "nav.reports": {"kk": "Есептер", "ru": "Отчёты", "en": "Reports"},
+    "nav.analytics": {"kk": "Талдау", "ru": "Аналитика", "en": "Analytics"},
     "nav.skip": {"kk": "Мазмұнға өту", "ru": "Перейти к содержанию", "en": "Skip to content"},
     "nav.sign_out": {"kk": "Шығу", "ru": "Выйти", "en": "Sign out"},
     "nav.signed_in_as": {"kk": "Кіргенсіз: {subject}, {role}, {participant}",
@@ -62,3 +70,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "home.title": {"kk": "Басты бет", "ru": "Главная", "en": "Home"},
     "home.welcome": {"kk": "Қош келдіңіз", "ru": "Добро пожаловать", "en": "Welcome"},
 }
+
+
+def _merged() -> dict[str, dict[str, str]]:
+    from uise_portal.pages import ministry, officer, participant
+
+    out = dict(FRAME)
+    for texts in (participant.TEXTS, officer.TEXTS, ministry.TEXTS):
+        clash = set(out) & set(texts)
+        if clash:
+            raise ValueError(f"a text key is defined twice: {sorted(clash)}")
+        out.update(texts)
+    return out
+
+
+MESSAGES: dict[str, dict[str, str]] = _merged()
