@@ -317,8 +317,12 @@ def test_signature_reads_the_trust_dir_mounted_read_only(services):
 
 
 def test_every_uise_variable_is_a_settings_field(services):
-    """In the containers of our image; the third-party images' jobs read theirs in scripts."""
-    known = settings_env_names()
+    """In the containers of our image; the third-party images' jobs read theirs in scripts. The
+    portal reads its own settings (UISE_PORTAL_*)."""
+    from uise_portal.settings import PortalSettings
+
+    portal = {f"UISE_PORTAL_{name}".upper() for name in PortalSettings.model_fields}
+    known = settings_env_names() | portal
     unknown = {
         (name, key)
         for name, svc in services.items()
@@ -524,3 +528,28 @@ def test_dockerfile_installs_and_exposes_every_service():
             f"the dependency layer does not copy services/{name}/pyproject.toml"
         )
         assert port in exposed, f"the image does not EXPOSE {name}'s port {port}"
+
+
+def test_the_portal_reaches_every_service_it_calls_and_keeps_its_session_key_secret(services, monkeypatch):
+    """The portal (docs/portal.md): published, healthy on its port, each service URL a compose
+    service, and the cookie-sealing secret from the environment."""
+    from uise_portal.settings import SERVICES as CALLED
+    from uise_portal.settings import PortalSettings
+
+    svc = services["portal"]
+    assert module_of(svc) == "uise_portal" and build_of(svc) is not None
+    env = {k: interpolate(v) for k, v in environment(svc).items()}
+    for var in list(os.environ):
+        if var.startswith("UISE_"):
+            monkeypatch.delenv(var, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = PortalSettings()
+    assert s.http_host == "0.0.0.0" and container_ports(svc) == [s.http_port]
+    assert re.findall(r"127\.0\.0\.1:(\d+)/healthz", healthcheck_text(svc)) == [str(s.http_port)]
+    for name in CALLED:
+        url = s.url(name)
+        assert host_of(url) == name and host_of(url) in services, url
+        assert url.endswith(f":{SERVICE_PORTS[name]}"), url
+    assert "${UISE_PORTAL_SESSION_KEY:?" in environment(svc)["UISE_PORTAL_SESSION_KEY"]
+    assert "UISE_PORTAL_SESSION_KEY=" in (ROOT / ".env.example").read_text()

@@ -3,10 +3,13 @@ key that seals the session cookie."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import secrets
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("identity", "registry", "intake", "validation", "routing", "deadline", "reporting")
@@ -28,9 +31,9 @@ class PortalSettings(BaseSettings):
     reporting_url: str = "http://127.0.0.1:8007"
     # NCALayer, the desktop signing app, on the person's own machine (the browser connects to it).
     ncalayer_url: str = "wss://127.0.0.1:13579"
-    # The key sealing the session cookie (Fernet, base64); replicas share it. Unset: generated in
-    # <data_dir>/portal-session.key on first start.
-    session_key: str | None = None
+    # The secret sealing the session cookie (any random string of 32+ characters; the Fernet key is
+    # derived from it); replicas share it. Unset: generated in <data_dir>/portal-session.key.
+    session_key: str | None = Field(default=None, min_length=32)
     # Set behind HTTPS (production): the cookie is then sent over HTTPS only.
     cookie_secure: bool = False
     request_timeout_seconds: float = 60.0
@@ -40,7 +43,7 @@ class PortalSettings(BaseSettings):
 
     def sealing_key(self) -> bytes:
         if self.session_key:
-            return self.session_key.encode()
+            return base64.urlsafe_b64encode(hashlib.sha256(self.session_key.encode()).digest())
         path = self.data_dir / "portal-session.key"
         if not path.exists():
             from cryptography.fernet import Fernet
