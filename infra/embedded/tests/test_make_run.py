@@ -49,18 +49,20 @@ def test_up_runs_the_demo_status_then_stop_leaves_nothing(tmp_path):
         assert "school 1, JSON" in out and "→ accepted" in out.split("school 1, JSON")[1].splitlines()[0]
         assert "VALIDATION_FAILED" in out and "NOT_FIRST_HEAD" in out
         assert "district 210340000013 so far: 2 schools, pupils_total 1321" in out
+        assert "the portal: http://127.0.0.1:" in out
 
         for _ in range(5):  # a loaded machine may answer one health check late
             status = subprocess.run([*CLI, "--base-dir", str(tmp_path), "status"], capture_output=True,
                                     text=True, timeout=60)
-            if sum(line.endswith(" ready") for line in status.stdout.splitlines()) == 7:
+            if sum(line.endswith(" ready") for line in status.stdout.splitlines()) == 9:
                 break
             time.sleep(2)
         assert status.returncode == 0
-        assert sum(line.endswith(" ready") for line in status.stdout.splitlines()) == 8, status.stdout
+        # the eight services and the portal
+        assert sum(line.endswith(" ready") for line in status.stdout.splitlines()) == 9, status.stdout
         state = json.loads((tmp_path / "stack.json").read_text())
         pids = [p["pid"] for p in state["processes"].values()]
-        assert len(pids) == 11  # s3, kafka, redis and the eight services
+        assert len(pids) == 12  # s3, kafka, redis, the eight services and the portal
 
         stop = subprocess.run([*CLI, "--base-dir", str(tmp_path), "stop"], capture_output=True, text=True, timeout=90)
         assert stop.returncode == 0 and "stopped" in stop.stdout
