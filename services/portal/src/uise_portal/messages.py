@@ -69,6 +69,23 @@ FRAME: dict[str, dict[str, str]] = {
     # --- home --------------------------------------------------------------------------------
     "home.title": {"kk": "Басты бет", "ru": "Главная", "en": "Home"},
     "home.welcome": {"kk": "Қош келдіңіз", "ru": "Добро пожаловать", "en": "Welcome"},
+    "home.forms": {"kk": "Биылғы нысандар, мерзімдері мен үлгілері",
+                   "ru": "Формы этого года, сроки и шаблоны", "en": "This year's forms, deadlines and templates"},
+    "home.submissions": {"kk": "Жіберілгендер, түбіртектер және олардың тарихы",
+                         "ru": "Отправленное, квитанции и история", "en": "What was sent, receipts and history"},
+    "home.board": {"kk": "Кім тапсырды, кім кешікті, кім тапсырмады",
+                   "ru": "Кто сдал, кто опоздал, кто не сдал", "en": "Who delivered, who is late, who is missing"},
+    "home.inbox": {"kk": "Бағыныстылардың тапсырылымдарын қабылдау немесе қайтару",
+                   "ru": "Принять или вернуть представления подчинённых",
+                   "en": "Accept or return your subordinates' submissions"},
+    "home.inforequests": {"kk": "Берілген және жауап алынған сұраулар", "ru": "Выданные запросы и ответы на них",
+                          "en": "Requests issued and their answers"},
+    "home.formlists": {"kk": "Бекітілген нысандар тізбесі", "ru": "Утверждённый перечень форм",
+                       "en": "The approved list of forms"},
+    "home.reports": {"kk": "Қорытынды есептер және олардың нұсқалары", "ru": "Итоговые отчёты и их версии",
+                     "en": "Final reports and their versions"},
+    "home.analytics": {"kk": "Республикадан мектепке дейінгі көрсеткіштер",
+                       "ru": "Показатели от республики до школы", "en": "Indicators from the nation down to a school"},
 }
 
 
