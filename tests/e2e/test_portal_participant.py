@@ -79,7 +79,7 @@ def download(page, selector: str) -> bytes:
 
 
 def test_a_director_explains_a_query_signs_with_ncalayer_and_sees_the_submission_accepted(
-        nca_portal, ncalayer, nca_school, ca, page, look, tmp_path):
+        nca_portal, ncalayer, nca_school, pinned_identity, intake, ca, page, look, tmp_path):
     ncalayer.sign_in_key = nca_key("legal_ceo_valid.p12")
     ncalayer.document_key = Signer(*ca.issue(iin=NCA_CEO, name="Тестовый руководитель", bin_=NCA_BIN))
     page.goto(f"{nca_portal}/sign-in")
@@ -160,9 +160,29 @@ def test_a_director_explains_a_query_signs_with_ncalayer_and_sees_the_submission
     assert download(page, "#document-link") == document
     look(page, "participant-submission")
 
+    # a correction sent by the school's information system without explanations is held as
+    # queried; the page asks for the explanation, and the correction then goes through
+    token = sign_in(nca_key("legal_ceo_valid.p12"), identity_url=pinned_identity).json()["access_token"]
+    sent = submit(intake, NCA_BIN, FORM, PERIOD, document, ncalayer.document_key, filename="osh-1.xlsx", token=token)
+    assert sent.status_code == 202, sent.text
+    second = sent.json()["submission_id"]
+    page.goto(f"{nca_portal}/submissions/{second}")
+    page.wait_for_selector("#status[data-status='queried']", timeout=120_000)
+    assert page.locator("#open-queries .query[data-rule='CLASS_SIZE']").count() == 1
+    look(page, "participant-submission-queried")
+    page.fill("#open-queries textarea[data-rule='CLASS_SIZE']", EXPLANATION)
+    page.click("#explain-button")
+    page.wait_for_selector("#explained-notice")
+    page.wait_for_selector("#status[data-status='accepted']", timeout=120_000)
+    until(page, "#timeline li[data-step='explained']")
+    assert page.locator("#versions tbody tr").count() == 2
+    assert page.get_attribute("#versions tbody tr[aria-current]", "data-submission") == second
+    page.goto(f"{nca_portal}/submissions/{sid}")
+    assert page.is_visible("#superseded")
+
     # the list of submissions, and the forms page now shows the state
     page.goto(f"{nca_portal}/submissions")
-    assert page.locator(f"#submissions tr[data-submission='{sid}'] .badge").get_attribute("data-status") == "accepted"
+    assert page.locator(f"#submissions tr[data-submission='{second}'] .badge").get_attribute("data-status") == "accepted"
     look(page, "participant-submissions")
     page.goto(f"{nca_portal}/forms?year={DEMO_YEAR}")
     assert page.get_attribute(f"{row} .status .badge", "data-status") == "accepted"

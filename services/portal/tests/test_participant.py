@@ -90,6 +90,9 @@ def test_queries_are_grouped_by_rule_for_one_explanation_each():
         {"step": "queried", "detail": {"queries": [finding("CLASS_SIZE")]}}]}
     assert [q.rule for q in open_queries(held)] == ["CLASS_SIZE"]  # the latest step's
     assert open_queries({**held, "status": "accepted"}) == []
+    # explained: validation is judging the explanations, nothing is open any more (the status stays
+    # `queried` until it has)
+    assert open_queries({**held, "timeline": held["timeline"] + [{"step": "explained", "detail": {}}]}) == []
 
 
 def test_explanations_are_a_json_object_of_texts_within_intakes_limits():

@@ -214,11 +214,12 @@ def explanations_from(text: str | None) -> dict[str, str] | None:
 
 def open_queries(submission: dict) -> list[Query]:
     """A queried submission's queries still waiting for an explanation: those of its latest
-    `queried` step (validation lists only the open ones there)."""
+    `queried` step (validation lists only the open ones there), unless explanations came after
+    it (validation is judging them: the status stays `queried` until it has)."""
     if submission.get("status") != "queried":
         return []
-    steps = [s for s in submission.get("timeline") or [] if s.get("step") == "queried"]
-    if not steps:
+    steps = [s for s in submission.get("timeline") or [] if s.get("step") in ("queried", "explained")]
+    if not steps or steps[-1].get("step") != "queried":
         return []
     return queries_of(list((steps[-1].get("detail") or {}).get("queries") or []))
 
