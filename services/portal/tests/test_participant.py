@@ -5,10 +5,16 @@ the catalog. The pages themselves run in a browser in tests/e2e/test_portal_part
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import time
 from datetime import date
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from uise_portal.app import create_app
 from uise_portal.messages import MESSAGES
 from uise_portal.pages import participant
 from uise_portal.pages.participant_model import (
@@ -21,6 +27,8 @@ from uise_portal.pages.participant_model import (
     periods_of,
     queries_of,
 )
+from uise_portal.session import PortalSession
+from uise_portal.settings import PortalSettings
 
 TEMPLATES = Path(participant.__file__).parents[1] / "templates" / "participant"
 
@@ -122,3 +130,42 @@ def test_every_text_the_participant_pages_name_is_in_the_catalog():
     assert all(k.startswith("p.") for k in participant.TEXTS)
     assert participant.reason_key("NOT_FIRST_HEAD") == "p.reason.NOT_FIRST_HEAD"
     assert participant.reason_key("SOMETHING_NEW") == "p.reason.other"
+
+
+# --- the pages' own refusals, and services out of reach: never a 500 ----------------------------------
+
+def signed_in_client(tmp_path) -> TestClient:
+    """A signed-in head of a school, with every service out of reach."""
+    nowhere = {f"{s}_url": "http://127.0.0.1:9" for s in ("identity", "registry", "intake", "validation",
+                                                          "routing", "deadline", "reporting")}
+    app = create_app(PortalSettings(data_dir=tmp_path, **nowhere))
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": time.time() + 600}).encode()).decode().rstrip("=")
+    session = PortalSession(access_token=f"e30.{claims}.sig", refresh_token="r", participant_id="220440000019",
+                            role="head", subject="iin:800101300016", level="organization")
+    client = TestClient(app)
+    client.cookies.set("uise_session", app.state.sealer.seal(session))
+    return client
+
+
+def test_a_bad_period_or_id_is_the_pages_own_refusal_in_the_pages_language(tmp_path):
+    client = signed_in_client(tmp_path)
+    resp = client.get("/forms/SCH-1/2026-13/submit?lang=ru")
+    assert resp.status_code == 422 and "«2026-13» — не период" in resp.text and "PERIOD_INVALID" in resp.text
+    resp = client.get("/submissions/a$b?lang=kk")
+    assert resp.status_code == 404 and "Мұндай бет жоқ." in resp.text
+    resp = client.post("/forms/SCH-1/2026/submit?lang=en", headers={"Accept": "application/json"},
+                       files={"document": ("r.json", b"{}")}, data={"signature": "not base64!",
+                                                                    "idempotency_key": "abcdef0123456789"})
+    assert (resp.status_code, resp.json()["code"]) == (422, "SIGNATURE_NOT_CMS")
+    assert resp.json()["message"] == "The signature from NCALayer cannot be read; sign again."
+
+
+def test_services_out_of_reach_are_a_clear_503_not_a_500(tmp_path):
+    client = signed_in_client(tmp_path)
+    for path in ("/forms", "/submissions", "/submissions/x1", "/forms/SCH-1/2026/submit",
+                 "/forms/SCH-1/2026/template.xlsx", "/submissions/x1/files/document"):
+        resp = client.get(f"{path}?lang=ru")
+        assert resp.status_code == 503 and "сейчас недоступен" in resp.text, path
+    resp = client.post("/forms/SCH-1/2026/check", headers={"Accept": "application/json"},
+                       files={"document": ("r.json", b'{"pupils_total": 1}')})
+    assert (resp.status_code, resp.json()["code"]) == (503, "SERVICE_UNREACHABLE")

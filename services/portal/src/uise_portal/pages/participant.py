@@ -56,30 +56,29 @@ def _clock() -> Clock:
     return Clock.from_settings(_ClockSettings())
 
 
-def refused(request: Request, status: int, key: str, **values: Any) -> JSONResponse:
+def refused(request: Request, status: int, code: str, key: str) -> JSONResponse:
     """The portal's own refusal of a page's request (JSON: the page's script shows it)."""
-    return JSONResponse({"code": key, "message": web.translator(request)(key, **values)}, status_code=status)
+    return JSONResponse({"code": code, "message": web.translator(request)(key)}, status_code=status)
 
 
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", re.ASCII)
 SUBMISSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
 
 
-def _own(key: str, status: int, **values: Any) -> ServiceError:
+def _own(status: int, code: str, key: str, **values: Any) -> ServiceError:
     """A refusal of the portal's own, worded like a service's (shown by app.py's error page)."""
-    return ServiceError(status, key.upper().replace(".", "_"),
-                        {lang: TEXTS[key][lang].format(**values) for lang in ("kk", "ru", "en")})
+    return ServiceError(status, code, {lang: TEXTS[key][lang].format(**values) for lang in ("kk", "ru", "en")})
 
 
 def checked_code(code: str) -> str:
     if not CODE.fullmatch(code):
-        raise _own("p.error.bad_id", 404)
+        raise _own(404, "NOT_FOUND", "p.error.bad_id")
     return code
 
 
 def checked_id(submission_id: str) -> str:
     if not SUBMISSION_ID.fullmatch(submission_id):
-        raise _own("p.error.bad_id", 404)
+        raise _own(404, "NOT_FOUND", "p.error.bad_id")
     return submission_id
 
 
@@ -93,7 +92,7 @@ def checked_period(period: str) -> str:
     try:
         return parse_period(period).text
     except PeriodInvalid:
-        raise _own("p.error.period", 422, period=period[:16]) from None
+        raise _own(422, "PERIOD_INVALID", "p.error.period", period=period[:16]) from None
 
 
 async def _participant(request: Request, session: PortalSession) -> dict:
@@ -192,9 +191,9 @@ async def check(request: Request, session: SignedIn, code: str, period: str,
     code, period = checked_code(code), checked_period(period)
     data = await _read(document, MAX_DOCUMENT_BYTES)
     if data is None:
-        return refused(request, 413, "p.error.too_large")
+        return refused(request, 413, "DOCUMENT_TOO_LARGE", "p.error.too_large")
     if not data:
-        return refused(request, 422, "p.error.empty")
+        return refused(request, 422, "EMPTY_UPLOAD", "p.error.empty")
     dry = await web.call(request, session, "validation", "POST", "/v1/dry-run",
                          data={"form_code": code, "period": period},
                          files={"document": (_filename(document), data, document.content_type or "application/octet-stream")})
@@ -218,16 +217,16 @@ async def submit(request: Request, session: SignedIn, code: str, period: str,
     code, period = checked_code(code), checked_period(period)
     data = await _read(document, MAX_DOCUMENT_BYTES)
     if data is None:
-        return refused(request, 413, "p.error.too_large")
+        return refused(request, 413, "DOCUMENT_TOO_LARGE", "p.error.too_large")
     try:  # NCALayer answers base64; intake takes the DER itself
         der = base64.b64decode("".join(signature.split()), validate=True)
     except (binascii.Error, ValueError):
         der = b""
     if not der:
-        return refused(request, 422, "p.error.signature")
+        return refused(request, 422, "SIGNATURE_NOT_CMS", "p.error.signature")
     explained = model.explanations_from(explanations)
     if explained is None:
-        return refused(request, 422, "p.error.explanations")
+        return refused(request, 422, "EXPLANATIONS_INVALID", "p.error.explanations")
     receipt = await web.call(
         request, session, "intake", "POST", "/v1/submissions",
         data={"form_code": code, "period": period, **({"explanations": json.dumps(explained)} if explained else {})},
@@ -303,7 +302,7 @@ async def part(request: Request, session: SignedIn, submission_id: str, part: st
     (which records the read)."""
     submission_id = checked_id(submission_id)
     if part not in ("document", "signature", "scan"):
-        raise _own("p.error.bad_id", 404)
+        raise _own(404, "NOT_FOUND", "p.error.bad_id")
     resp = await web.backend(request).stream("intake", "GET", f"/v1/submissions/{submission_id}/{part}",
                                              session.access_token)
     headers = {k: v for k, v in resp.headers.items() if k.lower() in ("content-disposition", "x-content-sha256")}
@@ -319,7 +318,7 @@ async def explain(request: Request, session: SignedIn, submission_id: str):
     explained = {str(k)[len("explanation:"):]: str(v).strip() for k, v in form.items()
                  if str(k).startswith("explanation:") and isinstance(v, str) and v.strip()}
     if not explained or model.explanations_from(json.dumps(explained)) is None:
-        raise _own("p.error.explanations", 422)
+        raise _own(422, "EXPLANATIONS_INVALID", "p.error.explanations")
     await web.call(request, session, "intake", "POST", f"/v1/submissions/{submission_id}/explanations",
                    json={"explanations": explained})
     return RedirectResponse(f"/submissions/{submission_id}?explained=1", status_code=303)

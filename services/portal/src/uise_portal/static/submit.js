@@ -73,9 +73,14 @@
       };
       xhr.onload = function () {
         progress.value = progress.max;
-        var body = {};
-        try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
-        resolve({status: xhr.status, body: body});
+        var body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+        // the session ended meanwhile: a service's 401 is answered with the sign-in page
+        if ((body && body.code === "SIGN_IN_REQUIRED") || (!body && /\/sign-in/.test(xhr.responseURL || ""))) {
+          window.location.assign("/sign-in?reason=expired");
+          return;
+        }
+        resolve({status: xhr.status, body: body || {}});
       };
       xhr.onerror = function () { reject({code: "NETWORK", message: d.msgNetwork}); };
       xhr.send(form);
