@@ -164,7 +164,7 @@ def nca_portal(stack, pinned_identity, ncalayer) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def look(screenshots):
-    """`look(page, name)`: the page as it stands, in Kazakh, Russian and English: no untranslated
+    """`look(page, name[, wait_for])`: the page as it stands, in Kazakh, Russian and English: no untranslated
     string (the portal renders one as ⟦key⟧) and a full-page screenshot of each, then back to the
     language the page was in."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -174,16 +174,22 @@ def look(screenshots):
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "lang"] + [("lang", lang)]
         return urlunsplit(parts._replace(query=urlencode(query)))
 
-    def check(page, name: str) -> None:
+    def check(page, name: str, wait_for: str | None = None) -> None:
+        """`wait_for`: a selector the page shows once its script has done its work (e.g. the
+        findings a page fetches after loading)."""
         was = page.url
         lang = page.evaluate("document.documentElement.lang")
         for code in ("kk", "ru", "en"):
             page.goto(in_lang(was, code))
+            if wait_for:
+                page.wait_for_selector(wait_for)
             assert page.evaluate("document.documentElement.lang") == code
             html = page.content()
             assert "⟦" not in html, f"{name} [{code}] shows an untranslated string: " + html[html.index("⟦"):][:80]
             page.screenshot(path=str(screenshots / f"{name}-{code}.png"), full_page=True)
         page.goto(in_lang(was, lang))
+        if wait_for:
+            page.wait_for_selector(wait_for)
 
     return check
 

@@ -247,6 +247,31 @@ def test_documents_are_read_through_the_api_and_every_read_is_recorded(env):
         404, "SUBMISSION_UNKNOWN")
 
 
+def test_the_receipt_can_be_fetched_again_by_whoever_reads_the_submission(env):
+    client, tokens, rt, signer = env
+    receipt = post(client, tokens[SCHOOL]).json()
+    sid = receipt["submission_id"]
+    for who in (SCHOOL, DISTRICT):
+        again = client.get(f"/v1/submissions/{sid}/receipt", headers=auth(tokens[who]))
+        assert again.status_code == 200 and again.json() == receipt
+    assert verify_receipt(again.json(), signer.public_pem())
+    assert "receipt" not in client.get(f"/v1/submissions/{sid}", headers=auth(tokens[SCHOOL])).json()
+    assert code(client.get(f"/v1/submissions/{sid}/receipt", headers=auth(tokens[SIBLING]))) == (
+        404, "SUBMISSION_UNKNOWN")
+    # a submission recorded before receipts were kept: the Idempotency-Key's answer, else a clear 404
+    keyed = post(client, tokens[SCHOOL], document=b'{"pupils": 2}', headers={"Idempotency-Key": "k-old"}).json()
+    with Session(rt.engine) as s:
+        from uise_intake.adapters import Submission
+
+        for old in (sid, keyed["submission_id"]):
+            row = s.get(Submission, old)
+            row.receipt = None
+            s.add(row)
+        s.commit()
+    assert client.get(f"/v1/submissions/{keyed['submission_id']}/receipt", headers=auth(tokens[SCHOOL])).json() == keyed
+    assert code(client.get(f"/v1/submissions/{sid}/receipt", headers=auth(tokens[SCHOOL]))) == (404, "RECEIPT_UNKNOWN")
+
+
 # --- idempotency ------------------------------------------------------------------------------
 
 
@@ -500,9 +525,9 @@ def test_version_2_migrates_a_version_1_database(tmp_path):
         conn.exec_driver_sql("CREATE TABLE uise_schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                              "applied_at DATETIME NOT NULL)")
         conn.exec_driver_sql("INSERT INTO uise_schema_migration VALUES (1, 'v1', '2026-01-01 00:00:00')")
-    assert migrate(engine, MIGRATIONS) == [2, 3, 4, 5]
+    assert migrate(engine, MIGRATIONS) == [2, 3, 4, 5, 6]
     insp = inspect(engine)
-    assert "addressed_to" in {c["name"] for c in insp.get_columns("intake_submission")}
+    assert {"addressed_to", "receipt"} <= {c["name"] for c in insp.get_columns("intake_submission")}
     assert "level" in {c["name"] for c in insp.get_columns("intake_participant")}
     assert "levels" in {c["name"] for c in insp.get_columns("intake_form")}
     assert {"channel", "registered_by"} <= {c["name"] for c in insp.get_columns("intake_submission")}

@@ -60,6 +60,9 @@ class Submission(SQLModel, table=True):
     channel: str = "electronic"  # v2: or "paper" (registered by the recipient, clause 8)
     registered_by: str | None = None  # v2: paper only, "<recipient id>/<user>"
     addressed_to: str | None = None  # v4: the recipient the submitter named, when it named one
+    # v6: the signed receipt as it was answered (JSON), so that the submitter can fetch it again
+    # (the portal's submission page); an upload's answer is otherwise its only copy
+    receipt: str | None = None
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -97,6 +100,11 @@ class DocumentRead(SQLModel, table=True):
     reader: str  # the caller's label: subject@participant/role
     reader_participant_id: str | None = None
     at: datetime = Field(default_factory=utcnow)
+
+
+def _v6_receipts(conn) -> None:
+    """Issue 12: the portal offers a submission's receipt for download after the upload page is gone."""
+    add_columns("intake_submission", {"receipt": "TEXT"})(conn)
 
 
 def _v5_inforequests(conn) -> None:
@@ -150,4 +158,5 @@ MIGRATIONS = [
     Migration(4, "levels of participants and forms (departments submit up); the addressed recipient",
               _v4_levels_and_address),
     Migration(5, "information requests: a request's form applies to its members", _v5_inforequests),
+    Migration(6, "each submission keeps its signed receipt", _v6_receipts),
 ]

@@ -288,6 +288,24 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
             raise refuse("SUBMISSION_UNKNOWN", submission_id=submission_id)
         return found
 
+    # before /{part}: "receipt" is not a stored document
+    @api.get("/submissions/{submission_id}/receipt", responses=errors(*AUTH_CODES, "SUBMISSION_UNKNOWN",
+                                                                       "RECEIPT_UNKNOWN"))
+    async def get_receipt(submission_id: SubmissionId, who: Annotated[Principal, Depends(READ)]) -> dict:
+        """The signed receipt the upload was answered with, again (verify it offline with
+        `uise-receipt` and GET /v1/receipts/public-key)."""
+
+        def work(s: Session):
+            sub = commands.readable(s, who, submission_id, ancestors)
+            return None if sub is None else (commands.receipt_of(s, sub) or {})
+
+        found = await rt.read(work)
+        if found is None:
+            raise refuse("SUBMISSION_UNKNOWN", submission_id=submission_id)
+        if not found:
+            raise refuse("RECEIPT_UNKNOWN", submission_id=submission_id)
+        return found
+
     @api.get("/submissions/{submission_id}/{part}", responses=errors(*AUTH_CODES, "SUBMISSION_UNKNOWN"))
     async def get_part(submission_id: SubmissionId, part: Literal["document", "signature", "scan"],
                        who: Annotated[Principal, Depends(READ)],

@@ -152,7 +152,8 @@ def record(s: Session, d: Delivery, submission_id: str, doc: StoredObject, proof
         recipient_id=participant.parent_id, form_code=d.form_code, period=d.period.text,
         document_key=doc.key, document_sha256=doc.sha256, signature_key=proof.key,
         signature_sha256=proof.sha256, media_type=d.media_type, delivered_at=d.delivered_at,
-        supersedes=previous, channel=d.channel, registered_by=d.registered_by, addressed_to=d.addressed_to))
+        supersedes=previous, channel=d.channel, registered_by=d.registered_by, addressed_to=d.addressed_to,
+        receipt=json.dumps(receipt, ensure_ascii=False)))
     detail: dict = {"sha256": doc.sha256}
     if d.paper:
         detail |= {"channel": "paper", "delivered_on": d.delivered_on.isoformat()}
@@ -229,12 +230,21 @@ def submission_view(s: Session, who: Principal, submission_id: str, ancestors: A
     ids = [c["submission_id"] for c in chain]
     at = ids.index(sub.submission_id)
     return {
-        **sub.model_dump(mode="json"),
+        **sub.model_dump(mode="json", exclude={"receipt"}),
         **summary(sub, ids[at + 1] if at + 1 < len(ids) else None),
         "chain": chain,
         "timeline": [{"step": t.step, "service": t.service, "at": almaty(t.at), "detail": json.loads(t.detail)}
                      for t in steps],
     }
+
+
+def receipt_of(s: Session, sub: Submission) -> dict | None:
+    """The signed receipt the upload was answered with."""
+    if sub.receipt:
+        return json.loads(sub.receipt)
+    # recorded before receipts were kept: the answer kept for its Idempotency-Key, if it had one
+    first = s.exec(select(IdempotencyRecord).where(IdempotencyRecord.submission_id == sub.submission_id)).first()
+    return json.loads(first.response) if first is not None else None
 
 
 def subtree(s: Session, root: str, limit: int = 50_000) -> list[str]:

@@ -154,6 +154,10 @@ REASONS: dict[str, Reason] = {
         "бұл жіберілімнің ашық сұрақтары арасында {rules} ережелері жоқ"),
     "SUBMISSION_UNKNOWN": Reason(
         404, "no submission {submission_id}", "нет отправки {submission_id}", "{submission_id} жіберілімі жоқ"),
+    "RECEIPT_UNKNOWN": Reason(
+        404, "submission {submission_id} was recorded before intake kept receipts: its receipt was the answer to its upload",
+        "отправка {submission_id} записана до того, как приём стал хранить квитанции: квитанция была ответом на её загрузку",
+        "{submission_id} жіберілімі қабылдау түбіртектерді сақтамай тұрғанда жазылған: түбіртек оны жүктегендегі жауап болды"),
     # --- capacity and dependencies ----------------------------------------------------------
     "OVERLOADED": Reason(
         429, "intake is at capacity; retry after {seconds} s", "приём перегружен; повторите через {seconds} с",

@@ -39,6 +39,13 @@ class ServiceError(Exception):
         return cls(resp.status_code, f"HTTP_{resp.status_code}", {})
 
 
+def unreachable(service: str, exc: Exception) -> ServiceError:
+    return ServiceError(503, "SERVICE_UNREACHABLE", {
+        "en": f"the {service} service cannot be reached now ({type(exc).__name__}); try again shortly",
+        "ru": f"сервис {service} сейчас недоступен; повторите попытку чуть позже",
+        "kk": f"{service} қызметі қазір қолжетімсіз; сәлден соң қайталап көріңіз"})
+
+
 class Backend:
     def __init__(self, settings: PortalSettings, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
@@ -52,11 +59,28 @@ class Backend:
         try:
             resp = await self.client.request(method, f"{self.settings.url(service)}{path}", headers=headers, **kw)
         except httpx.HTTPError as exc:
-            raise ServiceError(503, "SERVICE_UNREACHABLE", {
-                "en": f"the {service} service cannot be reached now ({type(exc).__name__}); try again shortly",
-                "ru": f"сервис {service} сейчас недоступен; повторите попытку чуть позже",
-                "kk": f"{service} қызметі қазір қолжетімсіз; сәлден соң қайталап көріңіз"}) from exc
+            raise unreachable(service, exc) from exc
         if resp.status_code >= 400:
+            raise ServiceError.of(resp)
+        return resp
+
+    async def stream(self, service: str, method: str, path: str, token: str | None = None,
+                     **kw: Any) -> httpx.Response:
+        """An answer whose body is not read yet (a file passed on to the browser as it arrives);
+        the caller closes it. A refusal is read and raised as ServiceError, as `request` does."""
+        headers = dict(kw.pop("headers", {}) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = self.client.build_request(method, f"{self.settings.url(service)}{path}", headers=headers, **kw)
+        try:
+            resp = await self.client.send(req, stream=True)
+        except httpx.HTTPError as exc:
+            raise unreachable(service, exc) from exc
+        if resp.status_code >= 400:
+            try:
+                await resp.aread()
+            finally:
+                await resp.aclose()
             raise ServiceError.of(resp)
         return resp
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from uise_portal.messages import MESSAGES
-
 LANGS = ("kk", "ru", "en")
 DEFAULT_LANG = "kk"  # the state language; the switch is on every page
 LANG_COOKIE = "uise_lang"
@@ -34,6 +32,10 @@ class Translator:
         self.lang = lang if lang in LANGS else DEFAULT_LANG
 
     def __call__(self, key: str, **values: object) -> str:
+        # imported here, not above: the catalog gathers the page modules' texts, and those modules
+        # import web, which imports this module
+        from uise_portal.messages import MESSAGES
+
         text = MESSAGES.get(key, {}).get(self.lang)
         if not text:
             log.warning("untranslated", extra={"key": key, "lang": self.lang})
