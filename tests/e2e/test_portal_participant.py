@@ -25,8 +25,9 @@ import pytest
 
 from uise_common.docsign import verify_receipt
 from uise_registry.catalog import example_values
-from uise_registry.demo import DEMO_FORM, SCHOOLS
-from uise_stack.client import Signer, sign_in, submit, wait_final
+from uise_registry.demo import DEMO_FORM, REGION, SCHOOLS
+from uise_registry.identifiers import make_valid
+from uise_stack.client import Signer, bearer, data_office_token, sign_in, submit, wait_final
 from uise_stack.demo import DEMO_YEAR, figures, head_signer
 from uise_stack.ncalayer import NCA_BIN, NCA_CEO, nca_key
 
@@ -203,10 +204,33 @@ def nca_submission(stack, ca, intake, pinned_identity, nca_school) -> str:
     return sent.json()["submission_id"]
 
 
+OTHER_DISTRICT, OTHER_SCHOOL = make_valid("21034000009"), make_valid("22044000099")
+OTHER_DISTRICT_HEAD, OTHER_HEAD = make_valid("85010130008"), make_valid("85010130009")
+
+
+@pytest.fixture(scope="module")
+def school_of_another_district(stack) -> str:
+    """A district beside the demo's, in the same region, and a school of it with its head."""
+    office = bearer(data_office_token())
+    for pid, level, kind, parent, head in ((OTHER_DISTRICT, "district", "district", REGION, OTHER_DISTRICT_HEAD),
+                                           (OTHER_SCHOOL, "organization", "school", OTHER_DISTRICT, OTHER_HEAD)):
+        resp = httpx.put(f"{stack.config.url('registry')}/v1/participants/{pid}", headers=office, timeout=30,
+                         json={"bin": pid, "level": level, "kind": kind, "parent_id": parent,
+                               "name_kk": f"{pid} ұйымы", "name_ru": f"Организация {pid}", "head_iin": head,
+                               "head_name": f"Руководитель {pid}", "head_from": "2024-01-01"})
+        assert resp.status_code == 200, resp.text
+    return OTHER_SCHOOL
+
+
+@pytest.mark.parametrize("who", ["a school of the same district", "a school of another district"])
 def test_another_school_sees_the_services_refusal_and_nothing_of_the_submission(portal, ncalayer, ca, page, look,
-                                                                                nca_submission):
-    other = list(SCHOOLS)[1]  # a demo school: not NCA's test school, nor above it
-    ncalayer.sign_in_key = head_signer(ca, other)
+                                                                                nca_submission, who, request):
+    if who == "a school of the same district":
+        other = list(SCHOOLS)[1]  # a demo school: not NCA's test school, nor above it
+        ncalayer.sign_in_key = head_signer(ca, other)
+    else:
+        other = request.getfixturevalue("school_of_another_district")
+        ncalayer.sign_in_key = Signer(*ca.issue(iin=OTHER_HEAD, name="Head of the other school", bin_=other))
     page.goto(f"{portal}/sign-in")
     page.click("#sign-in-button")
     page.wait_for_url(f"{portal}/")
@@ -218,7 +242,8 @@ def test_another_school_sees_the_services_refusal_and_nothing_of_the_submission(
     assert page.inner_text("#error-message") == f"нет отправки {nca_submission}"
     assert page.locator("#receipt, #timeline, #history, #submission-id").count() == 0
     assert NCA_BIN not in page.content()
-    look(page, "participant-refused")
+    if who == "a school of the same district":
+        look(page, "participant-refused")
     page.goto(f"{portal}/submissions/{nca_submission}?lang=kk")
     assert page.inner_text("#error-message") == f"{nca_submission} жіберілімі жоқ"
     for part in ("receipt.json", "files/document", "files/signature"):
