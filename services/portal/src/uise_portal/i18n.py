@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from uise_portal.messages import MESSAGES
-
 LANGS = ("kk", "ru", "en")
 DEFAULT_LANG = "kk"  # the state language; the switch is on every page
 LANG_COOKIE = "uise_lang"
@@ -34,6 +32,9 @@ class Translator:
         self.lang = lang if lang in LANGS else DEFAULT_LANG
 
     def __call__(self, key: str, **values: object) -> str:
+        # imported here: the messages gather the pages' texts, and the pages import this module
+        from uise_portal.messages import MESSAGES
+
         text = MESSAGES.get(key, {}).get(self.lang)
         if not text:
             log.warning("untranslated", extra={"key": key, "lang": self.lang})
