@@ -183,7 +183,7 @@ def test_a_district_officer_sees_late_and_missing_returns_a_submission_and_the_h
         assert base64.b64decode(signed["data"]) == c.document(DISTRICT, "json", meta["version"])
         look(head, "officer-consolidation-submitted")
     finally:
-        ncalayer.document_time = None
+        ncalayer.document_time = ncalayer.document_key = None  # the stand-in is the session's
         head.context.close()
     region = httpx.get(f"{c.url('routing')}/v1/inboxes/{REGION}", headers=bearer(data_office_token()),
                        params={"form_code": FORM, "period": PERIOD}, timeout=30).json()
