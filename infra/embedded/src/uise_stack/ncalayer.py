@@ -16,7 +16,9 @@ import asyncio
 import base64
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import websockets
 
@@ -52,6 +54,10 @@ class StandIn:
     port: int = field(default_factory=free_port)
     requests: list[dict] = field(default_factory=list)
     refuse_next: str | None = None  # answer the next sign with this refusal (e.g. a cancelled dialog)
+    # The signingTime written into a document's signature: the person's PC clock. A rehearsal on a
+    # moved business clock sets it to that clock (the signature service refuses a signingTime
+    # weeks before the delivery); None: the real time.
+    document_time: Callable[[], datetime] | None = None
 
     @property
     def url(self) -> str:
@@ -82,7 +88,8 @@ class StandIn:
         signer = (self.sign_in_key or self.document_key) if attached else (self.document_key or self.sign_in_key)
         if signer is None:
             raise RuntimeError("the NCALayer stand-in was given no key")
-        cms = sign(base64.b64decode(data_b64), signer.key, signer.cert, detached=not attached)
+        at = self.document_time() if self.document_time is not None and not attached else None
+        cms = sign(base64.b64decode(data_b64), signer.key, signer.cert, detached=not attached, signing_time=at)
         return base64.b64encode(cms).decode()
 
     def start(self) -> StandIn:
