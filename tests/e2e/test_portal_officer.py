@@ -142,15 +142,19 @@ def test_a_district_officer_sees_late_and_missing_returns_a_submission_and_the_h
     look(page, "officer-inbox-recent")
 
     # the school sees the return: its head signs in in a browser of its own; its timeline holds it
+    seen = wait(lambda: (b := get_submission(c.url("intake"), sid, token_for(on_time)).json())["status"] == "returned"
+                and b, "the school's submission returned")
+    assert [s["detail"]["comment"] for s in seen["timeline"] if s["step"] == "returned"] == [COMMENT]
     school = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900}).new_page()
     try:
         signed_in(school, portal, ncalayer, c.signers[on_time])
         assert school.inner_text("#participant-name") == "Мектеп A"
+        school.goto(f"{portal}/submissions/{sid}")  # the school's own submission page
+        assert school.get_attribute("#status", "data-status") == "returned"
+        assert COMMENT in school.inner_text("#timeline")
+        look(school, "participant-submission-returned")
     finally:
         school.context.close()
-    seen = wait(lambda: (b := get_submission(c.url("intake"), sid, token_for(on_time)).json())["status"] == "returned"
-                and b, "the school's submission returned")
-    assert [s["detail"]["comment"] for s in seen["timeline"] if s["step"] == "returned"] == [COMMENT]
 
     # whom to chase: the missing school, the returned one, the late one; with the heads' names
     page.goto(f"{portal}/reminders?form_code={FORM}&period={PERIOD}")

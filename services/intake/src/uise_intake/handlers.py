@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from uise_common.consumer import NotYetKnown
 from uise_common.periods import parse_period
@@ -84,12 +85,28 @@ def _step(event: BaseModel | _About, session: Session, step: str, status: str | 
     session.add(TimelineEntry(submission_id=sub.submission_id, step=step, service=service,
                               detail=json.dumps(detail, default=str, ensure_ascii=False)))
     if status is not None:
-        new = next_status(sub.status, status)
-        if new != sub.status:
-            sub.status = new
-            sub.reason_code = reason_code
-        session.add(sub)
+        _advance(session, sub, status, reason_code)
     return []
+
+
+def _advance(session: Session, sub: Submission, status: str, reason_code: str | None) -> None:
+    """Move the status on by compare-and-set: each outcome has its own consumer, so two may run
+    at once (accepted beside a late validated). A plain read-modify-write lets the later commit
+    overwrite a final state with a stale one (SQLite's driver reads outside the write
+    transaction; PostgreSQL's READ COMMITTED does the same). The UPDATE applies only if the
+    status is still the one read; otherwise it is read again and judged again."""
+    for _ in range(10):
+        current = sub.status
+        new = next_status(current, status)
+        if new == current:
+            return
+        done = session.execute(update(Submission).where(
+            col(Submission.submission_id) == sub.submission_id, col(Submission.status) == current)
+            .values(status=new, reason_code=reason_code)).rowcount
+        session.refresh(sub)  # the committed row as it is now (ours, or another consumer's)
+        if done:
+            return
+    raise RuntimeError(f"submission {sub.submission_id}: its status keeps changing under us")
 
 
 def on_signature_checked(e: SignatureChecked, s: Session) -> list:

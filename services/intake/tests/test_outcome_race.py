@@ -1,0 +1,76 @@
+"""Each outcome has its own consumer, so a late `validated` can be handled beside `accepted`
+(seen on the embedded stack: a submission left `validated`, not final, forever). The status moves
+on by compare-and-set: a handler that read the row before the other committed judges again and
+never overwrites a final state. On SQLite and on PostgreSQL (READ COMMITTED)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import Session, select
+
+from uise_common.db import make_engine, migrate
+from uise_common.service import COMMON_MIGRATION
+from uise_common.testing import migrated_sqlite
+from uise_contracts.events import SubmissionAccepted, SubmissionValidated
+from uise_intake import handlers
+from uise_intake.adapters import MIGRATIONS, Submission, TimelineEntry
+from uise_intake.domain import next_status
+from uise_intake.handlers import on_accepted, on_validated
+
+POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+KEY = dict(participant_id="220440000013", form_code="SCH-1", period="2026")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        yield migrated_sqlite(tmp_path, MIGRATIONS)
+        return
+    name = f"intake_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is required at {POSTGRES_URL} (or set UISE_TEST_POSTGRES_URL): {exc}")
+    eng = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}", "intake")
+    migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
+    yield eng
+    eng.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_a_late_validated_beside_accepted_never_overwrites_the_final_state(engine, monkeypatch):
+    with Session(engine) as s:
+        s.add(Submission(submission_id="s-1", **KEY, document_key="d", document_sha256="0" * 64, signature_key="s",
+                         signature_sha256="1" * 64, media_type="application/json", delivered_at=AT,
+                         status="signature_checked"))
+        s.commit()
+    judged = []
+
+    def accepted_lands_meanwhile(current: str, new: str) -> str:
+        """The validated handler has read the row; the accepted consumer commits before it writes."""
+        if not judged:
+            judged.append(current)
+            with Session(engine) as other:
+                on_accepted(SubmissionAccepted(submission_id="s-1", recipient_id="210340000012", **KEY), other)
+                other.commit()
+        return next_status(current, new)
+
+    monkeypatch.setattr(handlers, "next_status", accepted_lands_meanwhile)
+    with Session(engine) as late:
+        on_validated(SubmissionValidated(submission_id="s-1", ok=True, **KEY), late)
+        late.commit()
+    assert judged == ["signature_checked"]  # it did read the row before accepted landed
+    with Session(engine) as s:
+        assert s.get(Submission, "s-1").status == "accepted"
+        steps = sorted(e.step for e in s.exec(select(TimelineEntry).where(TimelineEntry.submission_id == "s-1")))
+    assert steps == ["accepted", "validated"]  # both steps kept in the timeline
