@@ -27,7 +27,7 @@ nothing else (near their ratio, about 10: linear). The national final report alo
 the Ministry's report lists the regions and, beneath each, its departments (not the schools),
 so its documents are bounded by regions + departments (ratio about 6 between the two); only its
 completeness counts the schools. Sublinear there is expected, superlinear would be a problem.
-The default run takes about 8 minutes on 2 quiet cores, nearly all of it the national campaign
+The default run takes 8 to 9 minutes on 2 quiet cores, nearly all of it the national campaign
 (its 244 PDFs; a region's lists every school of the region)."""
 
 from __future__ import annotations
