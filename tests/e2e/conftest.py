@@ -100,9 +100,11 @@ CHROMIUM = os.environ.get("UISE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("UISE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium (Debian's `chromium`) driven by Playwright."""
+    """Headless Chromium (Debian's `chromium`) driven by Playwright. Per module: Playwright's sync
+    API keeps an event loop running in the main thread while it lives, and the asyncio tests after
+    the browser tests need that thread's loop free."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"the portal's browser tests need Chromium at {CHROMIUM}: `apt-get install chromium` "
                     "(Debian; .ci/run installs it), or set UISE_CHROMIUM to a Chromium binary")

@@ -231,6 +231,8 @@ def test_another_school_sees_the_services_refusal_and_nothing_of_the_submission(
     else:
         other = request.getfixturevalue("school_of_another_district")
         ncalayer.sign_in_key = Signer(*ca.issue(iin=OTHER_HEAD, name="Head of the other school", bin_=other))
+        # the school is new: wait until identity has learned it from the registry's event
+        assert sign_in(ncalayer.sign_in_key, wait=90).status_code == 200
     page.goto(f"{portal}/sign-in")
     page.click("#sign-in-button")
     page.wait_for_url(f"{portal}/")
