@@ -460,3 +460,12 @@ def test_streebog_is_compiled_and_agrees_with_the_pure_python_fallback(length):
     data = os.urandom(length)
     for size in (64, 32):
         assert gost.streebog(data, size) == gost.streebog_python(data, size)
+
+
+def test_without_the_extension_streebog_falls_back_to_pure_python(monkeypatch):
+    data = os.urandom(130)
+    expected = gost.streebog(data, 64), gost.streebog(data, 32)
+    monkeypatch.setattr(gost, "_compiled_streebog", None)
+    assert (gost.streebog(data, 64), gost.streebog(data, 32)) == expected
+    with pytest.raises(ValueError):
+        gost.streebog(data, 48)
