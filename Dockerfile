@@ -20,6 +20,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 RUN pip install uv
 
+# gcc for the one C extension of the workspace, libs/streebog (compiled Streebog); the runtime
+# stage gets only the built module.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 # Third-party dependencies first, from the lock file and the members' pyproject.toml only, so
@@ -27,6 +32,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY contracts/pyproject.toml contracts/
 COPY libs/common/pyproject.toml libs/common/
+COPY libs/streebog/pyproject.toml libs/streebog/
 COPY services/registry/pyproject.toml services/registry/
 COPY services/identity/pyproject.toml services/identity/
 COPY services/intake/pyproject.toml services/intake/

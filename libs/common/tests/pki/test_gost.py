@@ -451,3 +451,21 @@ def test_the_signing_time_falls_back_to_at_when_the_cms_has_none(pki, trust, ceo
     stripped = _rebuilt(info, si)
     assert verify(stripped, DOC, trust, at=AT).signing_time is None
     assert code_of(lambda: verify(stripped, DOC, trust, at=AFTER_EXPIRY)) == "CERT_EXPIRED"
+
+
+@pytest.mark.parametrize("length", [0, 1, 63, 64, 65, 200, 4096 + 3])
+def test_streebog_is_compiled_and_agrees_with_the_pure_python_fallback(length):
+    """Installed from the workspace, gost.streebog is the C extension; the fallback agrees."""
+    assert gost._compiled_streebog is not None
+    data = os.urandom(length)
+    for size in (64, 32):
+        assert gost.streebog(data, size) == gost.streebog_python(data, size)
+
+
+def test_without_the_extension_streebog_falls_back_to_pure_python(monkeypatch):
+    data = os.urandom(130)
+    expected = gost.streebog(data, 64), gost.streebog(data, 32)
+    monkeypatch.setattr(gost, "_compiled_streebog", None)
+    assert (gost.streebog(data, 64), gost.streebog(data, 32)) == expected
+    with pytest.raises(ValueError):
+        gost.streebog(data, 48)

@@ -19,6 +19,7 @@ not), so keep production signing keys out of it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,13 @@ from gostcrypto.gostsignature.gost_34_10_2012 import (
 )
 
 from uise_common.pki import oids
+
+try:  # the compiled Streebog (libs/streebog), ~100x the pure-Python one below
+    import uise_streebog as _compiled_streebog
+except ImportError:  # a platform without a C compiler at install time still works, slowly
+    _compiled_streebog = None
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # 1. Curves
@@ -448,7 +456,9 @@ class PrivateKey:
 # LPS step (substitute, transpose, linear map) becomes 64 table look-ups: byte k of the input
 # contributes gostcrypto's precomputed column table T[k // 8] shifted into 64-bit word k % 8.
 # About 4x faster than gostcrypto's byte-array implementation (which remains the reference in
-# the tests); still pure Python, roughly 0.5 MB/s.
+# the tests); still pure Python, roughly 0.5 MB/s. `streebog` uses the C extension uise_streebog
+# (libs/streebog, ~70 MB/s) when it is importable and this only as the fallback; the tests
+# cross-check the two.
 _LPS_TABLE: list[list[int]] | None = None
 _ROUND_CONSTANTS = [int.from_bytes(bytes(c), "little") for c in _gostcrypto_hash_module._C]
 _MASK_512 = (1 << 512) - 1
@@ -473,9 +483,31 @@ def _streebog_g(table: list[list[int]], n: int, h: int, m: int) -> int:
     return s ^ h ^ m
 
 
+_streebog_announced = False
+
+
 def streebog(data: bytes, size: int = 64) -> bytes:
     """Streebog-512 (size 64) or -256 (size 32), in the standard output byte order (the one
-    gostcrypto, OpenSSL's GOST engine and Kalkan produce)."""
+    gostcrypto, OpenSSL's GOST engine and Kalkan produce): compiled when uise_streebog is
+    installed, else `streebog_python`. Says once in the log which one hashes."""
+    global _streebog_announced
+    if not _streebog_announced:
+        _streebog_announced = True
+        if _compiled_streebog is not None:
+            log.info("Streebog: compiled (uise_streebog)")
+        else:
+            log.warning("Streebog: uise_streebog is not installed; using pure Python (~0.5 MB/s)")
+    if _compiled_streebog is None:
+        return streebog_python(data, size)
+    if size == 64:
+        return _compiled_streebog.streebog512(data)
+    if size == 32:
+        return _compiled_streebog.streebog256(data)
+    raise ValueError("Streebog digests are 32 or 64 bytes")
+
+
+def streebog_python(data: bytes, size: int = 64) -> bytes:
+    """Pure-Python Streebog: the fallback of `streebog` and the reference it is tested against."""
     if size not in (32, 64):
         raise ValueError("Streebog digests are 32 or 64 bytes")
     table = _lps_table()
