@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+from uise_common.periods import periods_of
 from uise_portal.messages import MESSAGES
 from uise_portal.pages import boards
 from uise_portal.pages.office import safe_back
@@ -80,10 +81,10 @@ def test_bars_are_shares_of_the_largest_or_of_a_given_top():
 
 
 def test_the_periods_offered_follow_the_forms_periodicity():
-    assert boards.periods_of("annual", 2029) == ["2029"]
-    assert boards.periods_of("quarterly", 2029)[-1] == "2029-Q4"
-    assert len(boards.periods_of("monthly", 2029)) == 12
-    assert boards.periods_of("as_of_date", 2029) == []
+    assert periods_of("annual", 2029) == ["2029"]
+    assert periods_of("quarterly", 2029)[-1] == "2029-Q4"
+    assert len(periods_of("monthly", 2029)) == 12
+    assert periods_of("as_of_date", 2029) == []
     assert boards.year_of("2029-Q3") == 2029 and boards.year_of("nonsense") is None
 
 

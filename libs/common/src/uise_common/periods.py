@@ -135,3 +135,17 @@ def collection_window(period: Period, deadline_days: Iterable[int] = (), *, open
     last = max(deadline_days, default=0)
     return CollectionWindow(opens=period.start - timedelta(days=opens_days_before),
                             closes=period.end + timedelta(days=last + correction_days))
+
+
+def periods_of(period_type: str, year: int) -> list[str]:
+    """The periods of `year` a form of this periodicity is delivered for; none for a form
+    collected as of a date or ad hoc (its periods are not known in advance)."""
+    if period_type == "annual":
+        return [str(year)]
+    if period_type == "semiannual":
+        return [f"{year}-H1", f"{year}-H2"]
+    if period_type == "quarterly":
+        return [f"{year}-Q{q}" for q in range(1, 5)]
+    if period_type == "monthly":
+        return [f"{year}-{m:02d}" for m in range(1, 13)]
+    return []

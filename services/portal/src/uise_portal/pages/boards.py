@@ -192,20 +192,6 @@ def number(text: str | int | float | None) -> Decimal | None:
 # --- periods -------------------------------------------------------------------------------------------
 
 
-def periods_of(period_type: str, year: int) -> list[str]:
-    """The periods of a year a form of this periodicity is collected for (none known in advance
-    for a form collected as of a date)."""
-    if period_type == "annual":
-        return [str(year)]
-    if period_type == "semiannual":
-        return [f"{year}-H1", f"{year}-H2"]
-    if period_type == "quarterly":
-        return [f"{year}-Q{q}" for q in range(1, 5)]
-    if period_type == "monthly":
-        return [f"{year}-{m:02d}" for m in range(1, 13)]
-    return []
-
-
 def year_of(period: str | None) -> int | None:
     try:
         return parse_period(period).start.year if period else None

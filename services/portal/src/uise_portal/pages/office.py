@@ -13,9 +13,9 @@ from fastapi import HTTPException, Request
 from fastapi.responses import Response
 
 from uise_common.clock import Clock
+from uise_common.periods import periods_of
 from uise_portal import web
 from uise_portal.backend import ServiceError
-from uise_portal.pages.boards import periods_of
 from uise_portal.session import PortalSession
 
 

@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from uise_common.periods import PeriodInvalid, parse_period
+from uise_common.periods import (
+    PeriodInvalid,
+    parse_period,
+    periods_of,
+)
 
 # The statuses a submission goes through (docs/intake.md), and the steps of its timeline.
 STATUSES = ("received", "signature_checked", "queried", "validated", "accepted", "rejected", "returned")
@@ -19,18 +23,6 @@ SERVICES = ("intake", "signature", "validation", "routing", "deadline", "reporti
 
 # --- the periods of a year and their deadlines ----------------------------------------------------
 
-def periods_of(period_type: str, year: int) -> list[str]:
-    """The periods of `year` a form of this periodicity is delivered for; none for a form
-    collected as of a date or ad hoc (its periods are not known in advance)."""
-    if period_type == "annual":
-        return [str(year)]
-    if period_type == "semiannual":
-        return [f"{year}-H1", f"{year}-H2"]
-    if period_type == "quarterly":
-        return [f"{year}-Q{q}" for q in range(1, 5)]
-    if period_type == "monthly":
-        return [f"{year}-{m:02d}" for m in range(1, 13)]
-    return []
 
 
 def period_start(period: str) -> date | None:
