@@ -137,3 +137,45 @@ def test_every_template_of_these_pages_compiles():
 
     for path in [*(TEMPLATES / "officer").glob("*.html"), *(TEMPLATES / "ministry").glob("*.html")]:
         web.TEMPLATES.env.get_template(str(path.relative_to(TEMPLATES)))
+
+
+def test_garbage_in_an_officers_forms_is_a_clear_refusal_never_a_500(tmp_path):
+    """Form fields the officers' pages take (ids, a comment, a signed consolidation): malformed,
+    oversized or missing, each is refused with a reason, and a well-formed one whose service is out
+    of reach is a 503; the services themselves judge the rest."""
+    import base64
+    import json
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from uise_portal.app import create_app
+    from uise_portal.session import PortalSession
+    from uise_portal.settings import SERVICES, PortalSettings
+
+    app = create_app(PortalSettings(data_dir=tmp_path, **{f"{s}_url": "http://127.0.0.1:9" for s in SERVICES}))
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": time.time() + 600}).encode()).decode().rstrip("=")
+    client = TestClient(app)
+    client.cookies.set("uise_session", app.state.sealer.seal(PortalSession(
+        access_token=f"e30.{claims}.sig", refresh_token="r", participant_id="210340000013", role="officer",
+        subject="iin:800101300016", level="district")))
+    json_ = {"Accept": "application/json"}
+    garbage = [
+        ("/inbox/submissions/s1/return", {"recipient_id": "not-a-bin", "participant_id": "220440000013",
+                                          "comment": "x"}),
+        ("/inbox/submissions/s1/return", {"recipient_id": "210340000013", "participant_id": "220440000013",
+                                          "comment": "x" * 5000}),
+        ("/inbox/submissions/s1/accept", {"participant_id": "220440000013"}),
+    ]
+    for path, form in garbage:
+        resp = client.post(path, data=form, headers=json_)
+        assert (resp.status_code, resp.json()["code"]) == (422, "INVALID_INPUT"), (path, resp.text)
+    for body in ({"form_code": "OSH-1", "period": "2026-13", "version": 1, "signature": "A" * 20},
+                 {"form_code": "OSH-1", "period": "2026", "version": 0, "signature": "A" * 20},
+                 {"form_code": "OSH-1", "period": "2026", "version": 1, "signature": "short"}):
+        resp = client.post("/consolidation/submit", json=body, headers=json_)
+        assert (resp.status_code, resp.json()["code"]) == (422, "INVALID_INPUT"), (body, resp.text)
+    # well-formed, but routing cannot be reached: a clear 503
+    resp = client.post("/inbox/submissions/s1/return", headers=json_, data={
+        "recipient_id": "210340000013", "participant_id": "220440000013", "comment": "classes: 15"})
+    assert (resp.status_code, resp.json()["code"]) == (503, "SERVICE_UNREACHABLE")
