@@ -840,7 +840,7 @@ def test_the_runbook_names_real_topics_commands_and_objects(rendered):
     dlq_commands = set(re.findall(r"uise-dlq (\w+)", text))
     assert dlq_commands and dlq_commands <= {"list", "redrive"}
     assert dlq.DLQ_GROUP in text
-    for module in set(re.findall(r"python -m ([a-z_.]+)", text)):
+    for module in {m.rstrip(".") for m in re.findall(r"python -m ([A-Za-z0-9_.]+)", text)}:
         parts = module.split(".")
         assert any((root.joinpath(*parts).with_suffix(".py")).is_file() or root.joinpath(*parts, "__main__.py").is_file()
                    for root in [ROOT / "infra" / "embedded" / "src", *(ROOT / "services").glob("*/src"),
@@ -852,3 +852,97 @@ def test_the_runbook_names_real_topics_commands_and_objects(rendered):
     for kind, name in re.findall(r"(deployment|scaledobject|job)/([a-z0-9-]+)", text):
         kinds = {"deployment": "Deployment", "scaledobject": "ScaledObject", "job": "Job"}
         assert (kinds[kind], name) in rendered, f"runbook: {kind}/{name} is not in the manifests"
+
+
+# ---------------------------------------------------------------------------------------------
+# infra/k8s/uise-admin.sh: the operator's one-off pods (DLQ tool, Kafka's tools)
+# ---------------------------------------------------------------------------------------------
+
+
+STUB_KUBECTL = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+if "get" in args:  # deployment/intake's image or its ConfigMap
+    print({image!r} if "image" in args[-1] else {config!r}, end="")
+else:
+    with open(os.environ["STUB_OUT"], "w") as f:
+        json.dump(args, f)
+"""
+
+
+def run_admin(tmp_path: Path, rendered: dict, *args: str) -> tuple[subprocess.CompletedProcess, list[str] | None]:
+    import sys
+
+    intake = main_container(rendered[("Deployment", "intake")])
+    stub = tmp_path / "bin" / "kubectl"
+    stub.parent.mkdir(exist_ok=True)
+    stub.write_text(STUB_KUBECTL.format(python=sys.executable, image=intake["image"],
+                                        config=intake["envFrom"][0]["configMapRef"]["name"]))
+    stub.chmod(0o755)
+    out = tmp_path / "kubectl-args.json"
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "PATH": f"{stub.parent}:{os.environ['PATH']}", "STUB_OUT": str(out)}
+    done = subprocess.run(["sh", str(K8S / "uise-admin.sh"), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+    return done, (__import__("json").loads(out.read_text()) if out.exists() else None)
+
+
+def admin_pod(rendered: dict, argv: list[str]) -> dict:
+    import json
+
+    (overrides,) = [a.removeprefix("--overrides=") for a in argv if a.startswith("--overrides=")]
+    pod = {"kind": "Pod", "metadata": {"name": argv[argv.index("run") + 1]}, **json.loads(overrides)}
+    kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+    (c,) = pod["spec"]["containers"]
+    for source in c["envFrom"]:
+        kind, ref = ("ConfigMap", "configMapRef") if "configMapRef" in source else ("Secret", "secretRef")
+        assert (kind, source[ref]["name"]) in rendered, f"the admin pod names {kind} {source[ref]['name']}"
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    return pod
+
+
+def test_admin_runs_the_dlq_tool_in_the_services_image_as_the_kafka_admin(tmp_path, rendered):
+    done, argv = run_admin(tmp_path, rendered, "uise-dlq", "list", "uise.submission.received.v1.dlq")
+    assert done.returncode == 0, done.stderr
+    assert argv[:3] == ["-n", "uise", "run"] and "--rm" in argv
+    pod = admin_pod(rendered, argv)
+    (c,) = pod["spec"]["containers"]
+    assert c["image"] == main_container(rendered[("Deployment", "intake")])["image"]
+    assert c["command"] == ["uise-dlq", "list", "uise.submission.received.v1.dlq"]
+    assert pod["spec"]["securityContext"]["runAsUser"] == dockerfile_uid()
+    env = container_env(rendered, c)
+    assert env["UISE_KAFKA_USERNAME"] == "admin" and env["UISE_KAFKA_BOOTSTRAP"]
+
+
+def test_admin_runs_kafkas_tools_logged_in_as_the_admin(tmp_path, rendered, compose_file):
+    group = "uise-signature.uise.submission.received.v1"
+    done, argv = run_admin(tmp_path, rendered, "kafka", "kafka-consumer-groups.sh", "--describe", "--group", group)
+    assert done.returncode == 0, done.stderr
+    (c,) = admin_pod(rendered, argv)["spec"]["containers"]
+    assert c["image"] == compose_file.services["kafka"]["image"]
+    bash, flag, script, *rest = c["command"]
+    assert (bash, flag) == ("bash", "-c") and rest == ["kafka-consumer-groups.sh", "--describe", "--group", group]
+    # run the pod's script for real, with a stand-in for Kafka's tool, in the admin's environment
+    tools = tmp_path / "kafka-bin"
+    tools.mkdir()
+    (tools / "kafka-consumer-groups.sh").write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$@" > "$STUB_DIR/args"\ncat "$STUB_DIR/admin.properties" > "$STUB_DIR/config"\n')
+    (tools / "kafka-consumer-groups.sh").chmod(0o755)
+    script = script.replace("/opt/kafka/bin/", f"{tools}/").replace("/tmp/admin.properties", f"{tmp_path}/admin.properties")
+    env = {**container_env(rendered, c), "PATH": os.environ["PATH"], "STUB_DIR": str(tmp_path)}
+    ran = subprocess.run(["bash", "-c", script, *rest], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    args = (tmp_path / "args").read_text().split("\n")
+    assert args[:4] == ["--describe", "--group", group, "--bootstrap-server"]
+    assert args[4] == env["UISE_KAFKA_BOOTSTRAP"] and args[5:7] == ["--command-config", f"{tmp_path}/admin.properties"]
+    config = (tmp_path / "config").read_text()
+    admin_password = sample_values()["UISE_KAFKA_ADMIN_PASSWORD"]
+    assert "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n" in config
+    assert f'username="admin" password="{admin_password}";' in config
+
+
+@pytest.mark.parametrize("args", [["uise-dlq", "list", "x;rm -rf /"], ["kafka", "rm"], [], ["uise-dlq", "list", "a\"b"]])
+def test_admin_refuses_what_it_cannot_pass_safely(tmp_path, rendered, args):
+    done, argv = run_admin(tmp_path, rendered, *args)
+    assert done.returncode == 2 and argv is None, done.stderr
