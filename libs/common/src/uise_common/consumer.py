@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from uise_common.db import one_writer
 from uise_common.idempotency import SeenCache, already_processed, record_processed
 from uise_common.outbox import add_event
 from uise_common.telemetry import tag_submission
@@ -174,7 +175,7 @@ class ConsumerRunner:
     def apply_batch(self, batch: Sequence[Delivery]) -> int:
         """All of `batch` in one transaction; how many were new. Raises BatchFailed, leaving
         nothing written, when any of them fails."""
-        with Session(self.engine) as session:
+        with one_writer(self.engine), Session(self.engine) as session:
             new = 0
             for d in batch:
                 try:
@@ -189,7 +190,7 @@ class ConsumerRunner:
 
     def apply(self, d: Delivery) -> bool:
         """One message in its own transaction. False when it had been processed already."""
-        with Session(self.engine) as session:
+        with one_writer(self.engine), Session(self.engine) as session:
             if not self._apply_in(session, d):
                 return False
             try:

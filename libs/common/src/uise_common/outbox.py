@@ -18,10 +18,10 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from uise_common.db import utcnow
+from uise_common.db import one_writer, utcnow
 from uise_contracts import make_envelope, topic_for
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,8 @@ class OutboxRelay:
             return list(s.exec(q).all())
 
     def _mark_sent(self, ids: list[int]) -> None:
-        with Session(self.engine) as s:
-            for row in s.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids))):
-                row.sent_at = utcnow()
-                s.add(row)
+        with one_writer(self.engine), Session(self.engine) as s:
+            s.exec(update(OutboxRow).where(col(OutboxRow.id).in_(ids)).values(sent_at=utcnow()))
             s.commit()
 
     async def flush(self) -> int:

@@ -25,7 +25,7 @@ from uise_common.auth import Authenticator, public, secure
 from uise_common.broker import make_broker
 from uise_common.clock import Clock
 from uise_common.consumer import ConsumerRunner, Handler, RetryPolicy, subscribe
-from uise_common.db import Migration, create_tables, database_url, make_engine, migrate
+from uise_common.db import Migration, create_tables, database_url, make_engine, migrate, one_writer
 from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
@@ -115,7 +115,7 @@ class ServiceRuntime:
 
         def run() -> T:
             # objects handed back stay readable after the commit (routes render them)
-            with Session(self.engine, expire_on_commit=False) as session:
+            with one_writer(self.engine), Session(self.engine, expire_on_commit=False) as session:
                 result = work(session)
                 session.commit()
                 return result

@@ -62,9 +62,11 @@ class Deliveries:
             raise refuse("KAFKA_UNAVAILABLE", headers=RETRY_AFTER)
         store = self.rt.store
         try:
-            doc = await asyncio.to_thread(store.put, d.document, "documents", d.media_type)
-            proof = await asyncio.to_thread(store.put, d.proof, "scans" if d.paper else "signatures",
-                                            PDF if d.paper else "application/pkcs7-signature")
+            # side by side: the school waits for the slower of the two writes, not for both
+            doc, proof = await asyncio.gather(
+                asyncio.to_thread(store.put, d.document, "documents", d.media_type),
+                asyncio.to_thread(store.put, d.proof, "scans" if d.paper else "signatures",
+                                  PDF if d.paper else "application/pkcs7-signature"))
         except Exception as exc:
             raise refuse("STORAGE_UNAVAILABLE", headers=RETRY_AFTER) from exc
         submission_id = str(uuid.uuid4())
