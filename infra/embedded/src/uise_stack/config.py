@@ -35,6 +35,10 @@ class StackConfig:
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or os.environ.get("UISE_DATABASE_URL"))
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or os.environ.get("UISE_REDIS_URL"))
     otlp_endpoint: str | None = field(default_factory=lambda: os.environ.get("UISE_OTLP_ENDPOINT"))
+    # Where tansu keeps the log: "s3" (the embedded S3, survives a broker restart) or "memory"
+    # (nothing survives; for rehearsals and benches: tansu's S3 engine lists a partition's whole
+    # log on the S3 server for each fetch, so its cost grows with the log; docs/operations.md).
+    broker_storage: str = "s3"
     # Extra environment per service (tests pin identity's PKI time, admit the NCA test ids, …).
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     # Further CA certificates to trust beside the stack's own test CA (e.g. NCA RK's test CA).

@@ -67,9 +67,12 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": c.s3_principals["broker"].secret_key,
             "AWS_DEFAULT_REGION": "us-east-1", "RUST_LOG": "warn",
         }
+        if c.broker_storage not in ("s3", "memory"):
+            raise ValueError(f"broker storage {c.broker_storage!r}: s3 or memory")
+        storage = f"s3://{KAFKA_BUCKET}/" if c.broker_storage == "s3" else "memory://tansu/"
         self.procs["kafka"] = spawn("kafka", [tansu_binary(), "broker", "--listener-url", listener,
                                               "--advertised-listener-url", listener,
-                                              "--storage-engine", f"s3://{KAFKA_BUCKET}/"], c.log_dir, env)
+                                              "--storage-engine", storage], c.log_dir, env)
         wait_until(lambda: port_open(c.kafka_port), "tansu", self.procs["kafka"])
 
     def start_redis(self) -> None:
