@@ -74,3 +74,48 @@ def test_a_late_validated_beside_accepted_never_overwrites_the_final_state(engin
         assert s.get(Submission, "s-1").status == "accepted"
         steps = sorted(e.step for e in s.exec(select(TimelineEntry).where(TimelineEntry.submission_id == "s-1")))
     assert steps == ["accepted", "validated"]  # both steps kept in the timeline
+
+
+def _version(sid: str, supersedes: str | None) -> Submission:
+    return Submission(submission_id=sid, **KEY, document_key="d", document_sha256="0" * 64, signature_key="s",
+                      signature_sha256="1" * 64, media_type="application/json", delivered_at=AT,
+                      status="received", supersedes=supersedes)
+
+
+def test_two_replicas_recording_a_first_version_at_once_cannot_fork_the_chain(engine):
+    """Each replica read the chain empty; the one that commits second is refused by the database,
+    reads the chain again and records a correction of the winner (intake's delivery loop)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from uise_intake.commands import chain_head
+
+    with Session(engine) as a, Session(engine) as b:
+        assert chain_head(a, **KEY) is None and chain_head(b, **KEY) is None
+        a.add(_version("first-a", None))
+        a.commit()
+        b.add(_version("first-b", None))
+        with pytest.raises(IntegrityError):
+            b.commit()
+        b.rollback()
+        head = chain_head(b, **KEY)
+        assert head is not None and head.submission_id == "first-a"
+        b.add(_version("first-b", head.submission_id))
+        b.commit()
+    with Session(engine) as s:
+        chain = {r.submission_id: r.supersedes for r in s.exec(select(Submission).where(
+            Submission.participant_id == KEY["participant_id"]))}
+    assert chain == {"first-a": None, "first-b": "first-a"}
+
+
+def test_a_database_with_a_forked_chain_is_not_migrated_silently(tmp_path):
+    from uise_common.db import Migration
+    from uise_intake.adapters import ForkedChains
+
+    engine = migrated_sqlite(tmp_path, MIGRATIONS[:6])
+    with Session(engine) as s:
+        s.add(_version("fork-1", None))
+        s.add(_version("fork-2", None))
+        s.commit()
+    with pytest.raises(ForkedChains, match="220440000013 SCH-1 2026 \\(2 first versions\\)"):
+        migrate(engine, [COMMON_MIGRATION, *MIGRATIONS])
+    assert isinstance(MIGRATIONS[6], Migration) and MIGRATIONS[6].version == 7

@@ -102,6 +102,26 @@ class DocumentRead(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class ForkedChains(RuntimeError):
+    """Migration 7 found correction chains with two first versions; someone must decide."""
+
+
+def _v7_one_first_version(conn) -> None:
+    """Issue 14: two replicas receiving the first version of one form and period at once each
+    inserted it with `supersedes` NULL, forking the correction chain; the unique `supersedes`
+    covers only later versions. One first version per (participant, form, period) now: the
+    replica that loses reads the chain again and records a correction of the winner."""
+    forked = conn.execute(text(
+        "SELECT participant_id, form_code, period, COUNT(*) FROM intake_submission WHERE supersedes IS NULL "
+        "GROUP BY participant_id, form_code, period HAVING COUNT(*) > 1")).all()
+    if forked:
+        listed = "; ".join(f"{p} {f} {per} ({n} first versions)" for p, f, per, n in forked[:20])
+        raise ForkedChains(f"{len(forked)} correction chain(s) have several first versions, which only an operator "
+                           f"can order: {listed}. Set `supersedes` of the later one(s), then start again.")
+    conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_intake_submission_first_version "
+                      "ON intake_submission (participant_id, form_code, period) WHERE supersedes IS NULL"))
+
+
 def _v6_receipts(conn) -> None:
     """Issue 12: the portal offers a submission's receipt for download after the upload page is gone."""
     add_columns("intake_submission", {"receipt": "TEXT"})(conn)
@@ -159,4 +179,5 @@ MIGRATIONS = [
               _v4_levels_and_address),
     Migration(5, "information requests: a request's form applies to its members", _v5_inforequests),
     Migration(6, "each submission keeps its signed receipt", _v6_receipts),
+    Migration(7, "one first version per participant, form and period (no forked chains)", _v7_one_first_version),
 ]
