@@ -525,7 +525,7 @@ def test_version_2_migrates_a_version_1_database(tmp_path):
         conn.exec_driver_sql("CREATE TABLE uise_schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                              "applied_at DATETIME NOT NULL)")
         conn.exec_driver_sql("INSERT INTO uise_schema_migration VALUES (1, 'v1', '2026-01-01 00:00:00')")
-    assert migrate(engine, MIGRATIONS) == [2, 3, 4, 5, 6]
+    assert migrate(engine, MIGRATIONS) == [2, 3, 4, 5, 6, 7]
     insp = inspect(engine)
     assert {"addressed_to", "receipt"} <= {c["name"] for c in insp.get_columns("intake_submission")}
     assert "level" in {c["name"] for c in insp.get_columns("intake_participant")}
