@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from uise_common import metrics
 from uise_common.idempotency import SeenCache, already_processed, record_processed
 from uise_common.outbox import add_event
 from uise_common.telemetry import tag_submission
@@ -125,6 +126,7 @@ class ConsumerRunner:
             body, self.topic.dlq, key=key,
             headers=dlq_headers(headers, record, self.group, error, attempts),
         )
+        metrics.consumed(self, "dead_lettered")
         log.error("message dead-lettered", extra={
             "topic": self.topic.name, "offset": record.offset, "partition": record.partition,
             "error": repr(error), "dlq": self.topic.dlq,
@@ -142,11 +144,13 @@ class ConsumerRunner:
             return
         tag_submission(getattr(event, "submission_id", None))
         if await self.seen.seen(env.id):
+            metrics.consumed(self, "duplicate")
             return
         for attempt in range(self.policy.attempts):
             try:
                 processed = await asyncio.to_thread(self.apply, env, event)
             except Exception as exc:
+                metrics.consumed(self, "failed")
                 if attempt + 1 >= self.policy.attempts:
                     await self.dead_letter(body, record.key, headers, record, exc, attempt + 1)
                     return
@@ -154,6 +158,7 @@ class ConsumerRunner:
                     "topic": self.topic.name, "attempt": attempt + 1, "error": repr(exc)})
                 await asyncio.sleep(self.policy.delay(attempt))
                 continue
+            metrics.consumed(self, "processed" if processed else "duplicate")
             if processed:
                 self.after_commit()
             await self.seen.mark(env.id)
@@ -171,7 +176,8 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner) -> None:
     offsets committed only after the runner returns."""
 
     async def handle(msg: KafkaMessage) -> None:
-        await runner(msg)
+        with metrics.consuming(runner):  # received, and the processing time
+            await runner(msg)
 
     handle.__name__ = f"{runner.service}_{runner.topic.name.replace('.', '_').replace('-', '_')}"
     broker.subscriber(

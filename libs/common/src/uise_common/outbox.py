@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from uise_common import metrics
 from uise_common.db import utcnow
 from uise_contracts import make_envelope, topic_for
 
@@ -151,6 +152,7 @@ class OutboxRelay:
                         finally:
                             otel_context.detach(token)
                         done.append(row.id)
+                        metrics.published(self, row.topic)
                 finally:
                     if done:
                         await asyncio.to_thread(self._mark_sent, done)
