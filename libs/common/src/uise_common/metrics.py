@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -307,10 +308,10 @@ class HttpMetrics:
 def install(app: Any, metrics: ServiceMetrics, **route: Any) -> None:
     """The middleware and `GET /metrics` on a FastAPI app; `route` goes to the route (tags, the
     access policy's dependency, include_in_schema)."""
-    from fastapi.responses import Response
-
     app.add_middleware(HttpMetrics, metrics=metrics)
 
-    @app.get("/metrics", response_class=Response, summary="Prometheus metrics", **route)
+    @app.get("/metrics", response_class=Response, summary="Prometheus metrics",
+             responses={200: {"description": "Prometheus's text format", "content": {"text/plain": {}}}},
+             **route)
     async def prometheus_metrics() -> Response:
         return Response(await metrics.render(), media_type=CONTENT_TYPE_LATEST)
