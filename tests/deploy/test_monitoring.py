@@ -12,8 +12,8 @@ from pathlib import Path
 
 import promql_parser
 import pytest
-from promql_parser import MatchOp
 import yaml
+from promql_parser import MatchOp
 
 from uise_common import metrics
 from uise_stack.config import EVERYTHING, StackConfig
