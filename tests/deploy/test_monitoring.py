@@ -1,12 +1,17 @@
 """Offline checks of infra/monitoring (alert rules, Grafana dashboard, Prometheus's scrape config)
 and of every PromQL query and `uise_…` metric name anywhere under infra/ (the Kubernetes and KEDA
 files included): each query parses (promql-parser, the Rust parser's Python binding), and each
-metric it names is one uise_common.metrics defines, with that metric's labels."""
+metric it names is one uise_common.metrics defines, with that metric's labels. Prometheus's own
+promtool (Debian's `prometheus` package; .ci/run installs it) checks the config and the rules and
+runs the rules' unit tests (infra/monitoring/alerts.test.yml: which alert fires when)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +29,7 @@ MONITORING = INFRA / "monitoring"
 ALERTS = MONITORING / "alerts.yml"
 DASHBOARD = MONITORING / "grafana-dashboard.json"
 PROMETHEUS = MONITORING / "prometheus.yml"
+ALERTS_TEST = MONITORING / "alerts.test.yml"
 SEVERITIES = {"warning", "critical"}
 # Labels Prometheus adds to every series it scrapes; `le` is a histogram bucket's bound.
 TARGET_LABELS = {"job", "instance"}
@@ -184,6 +190,20 @@ def test_prometheus_scrapes_every_process_of_the_embedded_stack_at_its_port():
                for r in (rule["expr"] for rule in rules()) if 'job=~"' in r)  # "service down" sees them
 
 
+def promtool(*args: object) -> subprocess.CompletedProcess:
+    tool = os.environ.get("UISE_PROMTOOL") or shutil.which("promtool")
+    if not tool:
+        pytest.fail("promtool is needed: `apt-get install prometheus` (Debian), or UISE_PROMTOOL=<path>")
+    return subprocess.run([tool, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [("check", "config", PROMETHEUS), ("check", "rules", ALERTS),
+                                  ("test", "rules", ALERTS_TEST)], ids=["config", "rules", "rule-tests"])
+def test_promtool_accepts_the_config_and_the_rules_and_their_unit_tests_pass(args):
+    result = promtool(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # --- everything under infra/ ------------------------------------------------------------------
 
 def infra_files() -> Iterator[Path]:
@@ -194,13 +214,16 @@ def infra_files() -> Iterator[Path]:
 
 
 def queries_in(doc) -> Iterator[str]:
-    """PromQL in a parsed YAML or JSON document: rules' and panels' `expr`, and the `query` of
-    KEDA's Prometheus scaler (the mapping beside its `serverAddress`)."""
+    """PromQL in a parsed YAML or JSON document: rules' and panels' `expr`, the `query` of
+    KEDA's Prometheus scaler (the mapping beside its `serverAddress`), and the `series` of
+    promtool's unit tests."""
     if isinstance(doc, dict):
         if isinstance(doc.get("expr"), str):
             yield doc["expr"]
         if isinstance(doc.get("query"), str) and "serverAddress" in doc:
             yield doc["query"]
+        if isinstance(doc.get("series"), str) and "values" in doc:
+            yield doc["series"]
         for value in doc.values():
             yield from queries_in(value)
     elif isinstance(doc, list):
