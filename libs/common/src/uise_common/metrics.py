@@ -227,12 +227,24 @@ class _AtScrape(Collector):
 
 # --- hooks for the consumer runner and the outbox relay ---------------------------------------
 
-_OWNERS: weakref.WeakKeyDictionary[Any, tuple[ServiceMetrics, str | None]] = weakref.WeakKeyDictionary()
+class _Owner:
+    """A runner's or relay's series, looked up once (a label lookup takes a lock and a hash)."""
+
+    def __init__(self, metrics: ServiceMetrics, topic: str | None) -> None:
+        self.m = metrics
+        self.topic = topic
+        if topic is not None:
+            self.outcomes = {o: metrics.messages.labels(metrics.service, topic, o) for o in OUTCOMES}
+            self.processing = metrics.processing.labels(metrics.service, topic)
+        self.published: dict[str, Any] = {}
+
+
+_OWNERS: weakref.WeakKeyDictionary[Any, _Owner] = weakref.WeakKeyDictionary()
 
 
 def attach(owner: Any, metrics: ServiceMetrics, topic: str | None = None) -> None:
     """Count what `owner` (a consumer runner of `topic`, an outbox relay) reports in `metrics`."""
-    _OWNERS[owner] = (metrics, topic)
+    _OWNERS[owner] = _Owner(metrics, topic)
 
 
 @contextmanager
@@ -242,16 +254,14 @@ def consuming(runner: Any, n: int = 1) -> Iterator[None]:
     if found is None:
         yield
         return
-    m, topic = found
-    m.messages.labels(m.service, topic, "received").inc(n)
+    found.outcomes["received"].inc(n)
     started = time.perf_counter()
     try:
         yield
     finally:
         each = (time.perf_counter() - started) / max(n, 1)
-        histogram = m.processing.labels(m.service, topic)
         for _ in range(n):
-            histogram.observe(each)
+            found.processing.observe(each)
 
 
 def consumed(runner: Any, outcome: str, n: int = 1) -> None:
@@ -259,16 +269,17 @@ def consumed(runner: Any, outcome: str, n: int = 1) -> None:
     at it failed (failed)."""
     found = _OWNERS.get(runner)
     if found is not None:
-        m, topic = found
-        m.messages.labels(m.service, topic, outcome).inc(n)
+        found.outcomes[outcome].inc(n)
 
 
 def published(relay: Any, topic: str, n: int = 1) -> None:
     """The relay published `n` rows to `topic`."""
     found = _OWNERS.get(relay)
     if found is not None:
-        m = found[0]
-        m.published.labels(m.service, topic).inc(n)
+        series = found.published.get(topic)
+        if series is None:
+            series = found.published[topic] = found.m.published.labels(found.m.service, topic)
+        series.inc(n)
 
 
 # --- HTTP -------------------------------------------------------------------------------------
