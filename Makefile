@@ -31,9 +31,10 @@ test-unit: install
 test-e2e: install
 	$(BIN)/pytest tests/e2e
 
-contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/ and the Kafka ACLs from the topic table
+contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/, the Kafka ACLs and the KEDA triggers from the topic table
 	$(BIN)/uise-contracts generate
 	$(BIN)/python -m uise_stack.kafka_acls generate
+	$(BIN)/python -m uise_stack.k8s_keda generate
 
 openapi: install  ## regenerate docs/openapi/
 	$(BIN)/uise-stack openapi

@@ -189,14 +189,14 @@ async def test_seen_cache_on_real_redis(redis_url):
 
     r = Redis.from_url(redis_url)
     cache = SeenCache(r, f"t{uuid.uuid4().hex[:6]}")
-    assert not await cache.seen("e1")
-    await cache.mark("e1")
-    assert await cache.seen("e1")
+    assert await cache.seen_many(["e1", "e2"]) == set()
+    await cache.mark_many(["e1"])
+    assert await cache.seen_many(["e1", "e2"]) == {"e1"}
     assert 0 < await r.ttl(cache.prefix + "e1") <= 7 * 24 * 3600
     await r.aclose()
     dead = SeenCache(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2), "x")
-    assert not await dead.seen("e1")  # Redis down: fall through to the database, no crash
-    await dead.mark("e1")
+    assert await dead.seen_many(["e1"]) == set()  # Redis down: fall through to the database, no crash
+    await dead.mark_many(["e1"])
 
 
 def test_malformed_detection_is_specific():

@@ -93,6 +93,46 @@ def test_outbox_carries_the_current_trace(engine):
     assert trace.get_current_span().get_span_context().is_valid is False
 
 
+def acknowledged(error: BaseException | None = None) -> asyncio.Future:
+    """What a producer hands back for a queued record: the broker's acknowledgement to come."""
+    future = asyncio.get_running_loop().create_future()
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+    return future
+
+
+async def test_relay_hands_a_batch_over_then_awaits_the_acknowledgements_together(engine):
+    migrate(engine, MIGRATIONS)
+    with Session(engine) as s:
+        for n in range(5):
+            add_event(s, event(n), "test")
+        s.commit()
+    handed: list[str] = []
+    pending: list[asyncio.Future] = []
+
+    async def pipelined(body: bytes, topic: str, key: bytes, headers: dict):
+        handed.append(json.loads(body)["submission_id"])
+        pending.append(asyncio.get_running_loop().create_future())
+        return pending[-1]
+
+    flush = asyncio.create_task(OutboxRelay(engine, pipelined).flush())
+    while len(handed) < 5:  # all five leave before any acknowledgement has come
+        await asyncio.sleep(0.01)
+    assert handed == ["s0", "s1", "s2", "s3", "s4"]
+    for n, future in enumerate(pending):  # the broker refuses s2 only
+        if n == 2:
+            future.set_exception(ConnectionError("not the leader"))
+        else:
+            future.set_result(None)
+    with pytest.raises(ConnectionError):
+        await flush
+    with Session(engine) as s:
+        unsent = s.exec(select(OutboxRow).where(OutboxRow.sent_at.is_(None))).all()
+    assert [json.loads(r.body)["submission_id"] for r in unsent] == ["s2"]  # acknowledged rows are not sent twice
+
+
 async def test_relay_publishes_in_order_and_keeps_what_failed(engine):
     migrate(engine, MIGRATIONS)
     with Session(engine) as s:
@@ -101,10 +141,11 @@ async def test_relay_publishes_in_order_and_keeps_what_failed(engine):
         s.commit()
     published: list[str] = []
 
-    async def flaky(body: bytes, topic: str, key: bytes, headers: dict) -> None:
+    async def flaky(body: bytes, topic: str, key: bytes, headers: dict):
         if len(published) == 3:
             raise ConnectionError("broker went away")
         published.append(json.loads(body)["submission_id"])
+        return acknowledged()
 
     relay = OutboxRelay(engine, flaky)
     with pytest.raises(ConnectionError):
@@ -113,8 +154,9 @@ async def test_relay_publishes_in_order_and_keeps_what_failed(engine):
         unsent = s.exec(select(OutboxRow).where(OutboxRow.sent_at.is_(None))).all()
     assert [json.loads(r.body)["submission_id"] for r in unsent] == ["s3", "s4"]
 
-    async def ok(body: bytes, topic: str, key: bytes, headers: dict) -> None:
+    async def ok(body: bytes, topic: str, key: bytes, headers: dict):
         published.append(json.loads(body)["submission_id"])
+        return acknowledged()
 
     relay.publish = ok
     assert await relay.flush() == 2
@@ -134,8 +176,9 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, re
     sent: dict[str, list[str]] = {"a": [], "b": []}
 
     def recorder(name):
-        async def publish(body: bytes, topic: str, key: bytes, headers: dict) -> None:
+        async def publish(body: bytes, topic: str, key: bytes, headers: dict):
             sent[name].append(json.loads(body)["submission_id"])
+            return acknowledged()
         return publish
 
     async def until(check, what: str, timeout: float = 20.0) -> None:  # a loaded machine is slow

@@ -40,19 +40,24 @@ class SeenCache:
         self.redis = redis
         self.prefix = f"uise:{service}:seen:"
 
-    async def seen(self, event_id: str) -> bool:
-        if self.redis is None:
-            return False
+    async def seen_many(self, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` marked seen, in one round trip."""
+        if self.redis is None or not event_ids:
+            return set()
         try:
-            return bool(await self.redis.exists(self.prefix + event_id))
+            found = await self.redis.mget([self.prefix + i for i in event_ids])
         except Exception as exc:  # Redis is an optimisation: fall through to the database
             log.warning("redis unavailable for seen-check", extra={"error": repr(exc)})
-            return False
+            return set()
+        return {i for i, v in zip(event_ids, found, strict=True) if v is not None}
 
-    async def mark(self, event_id: str) -> None:
-        if self.redis is None:
+    async def mark_many(self, event_ids: list[str]) -> None:
+        if self.redis is None or not event_ids:
             return
         try:
-            await self.redis.set(self.prefix + event_id, b"1", ex=SEEN_TTL_SECONDS)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for i in event_ids:
+                    pipe.set(self.prefix + i, b"1", ex=SEEN_TTL_SECONDS)
+                await pipe.execute()
         except Exception as exc:
             log.warning("redis unavailable for seen-mark", extra={"error": repr(exc)})

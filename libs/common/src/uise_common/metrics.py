@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,7 +64,8 @@ CONSUMER_MESSAGES = MetricName(
     "failed (an attempt that raised; retried), dead_lettered")
 CONSUMER_SECONDS = MetricName(
     "uise_consumer_processing_seconds", "histogram", ("service", "topic"),
-    "Time from a message's arrival at its handler to its last outcome, retries included")
+    "Time from a message's arrival at its handler to its last outcome, retries included (a "
+    "batch's time shared among its messages)")
 CONSUMER_LAG = MetricName(
     "uise_consumer_lag", "gauge", ("service", "topic"),
     "Messages behind the high watermark, summed over the partitions this process is assigned")
@@ -249,7 +250,8 @@ def attach(owner: Any, metrics: ServiceMetrics, topic: str | None = None) -> Non
 
 @contextmanager
 def consuming(runner: Any, n: int = 1) -> Iterator[None]:
-    """Around a runner's call: `n` messages received, and their processing time."""
+    """Around a runner's call with `n` messages (a poll's batch): received, and the processing
+    time, the call's shared equally among them."""
     found = _OWNERS.get(runner)
     if found is None:
         yield
@@ -272,14 +274,16 @@ def consumed(runner: Any, outcome: str, n: int = 1) -> None:
         found.outcomes[outcome].inc(n)
 
 
-def published(relay: Any, topic: str, n: int = 1) -> None:
-    """The relay published `n` rows to `topic`."""
+def published(relay: Any, topics: Iterable[str]) -> None:
+    """The relay published a row to each of `topics` (acknowledged by Kafka)."""
     found = _OWNERS.get(relay)
-    if found is not None:
+    if found is None:
+        return
+    for topic in topics:
         series = found.published.get(topic)
         if series is None:
             series = found.published[topic] = found.m.published.labels(found.m.service, topic)
-        series.inc(n)
+        series.inc()
 
 
 # --- HTTP -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -143,8 +143,9 @@ class ServiceRuntime:
     def emit(self, session: Session, event: BaseModel) -> None:
         add_event(session, event, self.spec.name)
 
-    async def _publish(self, body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> None:
-        await self.broker.publish(body, topic, key=key, headers=headers)
+    async def _publish(self, body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> Awaitable[object]:
+        # queued, not awaited: the relay awaits a whole batch's acknowledgements together
+        return await self.broker.publish(body, topic, key=key, headers=headers, no_confirm=True)
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"kafka": await self.kafka_health.ok()}
