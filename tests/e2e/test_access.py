@@ -204,7 +204,7 @@ def test_every_route_answers_401_without_credentials_except_the_public_ones(stac
         assert resp.json()["error"]["code"] == "UNAUTHENTICATED"
         closed.append(path)
     print(f"\n{len(closed)} routes refuse an anonymous caller; {len(public)} are public:\n  " + "\n  ".join(public))
-    allowed_public = {"/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration",
+    allowed_public = {"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json", "/.well-known/openid-configuration",
                       "/v1/auth/challenges", "/v1/auth/sign-in", "/v1/auth/refresh", "/v1/oauth/token",
                       "/v1/receipts/public-key", "/v1/reports/public-key", "/v1/formlists/{year}",
                       "/v1/formlists/{year}/{version}.pdf",

@@ -4,6 +4,7 @@
     uise-stack status           what runs where
     uise-stack stop             stop a running `up` (from another terminal)
     uise-stack traces [--submission ID | --trace ID]
+                                each trace as a tree of spans, with the time per service
     uise-stack clock set 2027-01-11T23:59:59+05:00 | clock offset -3600 | clock real
                                 rehearse: every service's business clock moves together
     uise-stack openapi          regenerate docs/openapi/ from the services' code

@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from uise_common import metrics
 from uise_common.db import one_writer
 from uise_common.idempotency import SeenCache, already_processed, record_processed
 from uise_common.outbox import add_event
@@ -208,6 +209,7 @@ class ConsumerRunner:
             d.body, self.topic.dlq, key=record.key,
             headers=dlq_headers(d.headers, record, self.group, error, attempts),
         )
+        metrics.consumed(self, "dead_lettered")
         log.error("message dead-lettered", extra={
             "topic": self.topic.name, "offset": record.offset, "partition": record.partition,
             "error": repr(error), "dlq": self.topic.dlq,
@@ -223,8 +225,10 @@ class ConsumerRunner:
                 try:
                     processed = await asyncio.to_thread(self.apply, d)
                 except Exception as exc:
+                    metrics.consumed(self, "failed")
                     failed = exc
                 else:
+                    metrics.consumed(self, "processed" if processed else "duplicate")
                     if processed:
                         self.after_commit()
                     return True
@@ -249,18 +253,22 @@ class ConsumerRunner:
                 continue
             batch.append(d)
         seen = await self.seen.seen_many([d.env.id for d in batch])
+        metrics.consumed(self, "duplicate", sum(d.env.id in seen for d in batch))
         batch = [d for d in batch if d.env.id not in seen]
         if not batch:
             return
         try:
             new = await asyncio.to_thread(self.apply_batch, batch)
         except BatchFailed as exc:
+            metrics.consumed(self, "failed")  # the batch's attempt; then each message's own
             log.info("batch failed, applying its messages one at a time", extra={
                 "topic": self.topic.name, "size": len(batch), "error": repr(exc.cause)})
             # a dead-lettered message is not marked seen: a re-drive must reach the handler
             batch = [d for d in batch
                      if await self._one_at_a_time(d, exc.cause if d is exc.delivery else None)]
         else:
+            metrics.consumed(self, "processed", new)
+            metrics.consumed(self, "duplicate", len(batch) - new)  # processed before, by the table
             if new:
                 self.after_commit()
         await self.seen.mark_many([d.env.id for d in batch])
@@ -277,7 +285,8 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner) -> None:
     in batches, offsets committed only after the runner returns."""
 
     async def handle(msg: KafkaMessage) -> None:
-        await runner(msg.raw_message)
+        with metrics.consuming(runner, len(msg.raw_message)):  # received, and the processing time
+            await runner(msg.raw_message)
 
     handle.__name__ = f"{runner.service}_{runner.topic.name.replace('.', '_').replace('-', '_')}"
     broker.subscriber(

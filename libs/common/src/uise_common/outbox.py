@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from uise_common import metrics
 from uise_common.db import one_writer, utcnow
 from uise_contracts import make_envelope, topic_for
 
@@ -167,6 +168,7 @@ class OutboxRelay:
                 outcomes = await asyncio.gather(*futures, return_exceptions=True)
                 done = [row.id for row, outcome in zip(rows, outcomes, strict=False)
                         if not isinstance(outcome, BaseException)]
+                metrics.published(self, [r.topic for r, o in zip(rows, outcomes, strict=False) if not isinstance(o, BaseException)])
                 if done:
                     await asyncio.to_thread(self._mark_sent, done)
                     sent += len(done)

@@ -1,4 +1,4 @@
-"""A UISE service process: FastAPI at the edge with /healthz and /readyz, a FastStream Kafka
+"""A UISE service process: FastAPI at the edge with /healthz, /readyz and /metrics, a FastStream Kafka
 broker with its consumers, the outbox relay, migrations at start-up, telemetry and JSON logs.
 
 A service describes itself with a `ServiceSpec`; `ServiceRuntime` wires the parts."""
@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import uvicorn
@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session
 
-from uise_common import clock, http
+from uise_common import clock, http, metrics
 from uise_common.auth import Authenticator, public, secure
 from uise_common.broker import make_broker
 from uise_common.clock import Clock
@@ -59,6 +59,9 @@ class ServiceSpec:
     on_start: Callable[[ServiceRuntime], None] | None = None
     # A loop that runs beside the consumers while the service lives, e.g. deadline's timers.
     background: Callable[[ServiceRuntime], Any] | None = None
+    # Gauges counted from the service's own tables at each scrape of /metrics, e.g. intake's
+    # {metrics.SUBMISSIONS: submissions_by_state} (uise_common.metrics).
+    gauges: metrics.CountedGauges = field(default_factory=dict)
 
 
 class KafkaHealth:
@@ -97,6 +100,8 @@ class ServiceRuntime:
         self.redis = make_redis(self.settings)
         self.store = ObjectStore.from_settings(self.settings) if spec.uses_object_store else None
         self.relay = OutboxRelay(self.engine, self._publish, lease=RelayLease(self.redis, spec.name))
+        self.metrics = metrics.ServiceMetrics(spec.name, engine=self.engine, broker=self.broker, gauges=spec.gauges)
+        metrics.attach(self.relay, self.metrics)
         self.authenticator = Authenticator.from_settings(
             self.settings, self.redis, spec.local_jwks(self) if spec.local_jwks else None)
         self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds,
@@ -104,10 +109,12 @@ class ServiceRuntime:
         policy = RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_seconds)
         seen = SeenCache(self.redis, spec.name)
         for topic, handler in spec.consumers(self).items():
-            subscribe(self.broker, ConsumerRunner(
+            runner = ConsumerRunner(
                 service=spec.name, topic=topic, handler=handler, engine=self.engine,
                 broker=self.broker, seen=seen, after_commit=self.relay.wake, policy=policy,
-            ))
+            )
+            metrics.attach(runner, self.metrics, topic.name)
+            subscribe(self.broker, runner)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one database transaction off the event loop, commit, then wake the
@@ -195,6 +202,9 @@ class ServiceRuntime:
             checks = await self.readiness()
             ok = all(checks.values())
             return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+        metrics.install(app, self.metrics, tags=["ops"],
+                        dependencies=[Depends(public("Prometheus metrics, for the scraper inside the cluster"))])
 
         if self.spec.router is not None:
             app.include_router(self.spec.router(self))

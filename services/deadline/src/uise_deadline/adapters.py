@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint, inspect, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import UniqueConstraint, func, inspect, text
+from sqlmodel import Field, Session, SQLModel, select
 
 from uise_common.db import Migration, add_columns, utcnow
 
@@ -226,6 +226,14 @@ def _v3_consolidation(conn) -> None:
                       "form_code VARCHAR NOT NULL, period VARCHAR NOT NULL, seq INTEGER NOT NULL DEFAULT 0, "
                       "fingerprint VARCHAR, last_reason VARCHAR, last_due_at TIMESTAMP, "
                       "PRIMARY KEY (node_id, form_code, period))"))
+
+
+def violations_by_kind(session: Session) -> dict[str, float]:
+    """What /metrics shows as `uise_violations{kind}`: missing and late, 0 when there are none."""
+    counts = {"missing": 0.0, "late": 0.0}
+    for kind, n in session.exec(select(Violation.kind, func.count()).group_by(Violation.kind)):
+        counts[kind] = float(n)
+    return counts
 
 
 MIGRATIONS = [

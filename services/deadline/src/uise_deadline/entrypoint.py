@@ -4,6 +4,7 @@ delivery, `missing` sweeps, reminders and escalations on durable timers, and eac
 
 from __future__ import annotations
 
+from uise_common import metrics
 from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
@@ -16,7 +17,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_deadline import api, consolidation, handlers
-from uise_deadline.adapters import MIGRATIONS, KnownParticipant
+from uise_deadline.adapters import MIGRATIONS, KnownParticipant, violations_by_kind
 from uise_deadline.schedule import parse_leads
 from uise_deadline.scheduler import Scheduler
 
@@ -50,6 +51,7 @@ SPEC = ServiceSpec(
     router=lambda rt: api.router(rt, schedule(rt)),
     hierarchy=ancestors_in(KnownParticipant),
     background=timers,
+    gauges={metrics.VIOLATIONS: violations_by_kind},
 )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import inspect, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import func, inspect, text
+from sqlmodel import Field, Session, SQLModel, select
 
 from uise_common.db import Migration, add_columns, create_tables, utcnow
+from uise_intake.domain import STATUS_RANK
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -168,6 +169,14 @@ def _v2_keys_idempotency_paper(conn) -> None:
                       "ON intake_submission (recipient_id)"))
     # (v2 also made intake_api_key, for the API keys of issue 4; v3 drops it)
     SQLModel.metadata.create_all(conn, tables=[IdempotencyRecord.__table__])
+
+
+def submissions_by_state(session: Session) -> dict[str, float]:
+    """What /metrics shows as `uise_submissions{state}`: every state, 0 when none is in it."""
+    counts = dict.fromkeys(STATUS_RANK, 0.0)
+    for status, n in session.exec(select(Submission.status, func.count()).group_by(Submission.status)):
+        counts[status] = float(n)
+    return counts
 
 
 MIGRATIONS = [

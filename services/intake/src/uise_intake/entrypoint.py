@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+from uise_common import metrics
 from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_intake import api, handlers
-from uise_intake.adapters import MIGRATIONS, KnownParticipant
+from uise_intake.adapters import MIGRATIONS, KnownParticipant, submissions_by_state
 from uise_intake.receipts import ReceiptSigner
 
 
@@ -26,6 +27,7 @@ SPEC = ServiceSpec(
     router=router,
     uses_object_store=True,
     hierarchy=ancestors_in(KnownParticipant),
+    gauges={metrics.SUBMISSIONS: submissions_by_state},
 )
 
 

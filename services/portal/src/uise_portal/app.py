@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from uise_common import metrics
 from uise_portal import i18n, web
 from uise_portal.backend import Backend, ServiceError
 from uise_portal.pages import auth, home, ministry, officer, participant
@@ -109,6 +110,9 @@ def create_app(settings: PortalSettings | None = None, backend: Backend | None =
         clear error on the pages that need it (never a 500)."""
         return {"ready": True, "checks": {}}
 
+    # requests by route and status, like every service (docs/operations.md); the edge's ingress
+    # should not pass /metrics on to the internet
+    metrics.install(app, metrics.ServiceMetrics("portal"), include_in_schema=False)
     return app
 
 
