@@ -184,6 +184,33 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_and_re
     assert sorted(count(engine)) == ["bad", "good"]
 
 
+async def test_a_handler_breaking_its_own_constraint_is_dead_lettered_not_dropped(kafka_bootstrap, engine):
+    """An IntegrityError at commit is a concurrent replay only when the processed-event table
+    says so; a handler's own broken constraint goes the way of every error (issue 14)."""
+    topic = new_topic()
+    await ensure_topics(kafka_bootstrap, (topic,))
+
+    def clashing(event, session):
+        session.add(Seen(id=1, submission_id=event.submission_id))  # the same primary key each time
+        return []
+
+    first, second = (make_envelope(topic.ce_type, "urn:uise:test", "p1") for _ in range(2))
+    await produce(kafka_bootstrap, topic.name, body("one"), first.headers())
+    await produce(kafka_bootstrap, topic.name, body("two"), second.headers())
+    broker = await run_consumer(kafka_bootstrap, engine, topic, clashing)
+    try:
+        dead = await read_all(kafka_bootstrap, topic.dlq, expect=1)
+    finally:
+        await broker.stop()
+    assert count(engine) == ["one"]
+    assert len(dead) == 1
+    h = {k: v.decode() for k, v in dead[0].headers}
+    assert h["ce_id"] == second.id and h["x-error-type"] == "IntegrityError" and h["x-attempts"] == "3"
+    with Session(engine) as s:
+        assert s.get(ProcessedEvent, first.id) is not None
+        assert s.get(ProcessedEvent, second.id) is None  # not recorded as processed either
+
+
 async def test_seen_cache_on_real_redis(redis_url):
     from redis.asyncio import Redis
 

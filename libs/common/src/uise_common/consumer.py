@@ -191,14 +191,19 @@ class ConsumerRunner:
 
     def apply(self, d: Delivery) -> bool:
         """One message in its own transaction. False when it had been processed already."""
-        with one_writer(self.engine), Session(self.engine) as session:
-            if not self._apply_in(session, d):
-                return False
-            try:
+        try:
+            with one_writer(self.engine), Session(self.engine) as session:
+                if not self._apply_in(session, d):
+                    return False
                 session.commit()
-            except IntegrityError:  # a concurrent replay committed first
-                session.rollback()
-                return False
+        except IntegrityError:
+            # A concurrent replay that committed first, or the handler breaking a constraint of
+            # its own: only the processed-event table tells which. The latter is an error like
+            # any other (retried, then dead-lettered), never a silent drop.
+            with Session(self.engine) as session:
+                if already_processed(session, d.env.id):
+                    return False
+            raise
         return True
 
     # --- the policy ------------------------------------------------------------------------
