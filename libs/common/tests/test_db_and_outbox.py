@@ -215,3 +215,51 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, re
         await a.stop()
         await b.stop()
         await redis.aclose()
+
+
+async def test_a_drain_longer_than_the_lease_keeps_it_so_two_relays_never_publish_at_once(tmp_path, redis_url):
+    """A slow broker makes one drain outlast the lease's time to live: the relay renews it while
+    it publishes, so the other replica stands by and the events leave once each, in order."""
+    from redis.asyncio import Redis
+
+    from uise_common.outbox import RelayLease
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'slow.db'}", "commontest")
+    migrate(engine, MIGRATIONS)
+    with Session(engine) as s:
+        for n in range(12):
+            add_event(s, event(n), "test")
+        s.commit()
+    service = f"slow{uuid.uuid4().hex[:6]}"
+    redis = Redis.from_url(redis_url)
+    sent: list[tuple[str, str]] = []
+
+    def slow_broker(name):
+        async def publish(body: bytes, topic: str, key: bytes, headers: dict):
+            await asyncio.sleep(0.25)  # 12 rows: 3 s to drain, three times the lease's second
+            sent.append((name, json.loads(body)["submission_id"]))
+            return acknowledged()
+        return publish
+
+    a = OutboxRelay(engine, slow_broker("a"), poll_seconds=0.05, batch=4,
+                    lease=RelayLease(redis, service, ttl_seconds=1))
+    b = OutboxRelay(engine, slow_broker("b"), poll_seconds=0.05, batch=4,
+                    lease=RelayLease(redis, service, ttl_seconds=1))
+    try:
+        a.start()
+        for _ in range(400):
+            if sent:
+                break
+            await asyncio.sleep(0.05)
+        b.start()  # a is mid-drain
+        for _ in range(400):
+            if len(sent) >= 12:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # past the lease's time to live again: b must still have nothing to do
+    finally:
+        await a.stop()
+        await b.stop()
+        await redis.aclose()
+    assert [sid for _, sid in sent] == [f"s{n}" for n in range(12)]  # once each, in order
+    assert {name for name, _ in sent} == {"a"}

@@ -8,11 +8,13 @@ two republishes on restart (at-least-once); consumers deduplicate on the CloudEv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -26,6 +28,7 @@ from uise_common.db import one_writer, utcnow
 from uise_contracts import make_envelope, topic_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 # Hands one record to the producer and returns once it is queued, with an awaitable that
@@ -81,6 +84,10 @@ return 0
 """
 
 
+class LeaseLost(Exception):
+    """Another relay holds the service's lease now."""
+
+
 class RelayLease:
     """One relay per service publishes at a time, so events leave in commit order even with
     several replicas; the others stand by and take over when the lease lapses. Without Redis
@@ -103,6 +110,25 @@ class RelayLease:
         except Exception as exc:
             log.warning("relay lease unavailable, publishing anyway", extra={"error": repr(exc)})
             return True
+
+    async def renewed_while(self, work: Awaitable[T]) -> T:
+        """Run `work`, renewing the lease every third of its time to live, so a long drain never
+        outlives it; if another relay has taken the lease meanwhile (this one stalled past the
+        time to live), `work` is cancelled and LeaseLost raised: two relays never publish one
+        outbox at once."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.ttl_ms / 3000)
+                if done:
+                    return task.result()
+                if not await self.hold():
+                    raise LeaseLost(f"{self.key} is held by another relay")
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def release(self) -> None:
         if self.redis is None:
@@ -187,9 +213,11 @@ class OutboxRelay:
             if not await self.lease.hold():
                 continue
             try:
-                await self.flush()
+                await self.lease.renewed_while(self.flush())
             except asyncio.CancelledError:
                 raise
+            except LeaseLost as exc:
+                log.warning("outbox relay lost its lease; standing by", extra={"error": str(exc)})
             except Exception as exc:  # Kafka down: keep the rows, try again on the next tick
                 log.warning("outbox relay could not publish", extra={"error": repr(exc)})
                 await asyncio.sleep(self.poll_seconds)
