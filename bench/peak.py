@@ -121,14 +121,16 @@ def machine() -> dict:
 # --- the documents ------------------------------------------------------------------------------
 
 
-def figures(n: int) -> dict:
-    """The n-th school's figures: plausible, and close enough to its district's that validation's
-    outlier check raises no query (each cell takes at most five evenly spaced values, so the
-    modified z-score stays under 2.7 whatever the peers; docs/validation.md). The totals add up."""
-    girls, boys, classes = 300 + n % 3, 290 + (n // 3) % 3, 20
+def figures(district: int) -> dict:
+    """The figures of a school of the district-th district: plausible, the totals add up, and the
+    same for every school of a district. Validation judges a school against its district's peers
+    (docs/validation.md), and a query waits for the school's explanation instead of reaching a
+    final state: among equal peers nothing is an outlier, while any spread, however small, can
+    be (a modified z-score over a median absolute deviation of half a pupil)."""
+    girls, boys, classes = 300 + district % 7, 290 + district % 5, 20
     return {"pupils_total": girls + boys, "pupils_girls": girls, "pupils_boys": boys, "classes": classes,
             "avg_class_size": str((Decimal(girls + boys) / classes).quantize(Decimal("0.01"))),
-            "smallest_class": 18, "largest_class": 28 + n % 2}
+            "smallest_class": 18, "largest_class": 28 + district % 3}
 
 
 _BIN_MARK = "987654321098"  # stands for the school's BIN in the form's filled-in master copy
@@ -203,6 +205,8 @@ class Preparer:
 
     def __init__(self, campaign: Campaign, schools: list[str], tokens: dict[str, str], period: str, size: int):
         self.campaign, self.schools, self.tokens, self.period, self.size = campaign, schools, tokens, period, size
+        districts = [u.participant_id for u in campaign.hierarchy.at("district")]
+        self.district = {s: districts.index(campaign.hierarchy.units[s].parent_id) for s in schools}
 
     def __call__(self, forms: list[str], count: int) -> list[Prepared]:
         books = {code: Workbooks(campaign_form(code), self.period, self.size)
@@ -213,9 +217,10 @@ class Preparer:
     def one(self, n: int, book: Workbooks, check: bool = False) -> Prepared:
         """The n-th school's submission of `book`'s form."""
         school = self.schools[n]
-        doc = book.make(school, figures(n))
+        values = figures(self.district[school])
+        doc = book.make(school, values)
         if check:
-            book.check(doc, school, figures(n))
+            book.check(doc, school, values)
         signer = self.campaign.signers[school]
         return Prepared(school, book.form.code, doc, sign(doc, signer.key, signer.cert), self.tokens[school])
 
@@ -491,8 +496,9 @@ def run_burst(name: str, stack: Stack, items: list[Prepared], threads: int, peri
     offers, t0 = burst(stack.urls("intake"), items, threads, period)
     ids = [o.submission_id for o in offers if o.status == 202]
     ack = acknowledgements(offers)
-    say(f"  acknowledged {len(ids)} ({ack['acknowledged_per_s']:.1f}/s, p50 {ack['p50_s']:.2f} s); "
-        "following them to their final states …")
+    if name != "warm-up":
+        say(f"  acknowledged {len(ids)} ({ack['acknowledged_per_s']:.1f}/s, p50 {ack['p50_s']:.2f} s); "
+            "following them to their final states …")
     forms = sorted({p.form_code for p in items})
     wait_final(stack.config.url("intake"), forms, len(ids), period, timeout)
     return Phase(name, offers, t0, details(stack.config.url("intake"), ids))
@@ -874,7 +880,9 @@ def load_phase(stack: Stack, prepare: Preparer, forms: dict[str, list[str]], sus
 def run(args: argparse.Namespace) -> int:
     year = date.today().year
     period = str(year)  # the current year: its window is open, no deadline has passed
-    schools_n = args.schools
+    hierarchy = small_hierarchy(regions=1, districts=args.districts, schools=args.schools, series=SERIES)
+    schools = [u.participant_id for u in hierarchy.at("organization")]  # (a BIN or two may coincide)
+    schools_n = len(schools)
     forms = Forms(year)
     # a phase's forms (each school submits a form once): W and V warm up, A bursts, H and O load
     # at half and twice the rate, R probes recovery, S and M burst with one and many replicas
@@ -884,18 +892,16 @@ def run(args: argparse.Namespace) -> int:
     codes = {phase: forms.add(phase, n) for phase, n in need.items()}
     result: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                     "database": "PostgreSQL" if args.database_url else "SQLite",
-                    "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                               if k not in ("database_url",)}}
+                    "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                                  if k not in ("database_url",)}, "schools": schools_n}}
     failures: list[str] = []
     with bench_stack(args.database_url, args.keep) as stack:
         config = stack.config
-        hierarchy = small_hierarchy(regions=1, districts=args.districts, schools=schools_n, series=SERIES)
         campaign = Campaign(config, stack.prepare_pki(), hierarchy, form=campaign_form(codes["W"][0]), year=year,
                             workers=16, log=say)
         t = time.monotonic()
         forms.approve(config.url("registry"))
         campaign.seed()
-        schools = [u.participant_id for u in hierarchy.at("organization")]
         tokens = {s: client.token_for(s) for s in schools}
         say(f"seeded {len(schools)} schools and {len(forms.codes)} forms in {time.monotonic() - t:.0f} s")
         prepare = Preparer(campaign, schools, tokens, period, args.doc_kb * 1024)
@@ -953,6 +959,7 @@ def run(args: argparse.Namespace) -> int:
     say("")
     say(table(result))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
         say(f"\nfigures written to {args.json}")
     for f in failures:
