@@ -5,7 +5,7 @@ alone does for the same work on the same machine.
     make bench                                   # the defaults, some 5-10 minutes on 2 cores
     .venv/bin/python bench/peak.py [--submissions 200] [--schools 200] [--threads 16]
                                    [--doc-kb 100] [--half-seconds 8] [--overload-seconds 8]
-                                   [--replica-submissions 80] [--replicas 2]
+                                   [--replica-submissions 60] [--replicas 2]
                                    [--database-url postgresql://user@host/db] [--json FILE] [--keep]
 
 It starts its own embedded stack (free ports, a temporary directory, SQLite; `--database-url`
@@ -25,8 +25,9 @@ Excel saves one, signed by the school's head (detached CMS). Then:
      state (the time intake recorded it); where the time goes, from the traces: every consumer's
      handler span (count, mean, and how busy it was over the phase), the time it stood idle
      between two messages while the next was already waiting (the per-message cost outside the
-     handler: polling, committing), the outbox wait (handler's commit → relay's publish), the
-     publish itself, and the delivery wait (published → consumer starts on it).
+     handler: polling, committing), each consumer process's capacity from those two (the lowest
+     bounds the pipeline), the outbox wait (handler's commit → relay's publish), the publish
+     itself, and the delivery wait (published → consumer starts on it).
   b. ceiling: the same I/O done by the stack's raw infrastructure alone: S3 puts of the same
      documents and signatures and the gets the services make of them (signature reads both,
      validation the document), at the same concurrency; then Kafka: the same number and size of
@@ -524,7 +525,9 @@ def stage_figures(trace_dir: Path, ids: set[str], wall_s: float) -> dict:
       which commit it with their state) to the relay starting to publish it;
     - publish: the relay's publish (broker acknowledgement);
     - delivery_wait: from the publish's end to the consumer starting on the event (the broker,
-      the consumer's fetch, and its queue of earlier messages)."""
+      the consumer's fetch, and its queue of earlier messages);
+    - capacity: what each consumer process can take at most, one message after the other:
+      1 / (mean handler span + mean idle between); the lowest one bounds the pipeline."""
     spans = load_spans(trace_dir)
     traces = {s["trace_id"] for s in spans if s["attributes"].get(SUBMISSION_ATTR) in ids}
     ours = [s for s in spans if s["trace_id"] in traces]
@@ -565,12 +568,19 @@ def stage_figures(trace_dir: Path, ids: set[str], wall_s: float) -> dict:
         if sent is not None:
             publish[f"{sent['service']} → {topic}"].append(seconds(sent["start"], sent["end"]))
     idle: dict[str, list[float]] = defaultdict(list)
+    capacity: dict[str, dict] = {}
     for (instance, name), got in consumed.items():
         got.sort(key=lambda x: x[0]["start"])
+        key = f"{instance:<12} {name}"
         for (before, _), (s, published) in zip(got, got[1:], strict=False):
             if published is not None and published <= before["end"]:
-                idle[f"{instance:<12} {name}"].append(max(0.0, seconds(before["end"], s["start"])))
+                idle[key].append(max(0.0, seconds(before["end"], s["start"])))
+        handler = statistics.fmean(seconds(s["start"], s["end"]) for s, _ in got)
+        between = statistics.fmean(idle[key]) if idle[key] else 0.0
+        if len(got) >= 5:
+            capacity[key] = {"per_s": 1 / (handler + between), "handler_s": handler, "idle_s": between}
     out = {"handlers": {k: {**_summary(v), "busy": sum(v) / wall_s} for k, v in handlers.items()},
+           "capacity": capacity,
            "idle_between": {k: _summary(v) for k, v in idle.items()},
            "outbox_wait": {k: _summary(v) for k, v in outbox.items()},
            "publish": {k: _summary(v) for k, v in publish.items()},
@@ -799,6 +809,10 @@ def table(result: dict) -> str:
                   f"  {'handler (service, span)':<62} {'count':>6} {'mean':>9} {'busy':>6}"]
         for k, v in sorted(s["handlers"].items(), key=lambda kv: -kv[1]["sum_s"]):
             lines.append(f"  {k:<62} {v['count']:>6} {v['mean_s'] * 1000:>7.0f}ms {v['busy']:>6.0%}")
+        lines.append(f"  {'capacity of a consumer process: 1 / (handler + idle between)':<62} {'per s':>6} "
+                     f"{'handler':>9} {'idle':>9}")
+        for k, v in sorted(s["capacity"].items(), key=lambda kv: kv[1]["per_s"])[:8]:
+            lines.append(f"    {k:<60} {v['per_s']:>6.1f} {v['handler_s'] * 1000:>7.0f}ms {v['idle_s'] * 1000:>7.0f}ms")
         for title, key in (("idle between two messages while the next waited (per process)", "idle_between"),
                            ("outbox wait: committed → relay publishes", "outbox_wait"),
                            ("publish: relay → broker acknowledged", "publish"),
@@ -838,13 +852,13 @@ def load_phase(stack: Stack, prepare: Preparer, forms: dict[str, list[str]], sus
     half = open_loop(urls, half_items, half_rate, period)
     over: list[Offer] = []
     factor, done = 2, 0
-    for factor, n in rounds:
+    for times, n in rounds:
         if n <= 0 or any(o.status == 429 for o in over):
             break
         if over:
-            say(f"  intake took all of twice the rate without a 429: {n} more at {factor * sustainable:.1f}/s")
-        over += open_loop(urls, over_items[done:done + n], factor * sustainable, period)
-        done += n
+            say(f"  intake took all of twice the rate without a 429: {n} more at {times * sustainable:.1f}/s")
+        over += open_loop(urls, over_items[done:done + n], times * sustainable, period)
+        factor, done = times, done + n
     used = sorted({p.form_code for p in [*half_items, *over_items[:done], *probes]})
     over_end = max(o.ended for o in over)
     # intake acknowledges again: probes one at a time, a 429 honoured, until one is taken
@@ -978,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overload-seconds", type=float, default=8.0,
                    help="d: seconds at twice the sustainable rate (0 skips d)")
     p.add_argument("--overload-max", type=int, default=1600, help="d: at most this many offers at twice the rate")
-    p.add_argument("--replica-submissions", type=int, default=80, help="c: each burst's submissions (0 skips c)")
+    p.add_argument("--replica-submissions", type=int, default=60, help="c: each burst's submissions (0 skips c)")
     p.add_argument("--replicas", type=int, default=2, help="c: processes of intake, signature and validation")
     p.add_argument("--no-ceiling", action="store_true", help="skip b")
     p.add_argument("--database-url", help="a PostgreSQL server for the services (a scratch database is made "
