@@ -1,6 +1,8 @@
 """`uise-stack`: run the embedded stack.
 
-    uise-stack up [--no-demo]   start everything, run the demo, keep running until Ctrl-C
+    uise-stack up [--no-demo] [--replicas intake=2,signature=2,validation=2]
+                                start everything, run the demo, keep running until Ctrl-C;
+                                --replicas runs that many processes of a service (not the portal)
     uise-stack status           what runs where
     uise-stack stop             stop a running `up` (from another terminal)
     uise-stack traces [--submission ID | --trace ID]
@@ -26,13 +28,19 @@ from pathlib import Path
 
 import httpx
 
-from uise_stack.config import EVERYTHING, StackConfig
+from uise_stack.config import EVERYTHING, StackConfig, instance_name, parse_replicas
 from uise_stack.stack import Stack
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     base_dir = Path(args.base_dir)
-    config = StackConfig.ephemeral(base_dir) if args.ephemeral_ports else StackConfig(base_dir=base_dir)
+    try:
+        replicas = parse_replicas(args.replicas or "")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    config = (StackConfig.ephemeral(base_dir, replicas=replicas) if args.ephemeral_ports
+              else StackConfig(base_dir=base_dir, replicas=replicas))
     if (config.base_dir / "stack.json").exists() and _running(config):
         print(f"a stack is already running (see {config.base_dir / 'stack.json'}); `uise-stack stop` first")
         return 1
@@ -89,17 +97,19 @@ def print_status(config: StackConfig) -> int:
         return 1
     state = json.loads(path.read_text())
     print(f"kafka  {state['kafka']}\ns3     {state['s3']}\nredis  {state['redis']}\ndb     {state['database']}")
-    for name in EVERYTHING:
-        url = state["services"].get(name)
-        if url is None:
-            continue
-        try:
-            ready = httpx.get(f"{url}/readyz", timeout=2).json()
-            health = "ready" if ready["ready"] else f"not ready {ready['checks']}"
-        except httpx.HTTPError:
-            health = "down"
-        pid = state["processes"].get(name, {}).get("pid")
-        print(f"{name:<11} {url:<24} pid {pid:<8} {health}")
+    for service in EVERYTHING:
+        urls = state.get("replicas", {}).get(service) or [state["services"].get(service)]
+        for n, url in enumerate(urls, start=1):
+            if url is None:
+                continue
+            name = instance_name(service, n)
+            try:
+                ready = httpx.get(f"{url}/readyz", timeout=2).json()
+                health = "ready" if ready["ready"] else f"not ready {ready['checks']}"
+            except httpx.HTTPError:
+                health = "down"
+            pid = state["processes"].get(name, {}).get("pid")
+            print(f"{name:<13} {url:<24} pid {pid!s:<8} {health}")
     return 0
 
 
@@ -154,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up")
     up.add_argument("--no-demo", action="store_true")
     up.add_argument("--ephemeral-ports", action="store_true",
-                    help="free ports instead of 9092/9000/6390/8001-8007 (to run beside another stack)")
+                    help="free ports instead of 9092/9000/6390/8001-8009 (to run beside another stack)")
+    up.add_argument("--replicas", metavar="SERVICE=N,...",
+                    help="run N processes of a service, e.g. intake=2,signature=2,validation=2; a replica's "
+                         "port is its first instance's plus 100 (intake-2 on 8102)")
     sub.add_parser("status")
     sub.add_parser("stop")
     tr = sub.add_parser("traces")

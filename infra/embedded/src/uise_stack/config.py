@@ -15,6 +15,37 @@ EDGE = ("portal",)
 EVERYTHING = SERVICES + EDGE
 DOCUMENT_BUCKET = "uise-documents"
 KAFKA_BUCKET = "uise-kafka"
+# A replica's port on the fixed layout: its first instance's port plus this for each one more
+# (intake 8002, intake-2 8102, intake-3 8202), so `make run --replicas` stays predictable.
+REPLICA_PORT_STEP = 100
+
+
+def instance_name(service: str, n: int) -> str:
+    """The n-th replica (1-based) of a service: the first keeps the service's own name (logs,
+    ports, traces as before), the others are `intake-2`, `intake-3`, …"""
+    return service if n == 1 else f"{service}-{n}"
+
+
+def service_of(instance: str) -> str:
+    """`intake-2` → `intake` (service names hold no hyphen)."""
+    return instance.split("-", 1)[0]
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`intake=2,signature=2` → {"intake": 2, "signature": 2}; any service but the portal."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        name = name.strip()
+        if name not in SERVICES:
+            raise ValueError(f"--replicas: {name!r} is not one of {', '.join(SERVICES)}")
+        try:
+            out[name] = int(count)
+        except ValueError:
+            raise ValueError(f"--replicas: {part!r} is not service=count") from None
+        if out[name] < 1:
+            raise ValueError(f"--replicas: {name} needs at least 1 replica, not {out[name]}")
+    return out
 
 
 def free_port() -> int:
@@ -39,6 +70,12 @@ class StackConfig:
     # (nothing survives; for rehearsals and benches: tansu's S3 engine lists a partition's whole
     # log on the S3 server for each fetch, so its cost grows with the log; docs/operations.md).
     broker_storage: str = "s3"
+    # How many processes run each service (default 1). Replicas share the service's database
+    # (its SQLite file or its PostgreSQL schema) and its Kafka consumer groups, so the broker splits
+    # the partitions between them; each has its own HTTP port, log and trace file.
+    replicas: dict[str, int] = field(default_factory=dict)
+    # Free ports for every process (tests, benches) rather than the fixed layout.
+    ephemeral_ports: bool = False
     # Extra environment per service (tests pin identity's PKI time, admit the NCA test ids, …).
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     # Further CA certificates to trust beside the stack's own test CA (e.g. NCA RK's test CA).
@@ -48,11 +85,41 @@ class StackConfig:
     s3_principals: dict[str, S3Principal] = field(repr=False, default_factory=lambda: new_principals(
         {"services": [DOCUMENT_BUCKET], "broker": [KAFKA_BUCKET]}))
 
+    def __post_init__(self) -> None:
+        for service, count in self.replicas.items():
+            if service not in SERVICES or count < 1:
+                raise ValueError(f"replicas: {service}={count} (any of {', '.join(SERVICES)}, at least 1)")
+            for n in range(2, count + 1):
+                self.service_ports.setdefault(instance_name(service, n),
+                                              self.service_ports[service] + REPLICA_PORT_STEP * (n - 1))
+
     @classmethod
     def ephemeral(cls, base_dir: Path, **overrides) -> StackConfig:
         """Free ports everywhere, so tests can run beside a `make run`."""
+        replicas = overrides.get("replicas", {})
+        names = [*EVERYTHING, *(instance_name(s, n) for s, count in replicas.items() for n in range(2, count + 1))]
         return cls(base_dir=base_dir, kafka_port=free_port(), s3_port=free_port(), redis_port=free_port(),
-                   service_ports={name: free_port() for name in EVERYTHING}, **overrides)
+                   service_ports={name: free_port() for name in names}, ephemeral_ports=True, **overrides)
+
+    def scale(self, service: str, count: int) -> None:
+        """Run `count` processes of `service` from now on (ports for new replicas included)."""
+        if service not in SERVICES or count < 1:
+            raise ValueError(f"replicas: {service}={count} (any of {', '.join(SERVICES)}, at least 1)")
+        self.replicas[service] = count
+        for n in range(2, count + 1):
+            name = instance_name(service, n)
+            if name not in self.service_ports:
+                self.service_ports[name] = (free_port() if self.ephemeral_ports
+                                            else self.service_ports[service] + REPLICA_PORT_STEP * (n - 1))
+
+    def instances(self, service: str) -> list[str]:
+        """The service's processes by name: `intake`, then `intake-2`, … (its replicas)."""
+        return [instance_name(service, n) for n in range(1, self.replicas.get(service, 1) + 1)]
+
+    @property
+    def all_instances(self) -> list[str]:
+        """Every service process of the stack, first instances first (they migrate the databases)."""
+        return [*EVERYTHING, *(i for s in EVERYTHING for i in self.instances(s)[1:])]
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -90,12 +157,22 @@ class StackConfig:
         return self.base_dir / "data-office.json"
 
     def url(self, service: str) -> str:
+        """The service's first instance (or, given an instance name, that one)."""
         return f"http://127.0.0.1:{self.service_ports[service]}"
 
-    def service_env(self, service: str) -> dict[str, str]:
+    def urls(self, service: str) -> list[str]:
+        """Every replica of the service: clients spread their requests over them (the embedded
+        stack has no load balancer)."""
+        return [self.url(i) for i in self.instances(service)]
+
+    def service_env(self, service: str, instance: str | None = None) -> dict[str, str]:
+        """The environment of one process: `service`'s, listening on `instance`'s port (default:
+        its first instance). A replica names itself in UISE_INSTANCE_NAME, which keeps its trace
+        file apart from its siblings'."""
+        instance = instance or service
         env = {
             "UISE_SERVICE_NAME": service,
-            "UISE_HTTP_PORT": str(self.service_ports[service]),
+            "UISE_HTTP_PORT": str(self.service_ports[instance]),
             "UISE_DATA_DIR": str(self.base_dir.resolve()),
             "UISE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "UISE_S3_ENDPOINT": self.s3_endpoint,
@@ -112,6 +189,8 @@ class StackConfig:
         if service in EDGE:  # the portal's own settings (uise_portal.settings), not a service's
             env.update({"UISE_PORTAL_HTTP_PORT": str(self.service_ports[service]),
                         **{f"UISE_PORTAL_{s.upper()}_URL": self.url(s) for s in SERVICES if s != "signature"}})
+        if instance != service:
+            env["UISE_INSTANCE_NAME"] = instance
         if self.database_url:
             env["UISE_DATABASE_URL"] = self.database_url
         if self.otlp_endpoint:

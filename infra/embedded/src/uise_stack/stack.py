@@ -1,6 +1,7 @@
 """Start and stop the embedded stack: moto's S3 server, tansu (Kafka protocol, stored on that
 S3 so topics survive a broker restart), Valkey unless a Redis URL is given, then the topics and
-buckets, then the seven services, each its own process with /healthz and /readyz."""
+buckets, then the services, each its own process with /healthz and /readyz; a service given
+replicas (`StackConfig.replicas`) runs as that many processes (`intake`, `intake-2`, …)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from uise_stack.config import (
     EVERYTHING,
     KAFKA_BUCKET,
     StackConfig,
+    service_of,
 )
 from uise_stack.processes import Proc, http_ok, port_open, spawn, wait_until
 from uise_stack.s3server import write_credentials
@@ -106,7 +108,10 @@ class Stack:
     # --- services -----------------------------------------------------------------------------
 
     def start_service(self, name: str, wait: bool = True) -> Proc:
-        proc = spawn(name, [sys.executable, "-m", f"uise_{name}"], self.config.log_dir, self.config.service_env(name))
+        """Start a service's process by its instance name (`intake`, or a replica: `intake-2`)."""
+        service = service_of(name)
+        proc = spawn(name, [sys.executable, "-m", f"uise_{service}"], self.config.log_dir,
+                     self.config.service_env(service, name))
         self.procs[name] = proc
         if wait:
             self.wait_ready(name)
@@ -124,6 +129,32 @@ class Stack:
             self.start_service(name, wait=False)
         for name in EVERYTHING:
             self.wait_ready(name)
+        # Replicas once the first instances are ready: those have migrated the shared database,
+        # so two processes never apply one migration at once.
+        replicas = [n for n in self.config.all_instances if n not in EVERYTHING]
+        for name in replicas:
+            self.start_service(name, wait=False)
+        for name in replicas:
+            self.wait_ready(name)
+
+    def scale(self, service: str, count: int) -> None:
+        """Start or stop replicas of a running stack's service until `count` run (the new ones
+        join its consumer groups: the broker moves partitions to them)."""
+        before = self.config.instances(service)
+        self.config.scale(service, count)
+        after = self.config.instances(service)
+        for name in before[len(after):]:
+            self.procs.pop(name).stop()
+        for name in after[len(before):]:
+            self.start_service(name, wait=False)
+        for name in after[len(before):]:
+            self.wait_ready(name)
+        if (self.config.base_dir / "stack.json").exists():
+            self.write_state()
+
+    def urls(self, service: str) -> list[str]:
+        """Every replica's base URL (the first instance's first)."""
+        return self.config.urls(service)
 
     def start(self) -> None:
         try:
@@ -162,7 +193,7 @@ class Stack:
         return credential
 
     def stop(self) -> None:
-        for name in [*EVERYTHING, "redis", "kafka", "s3"]:
+        for name in [*reversed(self.config.all_instances), "redis", "kafka", "s3"]:
             if name in self.procs:
                 self.procs[name].stop()
         state = self.config.base_dir / "stack.json"
@@ -180,5 +211,7 @@ class Stack:
             "database": self.config.database_url or f"sqlite:///{self.config.base_dir}/<service>.db",
             "processes": {n: {"pid": p.pid, "log": str(p.log_path)} for n, p in self.procs.items()},
             "services": {n: self.config.url(n) for n in EVERYTHING},
+            # every process of each service, the first instance first (clients spread over them)
+            "replicas": {n: self.config.urls(n) for n in EVERYTHING},
         }
         (self.config.base_dir / "stack.json").write_text(json.dumps(state, indent=2))

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="UISE_", extra="ignore")
 
     service_name: str = "uise"
+    # This process among the service's replicas (`intake-2`); unset for a lone process. Its local
+    # trace and metrics files take this name, so replicas never append to one file.
+    instance_name: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     data_dir: Path = Path("var")

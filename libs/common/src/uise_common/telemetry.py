@@ -1,5 +1,6 @@
 """OpenTelemetry traces and metrics: OTLP when an endpoint is set, otherwise JSON-lines files
-under <data_dir>/traces that `uise-stack traces` shows. Either way spans pass through
+under <data_dir>/traces (one file per process: `<service>.jsonl`, `<service>-2.jsonl` for a
+replica) that `uise-stack traces` shows. Either way spans pass through
 `MaskingSpanExporter` first, so no IIN or person's name leaves the process in a span."""
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class JsonLinesSpanExporter(SpanExporter):
                 "name": s.name,
                 "kind": s.kind.name,
                 "service": s.resource.attributes.get("service.name"),
+                "instance": s.resource.attributes.get("service.instance.id"),
                 "start": s.start_time,
                 "end": s.end_time,
                 "status": s.status.status_code.name,
@@ -110,7 +112,9 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def setup_telemetry(settings: Settings) -> tuple[TracerProvider, MeterProvider]:
-    resource = Resource.create({"service.name": settings.service_name, "service.namespace": "uise"})
+    instance = settings.instance_name or settings.service_name
+    resource = Resource.create({"service.name": settings.service_name, "service.namespace": "uise",
+                                "service.instance.id": instance})
     tracer_provider = TracerProvider(resource=resource)
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -125,9 +129,9 @@ def setup_telemetry(settings: Settings) -> tuple[TracerProvider, MeterProvider]:
         trace_dir = settings.trace_dir
         tracer_provider.add_span_processor(
             SimpleSpanProcessor(MaskingSpanExporter(
-                JsonLinesSpanExporter(trace_dir / f"{settings.service_name}.jsonl")))
+                JsonLinesSpanExporter(trace_dir / f"{instance}.jsonl")))
         )
-        metrics_file = (trace_dir / f"{settings.service_name}.metrics.jsonl").open("a")
+        metrics_file = (trace_dir / f"{instance}.metrics.jsonl").open("a")
         reader = PeriodicExportingMetricReader(
             ConsoleMetricExporter(out=metrics_file, formatter=lambda m: m.to_json(indent=None) + "\n"),
             export_interval_millis=15_000,
