@@ -261,10 +261,10 @@ def scratch_database(server_url: str | None) -> Iterator[str | None]:
 
 
 @contextmanager
-def bench_stack(database_url: str | None, keep: bool) -> Iterator[Stack]:
+def bench_stack(database_url: str | None, keep: bool, broker_storage: str = "s3") -> Iterator[Stack]:
     base = Path(tempfile.mkdtemp(prefix="uise-peak-"))
     with scratch_database(database_url) as db:
-        config = StackConfig.ephemeral(base, database_url=db, redis_url=None, extra_env={
+        config = StackConfig.ephemeral(base, database_url=db, redis_url=None, broker_storage=broker_storage, extra_env={
             # signing in is not what is measured: one token per school lasts the whole run
             "identity": {"UISE_IDENTITY_ACCESS_TOKEN_SECONDS": "7200"}})
         stack = Stack(config)
@@ -909,7 +909,7 @@ def run(args: argparse.Namespace) -> int:
                     "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                                   if k not in ("database_url",)}, "schools": schools_n}}
     failures: list[str] = []
-    with bench_stack(args.database_url, args.keep) as stack:
+    with bench_stack(args.database_url, args.keep, args.broker_storage) as stack:
         config = stack.config
         campaign = Campaign(config, stack.prepare_pki(), hierarchy, form=campaign_form(codes["W"][0]), year=year,
                             workers=16, log=say)
@@ -995,6 +995,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replica-submissions", type=int, default=60, help="c: each burst's submissions (0 skips c)")
     p.add_argument("--replicas", type=int, default=2, help="c: processes of intake, signature and validation")
     p.add_argument("--no-ceiling", action="store_true", help="skip b")
+    p.add_argument("--broker-storage", choices=["s3", "memory"], default="s3",
+                   help="the broker's log on the embedded S3 (default, as `make run`) or in memory")
     p.add_argument("--database-url", help="a PostgreSQL server for the services (a scratch database is made "
                                           "on it and dropped after); default: SQLite files")
     p.add_argument("--json", type=Path, help="write the figures here as JSON too")

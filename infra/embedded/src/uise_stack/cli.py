@@ -39,8 +39,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    config = (StackConfig.ephemeral(base_dir, replicas=replicas) if args.ephemeral_ports
-              else StackConfig(base_dir=base_dir, replicas=replicas))
+    config = (StackConfig.ephemeral(base_dir, replicas=replicas, broker_storage=args.broker_storage)
+              if args.ephemeral_ports
+              else StackConfig(base_dir=base_dir, replicas=replicas, broker_storage=args.broker_storage))
     if (config.base_dir / "stack.json").exists() and _running(config):
         print(f"a stack is already running (see {config.base_dir / 'stack.json'}); `uise-stack stop` first")
         return 1
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--replicas", metavar="SERVICE=N,...",
                     help="run N processes of a service, e.g. intake=2,signature=2,validation=2; a replica's "
                          "port is its first instance's plus 100 (intake-2 on 8102)")
+    up.add_argument("--broker-storage", choices=["s3", "memory"], default="s3",
+                    help="where the broker keeps its log: the embedded S3 (default; survives a restart) or memory "
+                         "(rehearsals: the S3 engine's cost grows with the log, docs/operations.md)")
     sub.add_parser("status")
     sub.add_parser("stop")
     tr = sub.add_parser("traces")
