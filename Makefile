@@ -31,17 +31,13 @@ test-unit: install
 test-e2e: install
 	$(BIN)/pytest tests/e2e
 
-<<<<<<< HEAD
-contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/, the Kafka ACLs and the KEDA triggers from the topic table
-=======
 # deadline night on a stack of its own (bench/peak.py --help): e.g.
 #   make bench BENCH_ARGS="--submissions 400 --database-url postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_ARGS ?= --json var/bench/peak.json
 bench: install  ## burst, ceiling, overload and replicas figures (some 5-10 minutes); JSON in var/bench/
 	$(BIN)/python bench/peak.py $(BENCH_ARGS)
 
-contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/ and the Kafka ACLs from the topic table
->>>>>>> h-bench
+contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/, the Kafka ACLs and the KEDA triggers from the topic table
 	$(BIN)/uise-contracts generate
 	$(BIN)/python -m uise_stack.kafka_acls generate
 	$(BIN)/python -m uise_stack.k8s_keda generate
