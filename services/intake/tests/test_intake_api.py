@@ -412,6 +412,8 @@ def test_beyond_the_in_flight_limit_the_answer_is_429_at_once(env, limiter):
         assert limiter.try_acquire()
     resp = post(client, tokens[SCHOOL])
     assert code(resp) == (429, "OVERLOADED") and int(resp.headers["Retry-After"]) >= 1
+    # the upload was read to its end, so the connection stays usable: no reset for the client
+    assert resp.headers.get("connection") != "close"
     for _ in range(limiter.limit):
         limiter.release()
     assert post(client, tokens[SCHOOL]).status_code == 202

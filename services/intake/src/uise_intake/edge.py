@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 Authenticate = Callable[[Request], Coroutine[Any, Any, str]]
 
 
+# How long a load-shedding refusal waits for the rest of an upload before answering: enough for
+# a document in flight on a healthy connection, too short to hold a slot for a slow one.
+DRAIN_SECONDS = 0.25
+
+
 class GuardedBody:
     """A request's `receive` that refuses a body growing past `limit` (a chunked upload declares
     nothing), one that makes no progress for `idle_seconds`, and one whose average rate since the
@@ -76,6 +81,20 @@ class GuardedBody:
                 self.complete = True
         return message
 
+    async def drain(self, seconds: float = DRAIN_SECONDS) -> bool:
+        """Read and drop the rest of the body, under the same limits and for `seconds` at most;
+        True when it all came. A refusal sent while the client still uploads, then a closed
+        connection, reaches many clients as a reset instead of the answer (seen at twice the
+        sustainable rate); a client too slow to finish in that time is cut off as before."""
+        with anyio.move_on_after(seconds):
+            try:
+                while not self.complete:
+                    if (await self.receive())["type"] != "http.request":
+                        return False  # the client went away
+            except ApiError:
+                return False
+        return self.complete
+
 
 def guarded_route(limits: UploadLimits, max_body: int, authenticate: Authenticate) -> type[APIRoute]:
     """A route class for uploads: the checks above, the participant kept in
@@ -102,6 +121,9 @@ def guarded_route(limits: UploadLimits, max_body: int, authenticate: Authenticat
                     try:
                         slots.enter_context(limits.admit(participant))
                     except Refused as r:
+                        # shedding load: the bytes are cheap to read, and the client then reads
+                        # the 429 and its Retry-After rather than a reset connection
+                        await body.drain()
                         raise refuse(r.code, headers={"Retry-After": str(r.params["seconds"])}, **r.params) from None
                     try:
                         return await handler(Request(request.scope, body.receive))
