@@ -31,6 +31,7 @@ from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
 from uise_common.outbox import OutboxRelay, OutboxRow, RelayLease, add_event
 from uise_common.redis import make_redis
+from uise_common.retention import prune_forever
 from uise_common.settings import Settings
 from uise_common.telemetry import setup_telemetry
 from uise_contracts.topics import Topic
@@ -176,12 +177,14 @@ class ServiceRuntime:
             await self.broker.start()
             self.relay.start()
             loop = asyncio.create_task(self.spec.background(self)) if self.spec.background else None
+            pruning = asyncio.create_task(prune_forever(self.engine, self.settings.retention_days), name="prune")
             log.info("service started", extra={"port": self.settings.http_port})
             try:
                 yield
             finally:
                 if loop is not None:
                     loop.cancel()
+                pruning.cancel()
                 await self.relay.stop()
                 await self.broker.stop()
                 self.tracer_provider.shutdown()

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Consumer policy: how often a failing message is retried in place before it goes to the DLQ.
     retry_attempts: int = 8
     retry_backoff_seconds: float = 0.25
+    # Sent outbox rows and processed-event ids are pruned after this many days: longer than the
+    # broker keeps a message (7 days), so a redelivery still finds its id (uise_common.retention).
+    retention_days: float = 14.0
 
     # Intake limits (issue 4 deepens these).
     max_document_bytes: int = 20 * 1024 * 1024
