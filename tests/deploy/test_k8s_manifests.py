@@ -838,7 +838,7 @@ def test_the_runbook_names_real_topics_commands_and_objects(rendered):
     for topic in topics:
         assert topic.removesuffix(".dlq") in BY_NAME, f"runbook: {topic} is no contract topic"
     dlq_commands = set(re.findall(r"uise-dlq (\w+)", text))
-    assert dlq_commands and dlq_commands <= {"list", "redrive"}
+    assert dlq_commands and dlq_commands <= set(dlq.COMMANDS)
     assert dlq.DLQ_GROUP in text
     for module in {m.rstrip(".") for m in re.findall(r"python -m ([A-Za-z0-9_.]+)", text)}:
         parts = module.split(".")

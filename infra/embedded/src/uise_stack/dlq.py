@@ -1,7 +1,15 @@
-"""Dead-letter tool: list what a DLQ holds and re-drive it to the topic it came from.
+"""Dead-letter tool: list what a DLQ holds, show one message, and re-drive to the topic they
+came from all of them or those selected.
 
-    uise-dlq list uise.submission.received.v1.dlq
-    uise-dlq redrive uise.submission.received.v1.dlq
+    uise-dlq list    uise.submission.received.v1.dlq [--group G] [--error-type T]
+                                                     [--older-than 2h] [--newer-than 30m]
+    uise-dlq show    uise.submission.received.v1.dlq OFFSET
+    uise-dlq redrive uise.submission.received.v1.dlq [--offset N ...] [the list's filters]
+
+Without a selection, `redrive` goes on from where the last one stopped (its consumer group's
+position) and re-drives everything after it; with one (offsets or filters), it reads the whole
+DLQ and re-drives only what is selected, moving no position. Re-driving a message twice is
+harmless: consumers skip an event id they processed.
 
 On a secured cluster it needs the admin's credentials (it reads every DLQ and republishes to any
 topic): the same UISE_KAFKA_* settings as the services, e.g. inside the kafka-init container.
@@ -19,7 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import re
 import sys
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -31,8 +43,44 @@ from uise_common.broker import kafka_security
 from uise_common.settings import Settings
 
 DLQ_GROUP = "uise-dlq-redrive"
+COMMANDS = ("list", "show", "redrive")
 X_HEADERS = ("x-original-topic", "x-original-partition", "x-original-offset", "x-consumer-group",
              "x-error-type", "x-error-message", "x-attempts")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which DLQ messages a command is about; empty selects all."""
+
+    offsets: frozenset[int] = field(default_factory=frozenset)
+    group: str | None = None
+    error_type: str | None = None
+    older_than: float | None = None  # seconds since dead-lettering
+    newer_than: float | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.offsets) or any(v is not None for v in (self.group, self.error_type, self.older_than,
+                                                                 self.newer_than))
+
+    def admits(self, record: Any, now_ms: int) -> bool:
+        headers = _headers(record)
+        age = (now_ms - record.timestamp) / 1000
+        return ((not self.offsets or record.offset in self.offsets)
+                and (self.group is None or headers.get("x-consumer-group") == self.group)
+                and (self.error_type is None or headers.get("x-error-type") == self.error_type)
+                and (self.older_than is None or age >= self.older_than)
+                and (self.newer_than is None or age <= self.newer_than))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(text: str) -> float:
+    """`90`, `90s`, `30m`, `2h`, `1d`."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not found:
+        raise ValueError(f"{text!r}: a duration such as 90s, 30m, 2h or 1d")
+    return float(found[1]) * _UNITS[found[2] or "s"]
 
 
 def _headers(record: Any) -> dict[str, str]:
@@ -74,12 +122,15 @@ async def _original(lookup: AIOKafkaConsumer, headers: dict[str, str], idle_ms: 
 
 
 async def drain(bootstrap: str, dlq_topic: str, redrive: bool, idle_ms: int = 2000,
-                security: BaseSecurity | None = None) -> list[dict]:
-    """Read the DLQ from the re-drive group's position; with `redrive`, republish each faithful
-    copy (see the module's doc) to its original topic without the x- headers and commit after
-    each publish. Each row says what was read, and `refused` why a record was not re-driven."""
+                security: BaseSecurity | None = None, select: Selection = Selection()) -> list[dict]:
+    """Read the DLQ (from the re-drive group's position when re-driving everything, else from
+    its start) and keep what `select` admits; with `redrive`, republish each faithful copy (see
+    the module's doc) to its original topic without the x- headers (committing the group's
+    position after each when there is no selection). Each row says what was read, and `refused`
+    why a record was not re-driven."""
     options = parse_security(security)
-    consumer = AIOKafkaConsumer(dlq_topic, bootstrap_servers=bootstrap, group_id=DLQ_GROUP if redrive else None,
+    grouped = redrive and not select
+    consumer = AIOKafkaConsumer(dlq_topic, bootstrap_servers=bootstrap, group_id=DLQ_GROUP if grouped else None,
                                 enable_auto_commit=False, auto_offset_reset="earliest", **options)
     lookup = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                               auto_offset_reset="none", **options) if redrive else None
@@ -94,10 +145,14 @@ async def drain(bootstrap: str, dlq_topic: str, redrive: bool, idle_ms: int = 20
             batch = await consumer.getmany(timeout_ms=idle_ms)
             if not batch:
                 break
+            now_ms = int(time.time() * 1000)
             for records in batch.values():
                 for r in records:
+                    if not select.admits(r, now_ms):
+                        continue
                     headers = _headers(r)
-                    row = {"offset": r.offset, **{k: headers.get(k) for k in X_HEADERS}}
+                    row = {"offset": r.offset, "age_s": round((now_ms - r.timestamp) / 1000),
+                           **{k: headers.get(k) for k in X_HEADERS}}
                     seen.append(row)
                     if not (lookup and producer):
                         continue
@@ -111,7 +166,9 @@ async def drain(bootstrap: str, dlq_topic: str, redrive: bool, idle_ms: int = 20
                         continue
                     keep = [(k, v.encode()) for k, v in headers.items() if k not in X_HEADERS]
                     await producer.send_and_wait(headers["x-original-topic"], r.value, key=r.key, headers=keep)
-                    await consumer.commit()
+                    row["redriven"] = True
+                    if grouped:
+                        await consumer.commit()
     finally:
         await consumer.stop()
         if lookup and producer:
@@ -120,18 +177,55 @@ async def drain(bootstrap: str, dlq_topic: str, redrive: bool, idle_ms: int = 20
     return seen
 
 
+async def show(bootstrap: str, dlq_topic: str, offset: int, idle_ms: int = 2000,
+               security: BaseSecurity | None = None) -> dict | None:
+    """One DLQ message whole: its headers (the x- ones say where it came from and why) and body."""
+    consumer = AIOKafkaConsumer(dlq_topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", **parse_security(security))
+    await consumer.start()
+    try:
+        while batch := await consumer.getmany(timeout_ms=idle_ms):
+            for records in batch.values():
+                for r in records:
+                    if r.offset == offset:
+                        return {"offset": r.offset, "partition": r.partition, "timestamp_ms": r.timestamp,
+                                "key": (r.key or b"").decode("utf-8", "replace"), "headers": _headers(r),
+                                "body": (r.value or b"").decode("utf-8", "replace")}
+        return None
+    finally:
+        await consumer.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="uise-dlq", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["list", "redrive"])
+    p.add_argument("command", choices=COMMANDS)
     p.add_argument("topic", help="a .dlq topic")
+    p.add_argument("offset_to_show", nargs="?", type=int, help="show: the message's offset")
+    p.add_argument("--offset", type=int, action="append", default=[], help="redrive/list: only this offset (repeat)")
+    p.add_argument("--group", help="only messages dead-lettered by this consumer group")
+    p.add_argument("--error-type", help="only this x-error-type (e.g. Malformed, NotYetKnown)")
+    p.add_argument("--older-than", type=seconds, help="only messages dead-lettered at least this long ago (30m, 2h)")
+    p.add_argument("--newer-than", type=seconds, help="only messages dead-lettered at most this long ago")
     settings = Settings()
     p.add_argument("--bootstrap", default=settings.kafka_bootstrap)
     args = p.parse_args(argv)
     if not args.topic.endswith(".dlq"):
         print("the topic must be a dead-letter topic (<topic>.dlq)", file=sys.stderr)
         return 2
-    rows = asyncio.run(drain(args.bootstrap, args.topic, args.command == "redrive",
-                             security=kafka_security(settings)))
+    security = kafka_security(settings)
+    if args.command == "show":
+        if args.offset_to_show is None:
+            print("show: give the message's offset (from `uise-dlq list`)", file=sys.stderr)
+            return 2
+        message = asyncio.run(show(args.bootstrap, args.topic, args.offset_to_show, security=security))
+        if message is None:
+            print(f"no message at offset {args.offset_to_show} on {args.topic}", file=sys.stderr)
+            return 1
+        print(json.dumps(message, ensure_ascii=False, indent=2))
+        return 0
+    select = Selection(frozenset(args.offset), args.group, args.error_type, args.older_than, args.newer_than)
+    rows = asyncio.run(drain(args.bootstrap, args.topic, args.command == "redrive", security=security,
+                             select=select))
     for row in rows:
         print(row)
     refused = sum(1 for row in rows if "refused" in row)
