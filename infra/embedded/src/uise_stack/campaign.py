@@ -163,7 +163,7 @@ class Campaign:
     def seed(self) -> None:
         """The hierarchy and the campaign's list, as the data office enters them; every head's
         certificate, and each head signs in (on the real clock, before the campaign's clock)."""
-        with httpx.Client(base_url=self.url("registry"), timeout=60.0, headers=self.office()) as http:
+        with httpx.Client(base_url=self.url("registry"), timeout=60.0, auth=client.DataOfficeAuth()) as http:
             if http.get(f"/v1/participants/{MINISTRY}").status_code == 404:
                 http.put(f"/v1/participants/{MINISTRY}", json=dict(
                     bin=MINISTRY, level="ministry", kind="ministry", parent_id=None,

@@ -156,6 +156,15 @@ def data_office_token() -> str:
         return _keep("data_office", resp.json())
 
 
+class DataOfficeAuth(httpx.Auth):
+    """The data office's token on each request, refreshed before it expires: a long seeding (the
+    national hierarchy takes minutes) outlives one access token."""
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = f"Bearer {data_office_token()}"
+        yield request
+
+
 def new_client(role: str, label: str, participant_id: str | None = None, scopes: list[str] | None = None) -> dict:
     """A machine client made by the data office: {client_id, client_secret, ...}."""
     resp = httpx.post(f"{_identity['url']}/v1/clients", headers=bearer(data_office_token()), timeout=10,
