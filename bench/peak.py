@@ -594,7 +594,7 @@ def stage_figures(trace_dir: Path, ids: set[str], wall_s: float) -> dict:
             if published is not None and published <= before["end"]:
                 idle[key].append(max(0.0, seconds(before["end"], s["start"])))
         handler = statistics.fmean(seconds(s["start"], s["end"]) for s, _ in got)
-        between = statistics.fmean(idle[key]) if idle[key] else 0.0
+        between = statistics.fmean(idle[key]) if key in idle else 0.0
         if len(got) >= 5:
             capacity[key] = {"per_s": 1 / (handler + between), "handler_s": handler, "idle_s": between}
     out = {"handlers": {k: {**_summary(v), "busy": sum(v) / wall_s} for k, v in handlers.items()},
@@ -778,7 +778,7 @@ def table(result: dict) -> str:
              f"(5-minute load average {m['load_average_at_start']:.1f} at the start, "
              f"{m.get('load_average_at_end', float('nan')):.1f} at the end); {result['database']}; "
              f"{result['config']['schools']} schools, {result['config']['doc_kb']} KB XLSX, "
-             f"{result['config']['threads']} client threads", ""]
+             f"{result['config']['threads']} client threads; the whole run took {result['wall_s'] / 60:.0f} min", ""]
 
     def row(label: str, value: str, note: str = "") -> None:
         lines.append(f"  {label:<46} {value:>14}  {note}".rstrip())
@@ -914,6 +914,7 @@ def load_phase(stack: Stack, prepare: Preparer, forms: dict[str, list[str]], sus
 
 
 def run(args: argparse.Namespace) -> int:
+    began = time.monotonic()
     year = date.today().year
     period = str(year)  # the current year: its window is open, no deadline has passed
     hierarchy = small_hierarchy(regions=1, districts=args.districts, schools=args.schools, series=SERIES)
@@ -1002,6 +1003,7 @@ def run(args: argparse.Namespace) -> int:
                         + "; ".join(f"{k} {v}" for k, v in list(wrong.items())[:5]))
     result["failures"] = failures
     result["machine"]["load_average_at_end"] = os.getloadavg()[1]
+    result["wall_s"] = time.monotonic() - began
     say("")
     say(table(result))
     if args.json:
