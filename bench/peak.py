@@ -2,7 +2,7 @@
 final state per second, where the time goes, and how that compares with what the infrastructure
 alone does for the same work on the same machine.
 
-    make bench                                   # the defaults, some 5-10 minutes on 2 cores
+    make bench                                   # the defaults: about 10 minutes on 2 cores today
     .venv/bin/python bench/peak.py [--submissions 200] [--schools 200] [--threads 16]
                                    [--doc-kb 100] [--half-seconds 8] [--overload-seconds 8]
                                    [--replica-submissions 60] [--replicas 2]
