@@ -34,7 +34,7 @@ test-e2e: install
 # deadline night on a stack of its own (bench/peak.py --help): e.g.
 #   make bench BENCH_ARGS="--submissions 400 --database-url postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_ARGS ?= --json var/bench/peak.json
-bench: install  ## burst, ceiling, overload and replicas figures (some 5-10 minutes); JSON in var/bench/
+bench: install  ## burst, ceiling, overload and replicas figures (about 10 minutes on 2 cores); JSON in var/bench/
 	$(BIN)/python bench/peak.py $(BENCH_ARGS)
 
 contracts: install  ## regenerate contracts/asyncapi.json, contracts/schemas/, the Kafka ACLs and the KEDA triggers from the topic table

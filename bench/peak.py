@@ -2,7 +2,7 @@
 final state per second, where the time goes, and how that compares with what the infrastructure
 alone does for the same work on the same machine.
 
-    make bench                                   # the defaults, some 5-10 minutes on 2 cores
+    make bench                                   # the defaults: about 10 minutes on 2 cores today
     .venv/bin/python bench/peak.py [--submissions 200] [--schools 200] [--threads 16]
                                    [--doc-kb 100] [--half-seconds 8] [--overload-seconds 8]
                                    [--replica-submissions 60] [--replicas 2]
@@ -116,7 +116,9 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "system": f"{platform.system()} {platform.release()}"}
+            "system": f"{platform.system()} {platform.release()}",
+            # others' work on the machine skews every figure: say how busy it was
+            "load_average_at_start": os.getloadavg()[1]}
 
 
 # --- the documents ------------------------------------------------------------------------------
@@ -464,6 +466,22 @@ def single_final_state(sub: dict) -> str | None:
     return None
 
 
+def wait_idle(trace_dir: Path, quiet: float = 3.0, timeout: float = 600.0) -> float:
+    """Wait until no span has been written for `quiet` seconds: the pipeline has finished what
+    the last phase left behind (outcomes off the critical path: timeliness, aggregation,
+    consolidations), so the next phase measures itself alone. Returns the seconds waited."""
+    started = time.monotonic()
+    last, since = -1, time.monotonic()
+    while time.monotonic() - started < timeout:
+        size = sum(f.stat().st_size for f in trace_dir.glob("*.jsonl") if not f.name.endswith(".metrics.jsonl"))
+        if size != last:
+            last, since = size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.5)
+    return max(0.0, since - started)
+
+
 @dataclass
 class Phase:
     """A burst's outcome: its answers, its submissions read back, its end-to-end rate."""
@@ -576,7 +594,7 @@ def stage_figures(trace_dir: Path, ids: set[str], wall_s: float) -> dict:
             if published is not None and published <= before["end"]:
                 idle[key].append(max(0.0, seconds(before["end"], s["start"])))
         handler = statistics.fmean(seconds(s["start"], s["end"]) for s, _ in got)
-        between = statistics.fmean(idle[key]) if idle[key] else 0.0
+        between = statistics.fmean(idle[key]) if key in idle else 0.0
         if len(got) >= 5:
             capacity[key] = {"per_s": 1 / (handler + between), "handler_s": handler, "idle_s": between}
     out = {"handlers": {k: {**_summary(v), "busy": sum(v) / wall_s} for k, v in handlers.items()},
@@ -756,9 +774,11 @@ def ceiling(stack: Stack, phase: Phase, items: list[Prepared], threads: int) -> 
 
 def table(result: dict) -> str:
     m, a = result["machine"], result["burst"]
-    lines = [f"UISE peak bench, {result['date']}: {m['cores']} cores, {m['cpu']}, Python {m['python']}; "
-             f"{result['database']}; {result['config']['schools']} schools, {result['config']['doc_kb']} KB XLSX, "
-             f"{result['config']['threads']} client threads", ""]
+    lines = [f"UISE peak bench, {result['date']}: {m['cores']} cores, {m['cpu']}, Python {m['python']} "
+             f"(5-minute load average {m['load_average_at_start']:.1f} at the start, "
+             f"{m.get('load_average_at_end', float('nan')):.1f} at the end); {result['database']}; "
+             f"{result['config']['schools']} schools, {result['config']['doc_kb']} KB XLSX, "
+             f"{result['config']['threads']} client threads; the whole run took {result['wall_s'] / 60:.0f} min", ""]
 
     def row(label: str, value: str, note: str = "") -> None:
         lines.append(f"  {label:<46} {value:>14}  {note}".rstrip())
@@ -770,6 +790,8 @@ def table(result: dict) -> str:
     row("acknowledged", f"{a['acknowledged_per_s']:.1f} /s")
     row("end-to-end to a final state", f"{a['end_to_end_per_s']:.2f} /s",
         f"last final {a['last_final_after_s']:.0f} s after the first offer; {a['statuses']}")
+    row("the pipeline idle again after the last final", f"{a['idle_after_last_final_s']:.0f} s",
+        "(outcomes off the critical path: timeliness, aggregation, consolidations)")
     c = result.get("ceiling")
     if c:
         lines.append("b. ceiling: the same I/O on the raw infrastructure")
@@ -892,6 +914,7 @@ def load_phase(stack: Stack, prepare: Preparer, forms: dict[str, list[str]], sus
 
 
 def run(args: argparse.Namespace) -> int:
+    began = time.monotonic()
     year = date.today().year
     period = str(year)  # the current year: its window is open, no deadline has passed
     hierarchy = small_hierarchy(regions=1, districts=args.districts, schools=args.schools, series=SERIES)
@@ -922,13 +945,19 @@ def run(args: argparse.Namespace) -> int:
         # Every service knows every school and form once the last school's warm-up is final:
         # the registry's topics have one partition, so its events arrive in the order it sent them.
         run_burst("warm-up", stack, [prepare.warm_up(codes["W"][0])], 1, period, args.timeout)
+        traces = config.base_dir / "traces"
 
         say(f"a. burst: preparing {args.submissions} signed submissions …")
         items = prepare(codes["A"], args.submissions)
+        wait_idle(traces)
         a = run_burst("burst", stack, items, args.threads, period, args.timeout)
         result["burst"] = a.figures()
-        say(f"  end-to-end {a.end_to_end_per_s:.2f}/s")
-        result["stages"] = stage_figures(config.base_dir / "traces", a.ids, a.last_final - a.t0)
+        called = time.time()
+        idle_at = called + wait_idle(traces)  # when the last span was written
+        result["burst"]["idle_after_last_final_s"] = max(0.0, idle_at - a.last_final)
+        say(f"  end-to-end {a.end_to_end_per_s:.2f}/s; the pipeline idle "
+            f"{result['burst']['idle_after_last_final_s']:.0f} s after the last final state")
+        result["stages"] = stage_figures(traces, a.ids, a.last_final - a.t0)
         acked = {**a.subs}
 
         if not args.no_ceiling:
@@ -936,6 +965,7 @@ def run(args: argparse.Namespace) -> int:
             result["ceiling"] = ceiling(stack, a, items, args.threads)
 
         if args.overload_seconds > 0:
+            wait_idle(traces)
             load, ids = load_phase(stack, prepare, codes, result["burst"]["acknowledged_per_s"], period, args)
             say(f"  following {len(ids)} acknowledged submissions to their final states …")
             wait_final(config.url("intake"), load.pop("forms"), len(ids), period, args.timeout)
@@ -948,12 +978,14 @@ def run(args: argparse.Namespace) -> int:
 
         if args.replica_submissions > 0 and args.replicas > 1:
             say(f"c. replicas: {args.replica_submissions} submissions with one process of each service …")
+            wait_idle(traces)
             one = run_burst("one", stack, prepare(codes["S"], args.replica_submissions), args.threads, period,
                             args.timeout)
             say(f"  end-to-end {one.end_to_end_per_s:.2f}/s; starting {args.replicas} of {', '.join(REPLICATED)} …")
             for service in REPLICATED:
                 stack.scale(service, args.replicas)
             run_burst("warm-up", stack, [prepare.warm_up(codes["V"][0])], 1, period, args.timeout)
+            wait_idle(traces)
             many = run_burst("many", stack, prepare(codes["M"], args.replica_submissions), args.threads, period,
                              args.timeout)
             say(f"  end-to-end {many.end_to_end_per_s:.2f}/s")
@@ -970,6 +1002,8 @@ def run(args: argparse.Namespace) -> int:
         failures.append(f"{len(wrong)} acknowledged submissions without exactly one final state: "
                         + "; ".join(f"{k} {v}" for k, v in list(wrong.items())[:5]))
     result["failures"] = failures
+    result["machine"]["load_average_at_end"] = os.getloadavg()[1]
+    result["wall_s"] = time.monotonic() - began
     say("")
     say(table(result))
     if args.json:

@@ -193,7 +193,8 @@ class Stack:
         return credential
 
     def stop(self) -> None:
-        for name in [*reversed(self.config.all_instances), "redis", "kafka", "s3"]:
+        replicas = [n for n in self.config.all_instances if n not in EVERYTHING]
+        for name in [*reversed(replicas), *EVERYTHING, "redis", "kafka", "s3"]:
             if name in self.procs:
                 self.procs[name].stop()
         state = self.config.base_dir / "stack.json"
