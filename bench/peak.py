@@ -83,6 +83,7 @@ import openpyxl
 from uise_common.pki.cms import sign
 from uise_common.spreadsheets import set_value
 from uise_common.telemetry import SUBMISSION_ATTR
+from uise_common.testing import scratch_postgres
 from uise_common.workbook import build_template, layout, read_workbook
 from uise_contracts.events import FormDefinition
 from uise_contracts.topics import BY_NAME
@@ -244,22 +245,8 @@ def scratch_database(server_url: str | None) -> Iterator[str | None]:
     if not server_url:
         yield None
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"uise_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("uise_bench", server_url) as url:
+        yield url
 
 
 @contextmanager

@@ -8,32 +8,21 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from uise_common.settings import Settings
+from uise_common.testing import scratch_postgres
 from uise_stack import migrate
-
-POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
     """A fresh database: the URL the services would be given."""
-    name = f"migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL is required at {POSTGRES_URL} (or set UISE_TEST_POSTGRES_URL): {exc}")
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("migrate") as url:
+        yield url
 
 
 def migrator(url: str, service: str) -> subprocess.Popen:
@@ -75,8 +64,7 @@ def test_replicas_starting_together_all_succeed_and_migrate_once(database):
 def test_a_migrator_waits_for_the_lock_holder(database):
     """While another session holds the service's advisory lock, the migrator waits for it (seen
     in pg_locks) and applies nothing; once it is released, it completes."""
-    holder = create_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/" + database.rsplit("/", 1)[1],
-                           isolation_level="AUTOCOMMIT")
+    holder = create_engine(database, isolation_level="AUTOCOMMIT")
     with holder.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": migrate.lock_key("routing")})
         proc = migrator(database, "routing")

@@ -5,24 +5,20 @@ never overwrites a final state. On SQLite and on PostgreSQL (READ COMMITTED)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
 from uise_common.db import make_engine, migrate
 from uise_common.service import COMMON_MIGRATION
-from uise_common.testing import migrated_sqlite
+from uise_common.testing import migrated_sqlite, scratch_postgres
 from uise_contracts.events import SubmissionAccepted, SubmissionValidated
 from uise_intake import handlers
 from uise_intake.adapters import MIGRATIONS, Submission, TimelineEntry
 from uise_intake.domain import next_status
 from uise_intake.handlers import on_accepted, on_validated
 
-POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 KEY = dict(participant_id="220440000013", form_code="SCH-1", period="2026")
 
@@ -32,20 +28,11 @@ def engine(request, tmp_path):
     if request.param == "sqlite":
         yield migrated_sqlite(tmp_path, MIGRATIONS)
         return
-    name = f"intake_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL is required at {POSTGRES_URL} (or set UISE_TEST_POSTGRES_URL): {exc}")
-    eng = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}", "intake")
-    migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("intake") as url:
+        eng = make_engine(url, "intake")
+        migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
+        yield eng
+        eng.dispose()
 
 
 def test_a_late_validated_beside_accepted_never_overwrites_the_final_state(engine, monkeypatch):

@@ -7,19 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from uise_common.db import make_engine, migrate
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime
 from uise_common.settings import Settings
-from uise_common.testing import TokenIssuer, migrated_sqlite, run_handler
+from uise_common.testing import TokenIssuer, migrated_sqlite, run_handler, scratch_postgres
 from uise_contracts.events import (
     CellAggregate,
     DeadlineViolation,
@@ -159,21 +157,11 @@ def test_the_rebuild_reports_a_live_path_that_drifts(engine, monkeypatch):
 @pytest.fixture
 def pg_engine():
     """A fresh PostgreSQL database (READ COMMITTED), as test_postgres.py makes one."""
-    server = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    name = f"reporting_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL is required at {server} (or set UISE_TEST_POSTGRES_URL): {exc}")
-    eng = make_engine(server.rsplit("/", 1)[0] + f"/{name}", "reporting")
-    migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("reporting") as url:
+        eng = make_engine(url, "reporting")
+        migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
+        yield eng
+        eng.dispose()
 
 
 def test_rebuild_and_analytics_on_postgres(pg_engine):

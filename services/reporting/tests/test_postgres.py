@@ -3,19 +3,16 @@ building a node's consolidation at once get distinct versions, and replays chang
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
 from uise_common.db import make_engine, migrate
 from uise_common.objectstore import sha256_hex
 from uise_common.service import COMMON_MIGRATION
-from uise_common.testing import run_handler
+from uise_common.testing import run_handler, scratch_postgres
 from uise_contracts.events import (
     ConsolidationDue,
     FormListApproved,
@@ -26,27 +23,16 @@ from uise_contracts.examples import SCHOOL_FORM
 from uise_reporting.adapters import MIGRATIONS, Consolidation
 from uise_reporting.handlers import VersionTaken, make_on_due, on_accepted, on_formlist
 
-POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DISTRICT, SCHOOL = "210340000012", "220440000013"
 
 
 @pytest.fixture
 def engine():
-    name = f"reporting_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL is required at {POSTGRES_URL} (or set UISE_TEST_POSTGRES_URL): {exc}")
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    eng = make_engine(url, "reporting")
-    migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("reporting") as url:
+        eng = make_engine(url, "reporting")
+        migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
+        yield eng
+        eng.dispose()
 
 
 def put(data: bytes, kind: str, media: str) -> StoredObject:

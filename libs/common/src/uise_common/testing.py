@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from uise_common.db import Migration, make_engine, migrate
+
+TEST_POSTGRES_URL = os.environ.get("UISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class PostgresMissing(RuntimeError):
+    """The PostgreSQL server the tests need is not there."""
+
+
+@contextmanager
+def scratch_postgres(prefix: str, server_url: str = TEST_POSTGRES_URL) -> Iterator[str]:
+    """A fresh database on `server_url` (READ COMMITTED, as production runs), dropped after:
+    yields its URL. Raises PostgresMissing, saying where it looked, when the server is not there."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    if url.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        raise PostgresMissing(f"PostgreSQL is required at {server_url} (or set UISE_TEST_POSTGRES_URL): {exc}") from exc
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def migrated_sqlite(directory: Path, migrations: list[Migration]) -> Engine:
