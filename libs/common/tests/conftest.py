@@ -70,3 +70,28 @@ def redis_url() -> str:
     except Exception as exc:
         pytest.fail(f"Redis is required at {REDIS_URL} (start it, or set UISE_TEST_REDIS_URL): {exc}")
     return REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def outbox_engine(request, tmp_path):
+    """An engine with just the common tables (outbox, processed events), on SQLite and on
+    PostgreSQL (its own schema, dropped after)."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from uise_common.db import Migration, create_tables, make_engine, migrate
+    from uise_common.idempotency import ProcessedEvent
+    from uise_common.outbox import OutboxRow
+
+    schema_of = f"t{uuid.uuid4().hex[:8]}"
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'common.db'}", schema_of)
+    else:
+        eng = make_engine(request.getfixturevalue("postgres_url"), schema_of)
+    migrate(eng, [Migration(0, "outbox", create_tables(OutboxRow, ProcessedEvent))])
+    yield eng
+    if request.param == "postgresql":
+        with eng.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "uise_{schema_of}" CASCADE'))
+    eng.dispose()

@@ -14,13 +14,13 @@ import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, select
 
 from uise_common import metrics
 from uise_common.auth import public
 from uise_common.broker import ensure_topics
-from uise_common.db import Migration, create_tables, make_engine, migrate
+from uise_common.db import Migration, create_tables, migrate
 from uise_common.idempotency import ProcessedEvent
 from uise_common.outbox import OutboxRow, add_event
 from uise_common.service import ServiceRuntime, ServiceSpec
@@ -197,19 +197,9 @@ def test_each_runtime_has_its_own_registry_and_every_name_is_catalogued(tmp_path
         assert base in metrics.CATALOGUE, name
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}", "metricstest")
-    else:
-        schema_of = f"t{uuid.uuid4().hex[:8]}"
-        eng = make_engine(request.getfixturevalue("postgres_url"), schema_of)
-    migrate(eng, [Migration(0, "outbox", create_tables(OutboxRow, ProcessedEvent))])
-    yield eng
-    if request.param == "postgresql":
-        with eng.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "uise_{schema_of}" CASCADE'))
-    eng.dispose()
+@pytest.fixture
+def engine(outbox_engine):
+    return outbox_engine
 
 
 def test_the_outbox_backlog_and_the_age_of_its_oldest_row(engine):

@@ -4,16 +4,13 @@ redelivery is still deduplicated; unsent rows are never pruned. On SQLite and Po
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from uise_common.consumer import ConsumerRunner, Delivery, RetryPolicy
-from uise_common.db import Migration, create_tables, make_engine, migrate
 from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.outbox import OutboxRow, add_event
 from uise_common.retention import prune
@@ -25,19 +22,9 @@ NOW = datetime.now(UTC)
 TOPIC = BY_NAME["uise.submission.timeliness-recorded.v1"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    schema_of = f"retention{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'r.db'}", schema_of)
-    else:
-        eng = make_engine(request.getfixturevalue("postgres_url"), schema_of)
-    migrate(eng, [Migration(0, "outbox", create_tables(OutboxRow, ProcessedEvent))])
-    yield eng
-    if request.param == "postgresql":
-        with eng.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "uise_{schema_of}" CASCADE'))
-    eng.dispose()
+@pytest.fixture
+def engine(outbox_engine):
+    return outbox_engine
 
 
 def event(sid: str) -> TimelinessRecorded:
