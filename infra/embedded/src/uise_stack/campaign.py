@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,21 +33,29 @@ from uise_common.aggregates import aggregated_cells, combine, contribution, figu
 from uise_common.clock import Clock, write_control
 from uise_common.pki.cms import sign
 from uise_common.pki.testca import GostTestCA
+from uise_common.spreadsheets import csv_bytes
 from uise_contracts.events import Category, FieldType, FormDefinition, FormField, FormRule, Level
 from uise_registry.identifiers import make_valid
 from uise_stack import client
 from uise_stack.client import Signer, bearer, submit, wait_final
-from uise_stack.config import StackConfig
+from uise_stack.config import SERVICES, StackConfig, service_of
 
 ALMATY = ZoneInfo("Asia/Almaty")
 MINISTRY = "100140011059"  # the Ministry of the demo hierarchy (uise_registry.demo)
 MINISTRY_HEAD = "750305300013"
 CERT_DAYS = 12 * 365  # the heads' certificates outlive a campaign set years ahead
 LEVEL_ORDER = ("organization", "district", "region", "ministry")
+PARTICIPANTS_TOPIC = "uise.participant.upserted.v1"
+PROGRESS_EVERY = 500  # organizations between two progress lines
+IMPORT_COLUMNS = ("bin", "level", "kind", "parent_bin", "name_kk", "name_ru", "head_iin", "head_name", "head_from")
+
+
+RESPONDENTS = ("school", "college", "preschool")  # the kinds that report on the campaign's form
 
 
 def campaign_form(code: str = "CMP-1") -> FormDefinition:
-    """A small annual school form with every kind of aggregate: sums, a mean, a min and a max."""
+    """A small annual form of schools, colleges and kindergartens with every kind of aggregate:
+    sums, a mean, a min and a max."""
     cells = [
         FormField(code="pupils_total", title="Pupils, total"),
         FormField(code="pupils_girls", title="of them girls"),
@@ -57,7 +67,7 @@ def campaign_form(code: str = "CMP-1") -> FormDefinition:
     ]
     return FormDefinition(
         code=code, title_kk="Науқан нысаны", title_ru="Форма кампании", title_en="Campaign form",
-        category=Category.indicators, period_type="annual", respondent_kinds=["school"], fields=cells,
+        category=Category.indicators, period_type="annual", respondent_kinds=list(RESPONDENTS), fields=cells,
         rules=[FormRule(code="R1", left="pupils_total", right=["pupils_girls", "pupils_boys"],
                         message="pupils_total must equal girls + boys")],
         deadline_days={Level.organization: 10, Level.district: 20, Level.region: 30})
@@ -120,14 +130,15 @@ def small_hierarchy(regions: int = 1, districts: int = 2, schools: int = 6, seri
 
 
 def national_hierarchy() -> Hierarchy:
-    """The national seed's departments and schools (uise_registry.seed), heads included."""
+    """The national seed's departments and its schools, colleges and kindergartens
+    (uise_registry.seed), heads included; universities answer on forms of their own."""
     from uise_registry.seed import national
 
     h = Hierarchy(MINISTRY)
     seeded = national()
     ministry = next(p for p in seeded if p.level == Level.ministry)
     for p in seeded:
-        if p.level == Level.ministry or (p.level == Level.organization and p.kind != "school") or not p.head_iin:
+        if p.level == Level.ministry or (p.level == Level.organization and p.kind not in RESPONDENTS) or not p.head_iin:
             continue
         parent = MINISTRY if p.parent_id == ministry.participant_id else p.parent_id
         h.units[p.participant_id] = Unit(p.participant_id, p.level.value, parent, p.head_iin, p.name_ru, p.kind)
@@ -147,6 +158,7 @@ class Campaign:
     workers: int = 8  # offices acting at once
     log: Callable[[str], None] = print
     as_of: str | None = None  # an information request's period (an as-of date) instead of the year
+    timings: list[tuple[str, int, float]] = field(default_factory=list)  # (stage, how many, seconds)
 
     @property
     def period(self) -> str:
@@ -170,15 +182,9 @@ class Campaign:
                     name_kk="Оқу-ағарту министрлігі", name_ru="Министерство просвещения",
                     head_iin=MINISTRY_HEAD, head_name="Министр", head_from="2020-09-01")).raise_for_status()
 
-            def put(unit: Unit) -> None:
-                http.put(f"/v1/participants/{unit.participant_id}", json=dict(
-                    bin=unit.participant_id, level=unit.level, kind=unit.kind, parent_id=unit.parent_id,
-                    name_kk=unit.name, name_ru=unit.name, head_iin=unit.head_iin, head_name=f"Head of {unit.name}",
-                    head_from="2020-09-01")).raise_for_status()
-
-            for level in ("region", "district", "organization"):  # parents first
-                self.each(put, self.hierarchy.at(level))
+            self._import(http)
             self._approve(http)
+        self.caught_up(PARTICIPANTS_TOPIC, timeout=max(120.0, len(self.hierarchy.units) / 5))
 
         def head(unit: Unit) -> None:
             key, cert = self.ca.issue(iin=unit.head_iin, name=f"Head of {unit.name}", bin_=unit.participant_id,
@@ -188,6 +194,36 @@ class Campaign:
             self._signed_in(unit.participant_id)
 
         self.each(head, self.hierarchy.units.values())
+
+    def _import(self, http: httpx.Client) -> None:
+        """The hierarchy as one file through the registry's bulk import, as the data office loads
+        a year's list of organizations (parents before children, one transaction)."""
+        order = {level: n for n, level in enumerate(("region", "district", "organization"))}
+        units = sorted(self.hierarchy.units.values(), key=lambda u: order[u.level])
+        rows = [(u.participant_id, u.level, u.kind, u.parent_id, u.name, u.name, u.head_iin, f"Head of {u.name}",
+                 "2020-09-01") for u in units]
+        data = csv_bytes(IMPORT_COLUMNS, rows)
+        resp = http.post("/v1/participants/import", params={"dry_run": "false"},
+                         files={"file": ("campaign.csv", data, "text/csv")}, timeout=600.0)
+        resp.raise_for_status()
+        if resp.json()["rejected"]:
+            raise ValueError(f"the registry refused rows of the campaign's hierarchy: {resp.json()['rejected'][:5]}")
+
+    def caught_up(self, topic: str, timeout: float) -> None:
+        """Wait until every service has consumed `topic` to its end, as ops would read it off the
+        services' /metrics (uise_consumer_lag), so that no school submits before the services
+        that judge its submission have heard of it."""
+        instances = [name for name in self.config.service_ports if service_of(name) in SERVICES]
+
+        def behind() -> int | None:
+            total = 0
+            for name in instances:
+                text = httpx.get(f"{self.url(name)}/metrics", timeout=10).text
+                total += sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                             if line.startswith("uise_consumer_lag{") and f'topic="{topic}"' in line)
+            return total
+
+        self.wait(lambda: behind() == 0, f"every service to consume {topic}", timeout)
 
     def each(self, fn: Callable, items: Iterable) -> list:
         """`fn` over `items` from `workers` threads, as many offices at once would; the first
@@ -397,19 +433,39 @@ class Campaign:
 
     # --- the whole run -------------------------------------------------------------------------------
 
+    @contextmanager
+    def stage(self, label: str, count: int) -> Iterator[None]:
+        """Time one stage of the run (its wall time goes into the closing table)."""
+        self.log(f"{label}: {count} …")
+        started = time.monotonic()
+        yield
+        self.timings.append((label, count, time.monotonic() - started))
+        self.log(f"{label}: {count} in {self.timings[-1][2]:.0f} s")
+
     def run(self) -> int:
-        self.log(f"campaign {self.form.code} {self.period}: {len(self.hierarchy.at('organization'))} schools, "
+        organizations = self.hierarchy.at("organization")
+        kinds = Counter(u.kind for u in organizations)
+        self.log(f"campaign {self.form.code} {self.period}: {len(organizations)} organizations "
+                 f"({', '.join(f'{n} {k}' for k, n in kinds.most_common())}), "
                  f"{len(self.hierarchy.at('district'))} districts, {len(self.hierarchy.at('region'))} regions")
-        self.seed()
+        with self.stage("the hierarchy and its heads (import, every service informed, sign-in)",
+                        len(self.hierarchy.units)):
+            self.seed()
         self.clock(self.opening())
         try:
+            done = Counter()
+
             def school(numbered: tuple[int, Unit]) -> None:
                 n, unit = numbered
                 final = self.submit_school(unit.participant_id, school_figures(n))
+                done[final["status"]] += 1  # a Counter's += is not atomic, but a lost count only blurs progress
                 if final["status"] != "accepted":
-                    self.log(f"  school {unit.participant_id}: {final['status']} {final.get('reason_code')}")
+                    self.log(f"  {unit.kind} {unit.participant_id}: {final['status']} {final.get('reason_code')}")
+                if n % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+                    self.log(f"  {n + 1} of {len(organizations)} submitted: {dict(done)}")
 
-            self.each(school, enumerate(self.hierarchy.at("organization")))
+            with self.stage("organizations signed, submitted, judged", len(organizations)):
+                self.each(school, enumerate(organizations))
             below = "organization"
             for level in ("district", "region", "ministry"):
                 nodes = [MINISTRY] if level == "ministry" else [
@@ -420,13 +476,16 @@ class Campaign:
                 below = level
                 if level == "ministry":
                     break
+
                 def up(node: str, level: str = level) -> None:
                     done = self.consolidate(node)
                     self.log(f"  {level} {node}: consolidation v{done['consolidation']['version']} "
                              f"→ {done['submission']['status']}")
 
-                self.each(up, nodes)
-            national = self.national()
+                with self.stage(f"{level} departments consolidated, signed, submitted", len(nodes)):
+                    self.each(up, nodes)
+            with self.stage("the Ministry's consolidation", 1):
+                national = self.national()
         except TimeoutError as exc:
             self.log(f"the chain did not reach the Ministry: {exc}")
             return 1
@@ -436,23 +495,32 @@ class Campaign:
         diff = self.differences(national)
         self.print_national(national, diff)
         try:
-            report = self.report(until=lambda m: m["status"] == "final", timeout=60)
+            with self.stage("the national report final", 1):
+                report = self.report(until=lambda m: m["status"] == "final", timeout=60 + len(self.hierarchy.units) / 100)
             self.log(f"national report {report['report_id']} v{report['version']}: {report['status']}, "
                      + ", ".join(f"{f} {d['size']} B" for f, d in sorted(report["documents"].items())))
         except TimeoutError:
             self.log("the national report is not final (regions missing or returned)")
+        self.print_timings()
         return 1 if diff else 0
 
+    def print_timings(self) -> None:
+        self.log(f"wall time per stage ({self.workers} offices at once):")
+        for label, count, seconds in self.timings:
+            rate = f"{count / seconds:8.1f}/s" if count > 1 and seconds else " " * 10
+            self.log(f"  {seconds:8.0f} s {rate}  {label} ({count})")
+        self.log(f"  {sum(t[2] for t in self.timings):8.0f} s in all")
+
     def print_table(self, rows: dict[str, dict[str, int]]) -> None:
-        names = {"organization": "schools", "district": "districts", "region": "regions"}
+        names = {"organization": "organizations", "district": "districts", "region": "regions"}
         head = ("level", "expected", "delivered", "accepted", "returned", "late", "missing")
-        self.log("  ".join(f"{h:>10}" for h in head))
+        self.log("  ".join(f"{h:>13}" for h in head))
         for level, row in rows.items():
-            self.log("  ".join([f"{names[level]:>10}", *(f"{row[h]:>10}" for h in head[1:])]))
+            self.log("  ".join([f"{names[level]:>13}", *(f"{row[h]:>13}" for h in head[1:])]))
 
     def print_national(self, national: dict, diff: dict) -> None:
         want = self.expected_totals()
-        self.log(f"national figure ({MINISTRY}, consolidation v{national['version']}) against the schools' data:")
+        self.log(f"national figure ({MINISTRY}, consolidation v{national['version']}) against the organizations' data:")
         for cell, value in want.items():
             got = national["document"].get(cell)
             mark = "DIFFERS" if cell in diff else "ok"
@@ -492,11 +560,12 @@ def start_or_attach(base_dir, run: Callable[[StackConfig, GostTestCA], int]) -> 
             stack.stop()
 
 
-def main(base_dir: str, regions: int, districts: int, schools: int, national: bool, year: int) -> int:
+def main(base_dir: str, regions: int, districts: int, schools: int, national: bool, year: int,
+         offices: int = 8) -> int:
     hierarchy = national_hierarchy() if national else small_hierarchy(regions, districts, schools)
 
     def run(config: StackConfig, ca: GostTestCA) -> int:
-        return Campaign(config, ca, hierarchy, year=year).run()
+        return Campaign(config, ca, hierarchy, year=year, workers=offices).run()
 
     return start_or_attach(base_dir, run)
 

@@ -10,7 +10,7 @@
     uise-stack clock set 2027-01-11T23:59:59+05:00 | clock offset -3600 | clock real
                                 rehearse: every service's business clock moves together
     uise-stack openapi          regenerate docs/openapi/ from the services' code
-    uise-stack campaign [--regions 1 --districts 2 --schools 6 | --national] [--year YYYY]
+    uise-stack campaign [--regions 1 --districts 2 --schools 6 | --national] [--year YYYY] [--offices N]
                                 a full campaign of one form from the schools to the Ministry, against
                                 the running stack or one of its own; prints the table per level
 """
@@ -185,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--regions", type=int, default=1)
     cp.add_argument("--districts", type=int, default=2, help="districts in each region")
     cp.add_argument("--schools", type=int, default=6, help="schools in each region, spread over its districts")
-    cp.add_argument("--national", action="store_true", help="the national seed's hierarchy instead")
+    cp.add_argument("--national", action="store_true",
+                    help="the national seed's schools, colleges and kindergartens instead")
+    cp.add_argument("--offices", type=int, default=None,
+                    help="offices acting at once (default 8; 32 with --national)")
     cp.add_argument("--year", type=int, default=date.today().year + 7,
                     help="the campaign's year (default: seven years ahead, a year of its own, since the business "
                          "clock moves into it; within the test CA's ten years)")
@@ -193,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "campaign":
         from uise_stack.campaign import main as campaign
 
-        return campaign(args.base_dir, args.regions, args.districts, args.schools, args.national, args.year)
+        return campaign(args.base_dir, args.regions, args.districts, args.schools, args.national, args.year,
+                        args.offices or (32 if args.national else 8))
     if args.command == "clock":
         return cmd_clock(StackConfig(base_dir=Path(args.base_dir)), args.how, args.value)
     if args.command == "openapi":

@@ -45,6 +45,7 @@ class _Held:
 _lock = threading.Lock()
 _identity: dict[str, str] = {}  # "url", "client_id", "client_secret"
 _signers: dict[str, Signer] = {}  # participant → whose EDS signs in for it
+_locks: dict[str, threading.Lock] = {}
 _held: dict[str, _Held] = {}  # participant (or "data_office") → its tokens in this process
 _readers: dict[str, str] = {}  # submission id → the participant that may read it
 
@@ -122,9 +123,16 @@ def _keep(who: str, answer: dict) -> str:
     return answer["access_token"]
 
 
+def _lock_of(who: str) -> threading.Lock:
+    """One lock per organization: a sign-in (a network round trip and a signature) holds up only
+    the threads acting for the same organization, not a national campaign's other offices."""
+    with _lock:
+        return _locks.setdefault(who, threading.Lock())
+
+
 def token_for(participant_id: str) -> str:
     """A valid access token for the organization, from its remembered signer."""
-    with _lock:
+    with _lock_of(participant_id):
         held = _held.get(participant_id)
         if held is not None and held.expires_at - time.monotonic() > REFRESH_MARGIN:
             return held.access
@@ -147,7 +155,7 @@ def client_token(client_id: str, client_secret: str, identity_url: str | None = 
 
 
 def data_office_token() -> str:
-    with _lock:
+    with _lock_of("data_office"):
         held = _held.get("data_office")
         if held is not None and held.expires_at - time.monotonic() > REFRESH_MARGIN:
             return held.access
