@@ -130,7 +130,7 @@ def test_a_running_service_counts_what_it_consumes_publishes_and_serves(kafka_bo
                        consumers=lambda _rt: {topic: handler}, router=router,
                        gauges={metrics.SUBMISSIONS: handled})
     settings = Settings(data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                        retry_attempts=3, retry_backoff_seconds=0.05)
+                        dlq_after_attempts=3, retry_backoff_seconds=0.05)
     runtime = ServiceRuntime(spec, settings)
     out_topic = topic_for(TimelinessRecorded).name
     try:

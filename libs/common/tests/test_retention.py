@@ -57,7 +57,7 @@ def test_a_redelivery_inside_the_window_is_still_deduplicated_and_one_after_it_i
         return []
 
     runner = ConsumerRunner(service="test", topic=TOPIC, handler=handler, engine=engine, broker=None,
-                            seen=SeenCache(None, "test"), after_commit=lambda: None, policy=RetryPolicy(1, 0))
+                            seen=SeenCache(None, "test"), after_commit=lambda: None, policy=RetryPolicy())
 
     def delivery(sid: str, env) -> Delivery:
         record = SimpleNamespace(topic=TOPIC.name, partition=0, offset=0, key=b"p1", value=b"", headers=[])

@@ -107,8 +107,9 @@ class ServiceRuntime:
             self.settings, self.redis, spec.local_jwks(self) if spec.local_jwks else None)
         self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds,
                                         self.settings.kafka_ping_timeout_seconds)
-        policy = RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_seconds)
+        policy = RetryPolicy.from_settings(self.settings)
         seen = SeenCache(self.redis, spec.name)
+        self.runners: list[ConsumerRunner] = []
         for topic, handler in spec.consumers(self).items():
             runner = ConsumerRunner(
                 service=spec.name, topic=topic, handler=handler, engine=self.engine,
@@ -116,6 +117,7 @@ class ServiceRuntime:
             )
             metrics.attach(runner, self.metrics, topic.name)
             subscribe(self.broker, runner)
+            self.runners.append(runner)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one database transaction off the event loop, commit, then wake the
@@ -204,7 +206,11 @@ class ServiceRuntime:
         async def readyz() -> JSONResponse:
             checks = await self.readiness()
             ok = all(checks.values())
-            return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+            # Consumers waiting on a transient failure (uise_common.failures) are reported, not
+            # counted against readiness: the HTTP side may well serve meanwhile, and taking the
+            # pod out of its Service would not end the outage.
+            waiting = [w for r in self.runners if (w := r.waiting())]
+            return JSONResponse({"ready": ok, "checks": checks, "waiting": waiting}, status_code=200 if ok else 503)
 
         metrics.install(app, self.metrics, tags=["ops"],
                         dependencies=[Depends(public("Prometheus metrics, for the scraper inside the cluster"))])
