@@ -349,6 +349,32 @@ async def test_a_database_outage_waits_and_then_succeeds_with_nothing_in_the_dlq
         engine.dispose()
 
 
+async def test_a_waiting_consumer_stops_promptly_and_its_message_comes_again(kafka_bootstrap, engine):
+    """Waiting commits nothing past the message: a process stopped (a deploy, a SIGTERM) while
+    it waits leaves the message to the next one, which processes it."""
+    topic = new_topic()
+    await ensure_topics(kafka_bootstrap, (topic, PROCESSING_FAILED))
+
+    def never_known(event, session):
+        raise NotYetKnown(f"participant {event.participant_id}")
+
+    sid = f"s-{uuid.uuid4().hex[:8]}"
+    await produce(kafka_bootstrap, topic.name, body(sid), make_envelope(topic.ce_type, "urn:uise:test", "p1").headers())
+    broker = await run_consumer(kafka_bootstrap, engine, topic, never_known,
+                                RetryPolicy(backoff_seconds=0.05, max_backoff_seconds=5, dlq_after_seconds=600))
+    await asyncio.sleep(2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await broker.stop()
+    assert loop.time() - started < 5  # not FastStream's graceful 15 s, nor the 5 s sleep
+    broker = await run_consumer(kafka_bootstrap, engine, topic, record_seen)
+    try:
+        await eventually(lambda: sid in count(engine))
+    finally:
+        await broker.stop()
+    assert await read_all(kafka_bootstrap, topic.dlq, expect=1, timeout=2) == []
+
+
 async def test_seen_cache_on_real_redis(redis_url):
     from redis.asyncio import Redis
 

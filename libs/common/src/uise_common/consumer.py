@@ -111,6 +111,10 @@ def about_submission(d: Delivery, topic: Topic) -> tuple[str, str] | None:
     return None
 
 
+class Stopping(Exception):
+    """The consumer is being stopped while it waits on a transient failure."""
+
+
 class BatchFailed(Exception):
     """A batch's transaction failed: at `delivery` (None when its commit failed)."""
 
@@ -164,6 +168,7 @@ class ConsumerRunner:
         self._tracer = trace.get_tracer("uise.consumer")
         # the message retried on a transient failure right now, with its failures so far
         self.waiting_on: FailureHistory | None = None
+        self.subscriber: Any = None  # FastStream's, once subscribed: its `running` ends a wait
 
     def waiting(self) -> str | None:
         """What this consumer waits on, for /readyz; None when it does not."""
@@ -296,9 +301,20 @@ class ConsumerRunner:
                     "topic": self.topic.name, "offset": d.record.offset, "partition": d.record.partition,
                     "attempt": history.attempts, "error": repr(history.last),
                     "waited_seconds": round(history.waited_seconds(), 1)})
-                await asyncio.sleep(self.policy.delay(history.attempts))
+                await self._pause(self.policy.delay(history.attempts))
         finally:
             self.waiting_on = None
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between attempts; raises Stopping as soon as the subscriber is being stopped,
+        since FastStream holds a shutdown for its graceful timeout (15 s) while a handler runs.
+        The message is not committed and comes again to whoever consumes next."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            if self.subscriber is not None and not self.subscriber.running:
+                raise Stopping(f"{self.topic.name}: stopped while waiting")
+            await asyncio.sleep(min(left, 0.5))
 
     async def __call__(self, records: Sequence[Any]) -> None:
         """Handle one poll's records, in their order (which is per-partition order)."""
@@ -350,7 +366,7 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner) -> None:
             await runner(msg.raw_message)
 
     handle.__name__ = f"{runner.service}_{runner.topic.name.replace('.', '_').replace('-', '_')}"
-    broker.subscriber(
+    runner.subscriber = broker.subscriber(
         runner.topic.name,
         group_id=runner.group,
         auto_offset_reset="earliest",
