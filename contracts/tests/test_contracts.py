@@ -77,3 +77,14 @@ def test_docs_list_every_topic_as_the_table_declares_it():
         row = (f"| `{t.name}` | `{t.key}` | {t.partitions} | {t.cleanup} | {', '.join(t.producers)} | "
                f"{', '.join(t.consumers)} | {t.description} |")
         assert row in doc, f"docs/contracts.md is out of step with topics.py for {t.name}"
+
+
+def test_every_service_consuming_submission_events_may_announce_a_processing_failure():
+    """The consumer policy publishes submission.processing-failed when it dead-letters an event
+    about a submission, from whichever service consumed it: each such service is a producer (its
+    Kafka ACLs are generated from this table)."""
+    failed = topic_for(e.SubmissionProcessingFailed)
+    about_submissions = {c for t in TOPICS if "submission_id" in t.model.model_fields and t is not failed
+                         for c in t.consumers} - {"external", "audit"}
+    assert set(failed.producers) == about_submissions
+    assert failed.consumers == ("intake",)
