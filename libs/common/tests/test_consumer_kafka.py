@@ -355,18 +355,27 @@ async def test_a_waiting_consumer_stops_promptly_and_its_message_comes_again(kaf
     topic = new_topic()
     await ensure_topics(kafka_bootstrap, (topic, PROCESSING_FAILED))
 
+    calls: list[str] = []
+
     def never_known(event, session):
+        calls.append(event.submission_id)
         raise NotYetKnown(f"participant {event.participant_id}")
 
     sid = f"s-{uuid.uuid4().hex[:8]}"
     await produce(kafka_bootstrap, topic.name, body(sid), make_envelope(topic.ce_type, "urn:uise:test", "p1").headers())
-    broker = await run_consumer(kafka_bootstrap, engine, topic, never_known,
-                                RetryPolicy(backoff_seconds=0.05, max_backoff_seconds=5, dlq_after_seconds=600))
-    await asyncio.sleep(2)
+    broker = make_broker(Settings(kafka_bootstrap=kafka_bootstrap, service_name="commontest"))
+    runner = ConsumerRunner(service="commontest", topic=topic, handler=never_known, engine=engine, broker=broker,
+                            seen=SeenCache(None, "commontest"), after_commit=lambda: None,
+                            policy=RetryPolicy(backoff_seconds=0.05, max_backoff_seconds=5, dlq_after_seconds=600))
+    subscribe(broker, runner)
+    await broker.start()
+    await eventually(lambda: runner.waiting_on is not None and runner.waiting_on.attempts >= 5)
+    assert len(calls) < 12  # backing off, not spinning (the batch's attempt, then 0.05 s doubling)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await broker.stop()
     assert loop.time() - started < 5  # not FastStream's graceful 15 s, nor the 5 s sleep
+    assert runner.waiting_on is None
     broker = await run_consumer(kafka_bootstrap, engine, topic, record_seen)
     try:
         await eventually(lambda: sid in count(engine))

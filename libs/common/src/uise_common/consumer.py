@@ -377,4 +377,5 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner) -> None:
         batch_timeout_ms=BATCH_WAIT_MS,
         decoder=_raw_body,
         title=handle.__name__,
-    )(handle)
+    )
+    runner.subscriber(handle)
