@@ -40,7 +40,8 @@ class Seen(SQLModel, table=True):
 
 
 def new_topic() -> Topic:
-    return Topic("commontest", f"e{uuid.uuid4().hex[:8]}", 1, TimelinessRecorded, "participant_id",
+    """A fresh submission topic (its dead-lettered events are announced, as the pipeline's are)."""
+    return Topic("submission", f"commontest-{uuid.uuid4().hex[:8]}", 1, TimelinessRecorded, "participant_id",
                  ("test",), ("test",), partitions=2)
 
 
@@ -408,3 +409,19 @@ def test_malformed_detection_is_specific():
         decode(topic, env.headers(), b"[]")
     with pytest.raises(Malformed):
         decode(topic, {}, json.dumps({}).encode())
+
+
+def test_only_a_submission_topic_s_dead_letters_are_announced():
+    """A consolidation's or a violation's submission_id refers to a submission without being a
+    step on its way; processing-failed itself is never announced again (no loop)."""
+    from uise_contracts.topics import BY_NAME
+
+    def runner(name: str) -> ConsumerRunner:
+        return ConsumerRunner(service="t", topic=BY_NAME[name], handler=record_seen, engine=None, broker=None,
+                              seen=SeenCache(None, "t"), after_commit=lambda: None, policy=RetryPolicy())
+
+    assert runner("uise.submission.received.v1").announces
+    assert runner("uise.submission.accepted.v1").announces
+    for name in ("uise.consolidation.due.v1", "uise.deadline.violation.v1", "uise.participant.upserted.v1",
+                 PROCESSING_FAILED.name):
+        assert not runner(name).announces, name

@@ -91,13 +91,13 @@ def dlq_headers(headers: dict[str, str], record: Any, group: str, history: Failu
             **history.headers(verdict)}
 
 
-def about_submission(d: Delivery, topic: Topic) -> tuple[str, str] | None:
-    """(submission_id, participant_id) of a message about a submission, else None. A message
+def about_submission(d: Delivery) -> tuple[str, str] | None:
+    """(submission_id, participant_id) of a message of a submission topic, else None. A message
     that could not be decoded is looked into as plain JSON: a producer's contract violation
     must not leave its submission without a final state either."""
     if d.event is not None:
         fields = {"submission_id": getattr(d.event, "submission_id", None),
-                  "participant_id": getattr(d.event, "participant_id", None) or getattr(d.event, topic.key, None)}
+                  "participant_id": getattr(d.event, "participant_id", None)}
     else:
         try:
             fields = json.loads(d.body)
@@ -169,6 +169,9 @@ class ConsumerRunner:
         # the message retried on a transient failure right now, with its failures so far
         self.waiting_on: FailureHistory | None = None
         self.subscriber: Any = None  # FastStream's, once subscribed: its `running` ends a wait
+        # A submission topic's event is what a submission's way to its final state is made of;
+        # another topic's submission_id (a consolidation's, a violation's) only refers to one.
+        self.announces = topic.entity == "submission" and topic is not PROCESSING_FAILED
 
     def waiting(self) -> str | None:
         """What this consumer waits on, for /readyz; None when it does not."""
@@ -246,7 +249,7 @@ class ConsumerRunner:
         submission's failure is announced first (its id derives from the message's, so a
         dead-lettering repeated after a crash announces nothing twice)."""
         record = d.record
-        if self.topic is not PROCESSING_FAILED and (about := about_submission(d, self.topic)):
+        if self.announces and (about := about_submission(d)):
             await self._announce(d, about, history, verdict)
         await self.broker.publish(
             d.body, self.topic.dlq, key=record.key,
