@@ -107,6 +107,7 @@ def print_status(config: StackConfig) -> int:
             try:
                 ready = httpx.get(f"{url}/readyz", timeout=2).json()
                 health = "ready" if ready["ready"] else f"not ready {ready['checks']}"
+                health += "".join(f"; {w}" for w in ready.get("waiting", ()))  # consumers on an outage
             except httpx.HTTPError:
                 health = "down"
             pid = state["processes"].get(name, {}).get("pid")
