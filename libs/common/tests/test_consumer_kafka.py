@@ -385,6 +385,33 @@ async def test_a_waiting_consumer_stops_promptly_and_its_message_comes_again(kaf
     assert await read_all(kafka_bootstrap, topic.dlq, expect=1, timeout=2) == []
 
 
+def test_a_constraint_lost_to_a_concurrent_writer_is_tried_again_not_dead_lettered(engine):
+    """Another consumer of the service commits the same key between this handler's read and its
+    insert: a fresh transaction sees that row and takes the other branch."""
+    from types import SimpleNamespace
+
+    from uise_common.consumer import Delivery
+
+    def insert_once(event, session):
+        if session.get(Seen, 1) is None:
+            with Session(engine) as other:  # the other consumer, committing meanwhile
+                if other.get(Seen, 1) is None:
+                    other.add(Seen(id=1, submission_id="theirs"))
+                    other.commit()
+            session.add(Seen(id=1, submission_id=event.submission_id))
+        return []
+
+    runner = ConsumerRunner(service="commontest", topic=new_topic(), handler=insert_once, engine=engine,
+                            broker=None, seen=SeenCache(None, "t"), after_commit=lambda: None, policy=RetryPolicy())
+    env = make_envelope(runner.topic.ce_type, "urn:uise:test", "p1")
+    record = SimpleNamespace(topic=runner.topic.name, partition=0, offset=0, key=b"p1", value=b"", headers=[])
+    event = TimelinessRecorded.model_validate_json(body("mine"))
+    assert runner.apply(Delivery(record, env.headers(), b"", env, event)) is True
+    assert count(engine) == ["theirs"]
+    with Session(engine) as s:
+        assert s.get(ProcessedEvent, env.id) is not None
+
+
 async def test_seen_cache_on_real_redis(redis_url):
     from redis.asyncio import Redis
 

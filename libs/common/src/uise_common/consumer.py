@@ -227,20 +227,27 @@ class ConsumerRunner:
 
     def apply(self, d: Delivery) -> bool:
         """One message in its own transaction. False when it had been processed already."""
-        try:
-            with one_writer(self.engine), Session(self.engine) as session:
-                if not self._apply_in(session, d):
-                    return False
-                session.commit()
-        except IntegrityError:
-            # A concurrent replay that committed first, or the handler breaking a constraint of
-            # its own: only the processed-event table tells which. The latter is deterministic
-            # (failures.py): dead-lettered at once with its reason, never a silent drop.
-            with Session(self.engine) as session:
-                if already_processed(session, d.env.id):
-                    return False
-            raise
-        return True
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with one_writer(self.engine), Session(self.engine) as session:
+                    if not self._apply_in(session, d):
+                        return False
+                    session.commit()
+                return True
+            except IntegrityError:
+                # A concurrent replay that committed first, or the handler breaking a constraint:
+                # only the processed-event table tells which. A constraint can also be another
+                # writer's row committed meanwhile (two consumers of this service inserting one
+                # key), which a fresh transaction sees and handles: so it is tried once more, and
+                # only a repeat is the handler's own, deterministic (failures.py): dead-lettered
+                # with its reason, never a silent drop.
+                with Session(self.engine) as session:
+                    if already_processed(session, d.env.id):
+                        return False
+                if tries == 2:
+                    raise
 
     # --- the policy ------------------------------------------------------------------------
 

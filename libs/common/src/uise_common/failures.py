@@ -4,8 +4,9 @@ Two classes of failure:
 
 - **deterministic**: the same message fails the same way however often it is tried: it cannot
   be read as its contract (`Malformed`, a pydantic `ValidationError`), the handler refused it (a
-  `ValueError`, the base of the handlers' own refusals), it broke a database constraint that a
-  concurrent replay does not explain (`IntegrityError`, `DataError`), or it names a stored object
+  `ValueError`, the base of the handlers' own refusals), it broke a database constraint that
+  neither a concurrent replay nor a concurrent writer explains (`IntegrityError` met again in a
+  fresh transaction, consumer.py; `DataError`), or it names a stored object
   that is not there (S3 404) or whose bytes changed. It goes to the DLQ at once, with its reason.
 - **transient**: something the handler needs is away or behind: the database, object storage,
   Redis, Kafka, or a read model not caught up (`NotYetKnown`). Retrying fixes it, so the message
