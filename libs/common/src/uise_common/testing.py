@@ -128,12 +128,22 @@ def serve_without_lifespan(app):
     return TestClient(app)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A port nothing listens on, and one this process has not handed out before: the kernel
+    may offer a just-closed port again, and a stack whose registry and identity were both given
+    it starts one of them on a port taken by the other."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def tansu_in_memory():
