@@ -48,10 +48,10 @@ def scratch_postgres(prefix: str, server_url: str = TEST_POSTGRES_URL) -> Iterat
 
 def migrated_sqlite(directory: Path, migrations: list[Migration]) -> Engine:
     """A SQLite engine in `directory` with the common tables and `migrations` applied."""
-    from uise_common.service import COMMON_MIGRATION
+    from uise_common.service import with_common
 
     engine = make_engine(f"sqlite:///{directory / 'unit.db'}", "unit")
-    migrate(engine, [COMMON_MIGRATION, *migrations])
+    migrate(engine, with_common(migrations))
     return engine
 
 
