@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from aiokafka.errors import (
     CorruptRecordException,
@@ -41,11 +41,9 @@ from sqlalchemy import Engine, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from uise_common import metrics
+from uise_common.claimcheck import ClaimCheck
 from uise_common.db import one_writer, utcnow
 from uise_contracts import make_envelope, topic_for
-
-if TYPE_CHECKING:
-    from uise_common.claimcheck import ClaimCheck
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

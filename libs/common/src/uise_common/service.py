@@ -23,6 +23,7 @@ from sqlmodel import Session
 from uise_common import clock, http, metrics
 from uise_common.auth import Authenticator, public, secure
 from uise_common.broker import make_broker
+from uise_common.claimcheck import ClaimCheck
 from uise_common.clock import Clock
 from uise_common.consumer import ConsumerRunner, Handler, RetryPolicy, subscribe
 from uise_common.db import (
@@ -120,6 +121,7 @@ class ServiceRuntime:
         self.broker = make_broker(self.settings, self.tracer_provider, self.meter_provider)
         self.redis = make_redis(self.settings)
         self.store = ObjectStore.from_settings(self.settings) if spec.uses_object_store else None
+        self.claims = ClaimCheck(self.store) if self.store is not None else None
         self.relay = OutboxRelay(self.engine, self._publish, lease=RelayLease(self.redis, spec.name),
                                  max_record_bytes=self.settings.outbox_max_record_bytes)
         self.metrics = metrics.ServiceMetrics(spec.name, engine=self.engine, broker=self.broker, gauges=spec.gauges)
@@ -133,7 +135,7 @@ class ServiceRuntime:
         for topic, handler in spec.consumers(self).items():
             runner = ConsumerRunner(
                 service=spec.name, topic=topic, handler=handler, engine=self.engine,
-                broker=self.broker, seen=seen, after_commit=self.relay.wake, policy=policy,
+                broker=self.broker, seen=seen, after_commit=self.relay.wake, policy=policy, claims=self.claims,
             )
             metrics.attach(runner, self.metrics, topic.name)
             subscribe(self.broker, runner)
@@ -163,7 +165,7 @@ class ServiceRuntime:
         return await asyncio.to_thread(run)
 
     def emit(self, session: Session, event: BaseModel) -> None:
-        add_event(session, event, self.spec.name)
+        add_event(session, event, self.spec.name, claims=self.claims)
 
     async def _publish(self, body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> Awaitable[object]:
         # queued, not awaited: the relay awaits a whole batch's acknowledgements together
