@@ -76,7 +76,7 @@ OUTBOX_OLDEST = MetricName(
     "Age of the oldest outbox row waiting to be published (0 when none)")
 OUTBOX_SET_ASIDE = MetricName(
     "uise_outbox_set_aside", "gauge", ("service",),
-    "Outbox rows the broker refused for good (size, invalid record), set aside until ops requeue or "
+    "Outbox rows the broker refused for good (size, corrupt record), set aside until ops requeue or "
     "discard them (uise-outbox)")
 OUTBOX_PUBLISHED = MetricName(
     "uise_outbox_published_total", "counter", ("service", "topic"),

@@ -8,7 +8,7 @@ Events stay far below the broker's message limit (1 MiB: Kafka's max.message.byt
 max_request_size). `add_event` refuses one whose record would exceed `RECORD_MAX_BYTES`
 (EventTooLarge: a route answers 422 EVENT_TOO_LARGE, nothing is written), after the claim check
 (uise_common.claimcheck) has moved large user data to object storage. A row the broker refuses
-for a reason retrying cannot fix (its size, a corrupt or invalid record) or that cannot even be
+for a reason retrying cannot fix (its size, a corrupt record) or that cannot even be
 made into a record is *set aside* by the relay with its reason (`set_aside_at`,
 `set_aside_reason`) and the rows behind it go on: one bad row never stops a service's events.
 That breaks the order of the set-aside row's key on purpose (its later events go out without it);
@@ -59,7 +59,9 @@ Publish = Callable[[bytes, str, bytes, dict[str, str]], Awaitable[Awaitable[obje
 RECORD_MAX_BYTES = 900 * 1024
 
 # What a broker answers, or a producer raises at hand-over, for a record it will never take:
-# retrying the same bytes cannot help.
+# retrying the same bytes cannot help. A broker that validates schemas answers INVALID_RECORD (87),
+# which aiokafka 0.14 reports as UnknownError, like failures that do pass: such a row is retried,
+# and UiseOutboxStuck tells.
 REFUSED_FOR_GOOD = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError, CorruptRecordException)
 
 
