@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from urllib3.exceptions import MaxRetryError
 
+from uise_common.claimcheck import ClaimInvalid
 from uise_common.failures import (
     CAPPED,
     DETERMINISTIC,
@@ -66,6 +67,7 @@ class HandlersOwnRefusal(ValueError):
 @pytest.mark.parametrize("error", [
     Malformed("not JSON"), validation_error(), HandlersOwnRefusal("the form has no such field"),
     IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), s3_error(404, "NoSuchKey"),
+    ClaimInvalid("claims/sha256/ab/ab…: the object does not hash to the claim"),
 ], ids=lambda e: type(e).__name__)
 def test_what_retrying_cannot_fix_is_deterministic(error):
     assert classify(error) is Failure.DETERMINISTIC

@@ -49,6 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from uise_common import metrics
+from uise_common.claimcheck import ClaimCheck
 from uise_common.db import one_writer
 from uise_common.failures import DETERMINISTIC, FailureHistory, Malformed, NotYetKnown, RetryPolicy
 from uise_common.idempotency import SeenCache, already_processed, record_processed
@@ -155,6 +156,7 @@ class ConsumerRunner:
         seen: SeenCache,
         after_commit: Callable[[], None],
         policy: RetryPolicy,
+        claims: ClaimCheck | None = None,
     ) -> None:
         self.service = service
         self.topic = topic
@@ -164,6 +166,7 @@ class ConsumerRunner:
         self.seen = seen
         self.after_commit = after_commit
         self.policy = policy
+        self.claims = claims  # large user data by reference (uise_common.claimcheck)
         self.group = f"uise-{service}.{topic.name}"  # one group per topic: no cross-topic rebalances
         self._tracer = trace.get_tracer("uise.consumer")
         # the message retried on a transient failure right now, with its failures so far
@@ -201,10 +204,11 @@ class ConsumerRunner:
         with self._span(d):
             if already_processed(session, d.env.id):
                 return False
-            emitted = self.handler(d.event, session)
+            event = self.claims.resolve(d.event) if self.claims else d.event
+            emitted = self.handler(event, session)
             for i, out in enumerate(emitted):
                 # deterministic ids: a replay that slipped past the dedupe writes the same ids
-                add_event(session, out, self.service, event_id=f"{d.env.id}/{self.service}/{i}")
+                add_event(session, out, self.service, event_id=f"{d.env.id}/{self.service}/{i}", claims=self.claims)
             record_processed(session, d.env.id, self.topic.name)
             session.flush()  # the next message of the batch sees this one's rows
         return True

@@ -6,8 +6,9 @@ Two classes of failure:
   be read as its contract (`Malformed`, a pydantic `ValidationError`), the handler refused it (a
   `ValueError`, the base of the handlers' own refusals), it broke a database constraint that
   neither a concurrent replay nor a concurrent writer explains (`IntegrityError` met again in a
-  fresh transaction, consumer.py; `DataError`), or it names a stored object
-  that is not there (S3 404) or whose bytes changed. It goes to the DLQ at once, with its reason.
+  fresh transaction, consumer.py; `DataError`), or it names a stored object that is not there
+  (S3 404), whose bytes changed, or whose claim check does not hold (`ClaimInvalid`). It goes to
+  the DLQ at once, with its reason.
 - **transient**: something the handler needs is away or behind: the database, object storage,
   Redis, Kafka, or a read model not caught up (`NotYetKnown`). Retrying fixes it, so the message
   is retried with capped exponential backoff for as long as it takes; its partition waits (the
@@ -44,6 +45,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from uise_common.claimcheck import ClaimInvalid
 from uise_common.objectstore import IntegrityError as StoredBytesChanged
 
 
@@ -71,7 +73,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 _DETERMINISTIC: tuple[type[BaseException], ...] = (
     Malformed, ValueError,  # pydantic's ValidationError and the handlers' refusals are ValueErrors
-    IntegrityError, DataError, StoredBytesChanged,
+    IntegrityError, DataError, StoredBytesChanged, ClaimInvalid,
 )
 
 
