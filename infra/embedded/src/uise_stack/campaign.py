@@ -287,8 +287,10 @@ class Campaign:
         signer = self.signers[participant_id]
         # signed "now" as the stack counts it: a signingTime years before the delivery is refused
         signature = sign(document, signer.key, signer.cert, signing_time=Clock(control_file=self.config.clock_file).now())
+        # the same key for the same document: a retry after a broken connection is one submission
+        key = hashlib.sha256(f"{participant_id}/{self.form.code}/{self.period}/".encode() + document).hexdigest()
         resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer, filename,
-                      signature=signature)
+                      signature=signature, idempotency_key=key)
         if resp.is_error:  # with intake's reason: a refusal at the door says why
             raise httpx.HTTPStatusError(f"{resp.status_code} {resp.text}", request=resp.request, response=resp)
         self.submissions[participant_id] = resp.json()["submission_id"]
@@ -480,7 +482,14 @@ class Campaign:
 
             def school(numbered: tuple[int, Unit]) -> None:
                 n, unit = numbered
-                final = self.submit_school(unit.participant_id, school_figures(n))
+                for attempt in range(3):  # an office whose connection broke sends again
+                    try:
+                        final = self.submit_school(unit.participant_id, school_figures(n))
+                        break
+                    except httpx.TransportError as exc:
+                        self.log(f"  {unit.kind} {unit.participant_id}: {exc!r}, sending again")
+                        if attempt == 2:
+                            raise
                 done[final["status"]] += 1  # a Counter's += is not atomic, but a lost count only blurs progress
                 if final["status"] != "accepted":
                     self.log(f"  {unit.kind} {unit.participant_id}: {final['status']} {final.get('reason_code')}")

@@ -45,7 +45,10 @@ class _Held:
 # One connection pool for the process, shared by its threads: a bare `httpx.get()` builds a
 # client, and with it an SSL context (about 20 ms of CPU), for every request; a national
 # campaign's offices spent more CPU on that than on signing their documents.
-http = httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))
+# An idle connection is dropped after 2 s, before the server's keep-alive (uvicorn: 5 s) closes
+# it under a request that reused it (seen as "connection reset by peer").
+http = httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=200, max_keepalive_connections=100,
+                                                      keepalive_expiry=2.0))
 _lock = threading.Lock()
 _identity: dict[str, str] = {}  # "url", "client_id", "client_secret"
 _signers: dict[str, Signer] = {}  # participant → whose EDS signs in for it
