@@ -141,7 +141,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_clock(config: StackConfig, how: str, value: str | None) -> int:
     from datetime import datetime
 
-    from uise_common.clock import write_control
+    from uise_common.clock import clear_control, write_control
 
     try:
         if how == "set":
@@ -149,7 +149,7 @@ def cmd_clock(config: StackConfig, how: str, value: str | None) -> int:
         elif how == "offset":
             write_control(config.clock_file, offset_seconds=float(value or ""))
         else:
-            config.clock_file.unlink(missing_ok=True)
+            clear_control(config.clock_file)
     except ValueError as exc:
         print(f"clock {how}: {exc} (e.g. `clock set 2027-01-11T23:59:59+05:00`, `clock offset -3600`)",
               file=sys.stderr)
