@@ -95,6 +95,11 @@ def dlq_headers(headers: dict[str, str], record: Any, group: str, error: BaseExc
     return out
 
 
+def group_of(service: str, topic: Topic) -> str:
+    """The service's consumer group for `topic`: one group per topic, no cross-topic rebalances."""
+    return f"uise-{service}.{topic.name}"
+
+
 class BatchFailed(Exception):
     """A batch's transaction failed: at `delivery` (None when its commit failed)."""
 
@@ -144,7 +149,7 @@ class ConsumerRunner:
         self.seen = seen
         self.after_commit = after_commit
         self.policy = policy
-        self.group = f"uise-{service}.{topic.name}"  # one group per topic: no cross-topic rebalances
+        self.group = group_of(service, topic)
         self._tracer = trace.get_tracer("uise.consumer")
 
     # --- the transaction -------------------------------------------------------------------
