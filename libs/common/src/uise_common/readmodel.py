@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
@@ -107,9 +107,20 @@ def seed(live: Engine, rebuilt: Engine, seeds: tuple[Seed, ...]) -> dict[str, in
             rows = [{**r, **sd.reset} for r in read_rows(live, sd.model, sd.where)]
             if rows:
                 s.execute(sd.model.__table__.insert(), rows)
+                _past_copied_ids(s, sd.model.__table__)
             copied[sd.name] = len(rows)
         s.commit()
     return copied
+
+
+def _past_copied_ids(session: Session, table: Any) -> None:
+    """Rows copied with their ids leave PostgreSQL's sequence behind: the next insert would take
+    a copied id. Move it past them (SQLite takes the largest id + 1 by itself)."""
+    column = table.autoincrement_column
+    if column is None or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                         f"(SELECT COALESCE(MAX({column.name}), 0) + 1 FROM {table.name}), false)"))
 
 
 @dataclass
