@@ -114,7 +114,7 @@ class ReplayRuntime:
     settings: Settings
     store: ReadOnlyStore | None
     clock: Clock
-    engine: Engine
+    engine: Engine | None
 
 
 @dataclass
@@ -321,6 +321,13 @@ async def _high_water(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> 
     return {tp: consumer.highwater(tp) for tp in tps}
 
 
+def handlers_of(spec: ServiceSpec, settings: Settings, clock: Clock, engine: Engine | None) -> dict[Topic, Callable]:
+    """The service's handlers by input topic, built as its runtime builds them, on a read-only
+    object store."""
+    store = ReadOnlyStore(ObjectStore.from_settings(settings)) if spec.uses_object_store else None
+    return spec.consumers(ReplayRuntime(settings, store, clock, engine))
+
+
 def _fresh(engine: Engine) -> None:
     tables = inspect(engine).get_table_names()
     if tables:
@@ -345,8 +352,7 @@ async def rebuild(spec: ServiceSpec, settings: Settings, live: Engine, into: Eng
     await asyncio.to_thread(migrate, into, [COMMON_MIGRATION, *spec.migrations])
     seeded = await asyncio.to_thread(seed, live, into, spec.read_model.seeds)
     clock = ReplayClock(Clock.from_settings(settings))
-    store = ReadOnlyStore(ObjectStore.from_settings(settings)) if spec.uses_object_store else None
-    replay = Replay(spec.name, spec.consumers(ReplayRuntime(settings, store, clock, into)), into, clock)
+    replay = Replay(spec.name, handlers_of(spec, settings, clock, into), into, clock)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id=f"uise-replay-{spec.name}",
                                 **kafka_client_options(settings))
