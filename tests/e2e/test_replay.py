@@ -32,6 +32,8 @@ from uise_stack.config import SERVICES, StackConfig
 from uise_stack.replay import replay, settings_of, spec_of
 from uise_stack.stack import Stack
 
+# a stack of its own to start and a campaign to run before the first test: more than the default
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 REPLAYED = ("routing", "deadline", "reporting", "intake", "signature", "validation", "identity")
 YEAR = 2035  # no other test's year
 FORM = "RPY-1"
