@@ -20,10 +20,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from uise_common.clock import Clock, clear_control
+from uise_common.clock import clear_control
 from uise_common.db import database_url, make_engine
 from uise_common.outbox import OutboxRow
-from uise_common.replay import handlers_of, live_lag
+from uise_common.replay import input_topics, live_lag
 from uise_common.testing import scratch_postgres
 from uise_stack import cli
 from uise_stack.campaign import MINISTRY, Campaign, campaign_form, school_figures, small_hierarchy
@@ -93,7 +93,7 @@ def behind(config: StackConfig) -> dict[str, int | None]:
     out = {}
     for service in REPLAYED:
         settings = settings_of(config, service)
-        topics = list(handlers_of(spec_of(service), settings, Clock(), None))
+        topics = input_topics(spec_of(service), settings)
         lag = asyncio.run(live_lag(settings, service, topics))
         out |= {f"{service} {t}": n for t, n in lag.items() if n != 0}
     return out

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uise_common.testing import free_port
 from uise_stack.s3server import S3Principal, new_principals, read_credentials
 
 SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting", "identity")
@@ -47,12 +47,6 @@ def parse_replicas(text: str) -> dict[str, int]:
         if out[name] < 1:
             raise ValueError(f"--replicas: {name} needs at least 1 replica, not {out[name]}")
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

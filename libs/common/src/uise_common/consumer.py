@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from uise_common import metrics
+from uise_common.claimcheck import ClaimCheck
 from uise_common.db import one_writer
 from uise_common.idempotency import SeenCache, already_processed, record_processed
 from uise_common.outbox import add_event
@@ -140,6 +141,7 @@ class ConsumerRunner:
         seen: SeenCache,
         after_commit: Callable[[], None],
         policy: RetryPolicy,
+        claims: ClaimCheck | None = None,
     ) -> None:
         self.service = service
         self.topic = topic
@@ -149,6 +151,7 @@ class ConsumerRunner:
         self.seen = seen
         self.after_commit = after_commit
         self.policy = policy
+        self.claims = claims  # large user data by reference (uise_common.claimcheck)
         self.group = group_of(service, topic)
         self._tracer = trace.get_tracer("uise.consumer")
 
@@ -170,10 +173,11 @@ class ConsumerRunner:
         with self._span(d):
             if already_processed(session, d.env.id):
                 return False
-            emitted = self.handler(d.event, session)
+            event = self.claims.resolve(d.event) if self.claims else d.event
+            emitted = self.handler(event, session)
             for i, out in enumerate(emitted):
                 # deterministic ids: a replay that slipped past the dedupe writes the same ids
-                add_event(session, out, self.service, event_id=f"{d.env.id}/{self.service}/{i}")
+                add_event(session, out, self.service, event_id=f"{d.env.id}/{self.service}/{i}", claims=self.claims)
             record_processed(session, d.env.id, self.topic.name)
             session.flush()  # the next message of the batch sees this one's rows
         return True

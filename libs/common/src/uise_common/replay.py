@@ -48,6 +48,7 @@ from sqlmodel import Session, col
 
 from uise_common import clock as business_clock
 from uise_common.broker import kafka_client_options
+from uise_common.claimcheck import ClaimCheck
 from uise_common.clock import Clock
 from uise_common.consumer import (
     BatchFailed,
@@ -63,7 +64,7 @@ from uise_common.idempotency import SeenCache
 from uise_common.objectstore import ObjectStore, address
 from uise_common.outbox import OutboxRow
 from uise_common.readmodel import seed
-from uise_common.service import COMMON_MIGRATION, ServiceSpec
+from uise_common.service import ServiceSpec, with_common
 from uise_common.settings import Settings
 from uise_contracts.events import StoredObject
 from uise_contracts.topics import Topic
@@ -195,23 +196,28 @@ class _Merged:
         self.buffers[tp].extendleft(reversed(records))
 
 
-class Replay:
-    def __init__(self, service: str, handlers: dict[Topic, Callable], engine: Engine, clock: ReplayClock) -> None:
+class _OnItsTime(ConsumerRunner):
+    """The service's consumer runner, the business clock set to each message's time before its
+    handler runs (in a batch too)."""
+
+    def __init__(self, clock: ReplayClock, **runner: Any) -> None:
+        super().__init__(**runner)
         self.clock = clock
-        self.published: dict[int, datetime] = {}  # id(event) -> its record's publish time
-        self.runners = {topic.name: ConsumerRunner(
-            service=service, topic=topic, handler=self._on_time(handler), engine=engine, broker=None,
-            seen=SeenCache(None, service), after_commit=lambda: None, policy=RetryPolicy(1, 0))
+
+    def _apply_in(self, session: Session, d: Delivery) -> bool:
+        self.clock.published_at = _published_at(d.record)
+        return super()._apply_in(session, d)
+
+
+class Replay:
+    def __init__(self, service: str, handlers: dict[Topic, Callable], engine: Engine, clock: ReplayClock,
+                 claims: ClaimCheck | None) -> None:
+        self.runners = {topic.name: _OnItsTime(
+            clock, service=service, topic=topic, handler=handler, engine=engine, broker=None,
+            seen=SeenCache(None, service), after_commit=lambda: None, policy=RetryPolicy(1, 0), claims=claims)
             for topic, handler in handlers.items()}
         self.counts = {name: TopicCount() for name in self.runners}
         self.waiting: dict[TopicPartition, BaseException] = {}  # held partitions: why their head waits
-
-    def _on_time(self, handler: Callable) -> Callable:
-        def at_its_time(event: Any, session: Session) -> list:
-            self.clock.published_at = self.published[id(event)]
-            return handler(event, session)
-
-        return at_its_time
 
     def _decoded(self, records: Sequence[Any]) -> list[Delivery]:
         out = []
@@ -223,7 +229,6 @@ class Replay:
             except Malformed:
                 self.counts[record.topic].malformed += 1  # live dead-lettered it at once
                 continue
-            self.published[id(d.event)] = _published_at(record)
             out.append(d)
         return out
 
@@ -245,18 +250,15 @@ class Replay:
         refused one holds its partition back with the records behind it."""
         topic = records[0].topic
         batch = self._decoded(records)
+        if not batch:
+            return
         try:
-            if not batch:
-                return
-            try:
-                new = self.runners[topic].apply_batch(batch)
-            except BatchFailed:
-                self._one_at_a_time(merged, batch)
-            else:
-                self.counts[topic].applied += new
-                self.counts[topic].duplicates += len(batch) - new
-        finally:
-            self.published.clear()
+            new = self.runners[topic].apply_batch(batch)
+        except BatchFailed:
+            self._one_at_a_time(merged, batch)
+        else:
+            self.counts[topic].applied += new
+            self.counts[topic].duplicates += len(batch) - new
 
     def _one_at_a_time(self, merged: _Merged, batch: list[Delivery]) -> None:
         behind: dict[TopicPartition, list[Any]] = {}
@@ -274,9 +276,7 @@ class Replay:
         for tp in sorted(merged.held, key=str):
             record = merged.buffers[tp].popleft()
             batch = self._decoded([record])
-            applied = not batch or self._apply_one(batch[0])
-            self.published.clear()
-            if applied:
+            if not batch or self._apply_one(batch[0]):
                 merged.held.discard(tp)
             elif last_chance:
                 error = self.waiting.pop(tp)
@@ -321,11 +321,13 @@ async def _high_water(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> 
     return {tp: consumer.highwater(tp) for tp in tps}
 
 
-def handlers_of(spec: ServiceSpec, settings: Settings, clock: Clock, engine: Engine | None) -> dict[Topic, Callable]:
-    """The service's handlers by input topic, built as its runtime builds them, on a read-only
-    object store."""
-    store = ReadOnlyStore(ObjectStore.from_settings(settings)) if spec.uses_object_store else None
-    return spec.consumers(ReplayRuntime(settings, store, clock, engine))
+def _read_only_store(spec: ServiceSpec, settings: Settings) -> ReadOnlyStore | None:
+    return ReadOnlyStore(ObjectStore.from_settings(settings)) if spec.uses_object_store else None
+
+
+def input_topics(spec: ServiceSpec, settings: Settings) -> list[Topic]:
+    """The topics the service consumes, as its runtime subscribes to them."""
+    return list(spec.consumers(ReplayRuntime(settings, _read_only_store(spec, settings), Clock(), None)))
 
 
 def _fresh(engine: Engine) -> None:
@@ -349,10 +351,12 @@ async def rebuild(spec: ServiceSpec, settings: Settings, live: Engine, into: Eng
     if spec.read_model is None:
         raise ReplayError(f"{spec.name} declares no read model: it consumes no topic")
     _fresh(into)
-    await asyncio.to_thread(migrate, into, [COMMON_MIGRATION, *spec.migrations])
+    await asyncio.to_thread(migrate, into, with_common(spec.migrations))
     seeded = await asyncio.to_thread(seed, live, into, spec.read_model.seeds)
     clock = ReplayClock(Clock.from_settings(settings))
-    replay = Replay(spec.name, handlers_of(spec, settings, clock, into), into, clock)
+    store = _read_only_store(spec, settings)
+    replay = Replay(spec.name, spec.consumers(ReplayRuntime(settings, store, clock, into)), into, clock,
+                    ClaimCheck(store) if store is not None else None)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id=f"uise-replay-{spec.name}",
                                 **kafka_client_options(settings))
