@@ -82,8 +82,8 @@ def unpublished(config: StackConfig) -> int:
         engine = make_engine(database_url(settings_of(config, service), service), service)
         try:
             with engine.connect() as conn:
-                total += conn.execute(select(func.count()).select_from(OutboxRow.__table__)
-                                      .where(OutboxRow.sent_at.is_(None))).scalar_one()
+                total += conn.execute(select(func.count()).select_from(OutboxRow.__table__).where(  # what the
+                    OutboxRow.sent_at.is_(None), OutboxRow.set_aside_at.is_(None))).scalar_one()  # relay has to do
         finally:
             engine.dispose()
     return total
