@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from uise_common.aggregates import aggregated_cells, combine, contribution, figures, plain
-from uise_common.clock import Clock, write_control
+from uise_common.clock import Clock, clear_control, write_control
 from uise_common.pki.cms import sign
 from uise_common.pki.testca import GostTestCA
 from uise_common.spreadsheets import csv_bytes
@@ -522,7 +522,7 @@ class Campaign:
             self.log(f"the chain did not reach the Ministry: {exc}")
             return 1
         finally:
-            self.config.clock_file.unlink(missing_ok=True)
+            clear_control(self.config.clock_file)
         self.print_table(self.level_table())
         diff = self.differences(national)
         self.print_national(national, diff)

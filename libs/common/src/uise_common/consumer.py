@@ -116,6 +116,11 @@ class Stopping(Exception):
     """The consumer is being stopped while it waits on a transient failure."""
 
 
+def group_of(service: str, topic: Topic) -> str:
+    """The service's consumer group for `topic`: one group per topic, no cross-topic rebalances."""
+    return f"uise-{service}.{topic.name}"
+
+
 class BatchFailed(Exception):
     """A batch's transaction failed: at `delivery` (None when its commit failed)."""
 
@@ -167,7 +172,7 @@ class ConsumerRunner:
         self.after_commit = after_commit
         self.policy = policy
         self.claims = claims  # large user data by reference (uise_common.claimcheck)
-        self.group = f"uise-{service}.{topic.name}"  # one group per topic: no cross-topic rebalances
+        self.group = group_of(service, topic)
         self._tracer = trace.get_tracer("uise.consumer")
         # the message retried on a transient failure right now, with its failures so far
         self.waiting_on: FailureHistory | None = None

@@ -39,6 +39,7 @@ from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
 from uise_common.outbox import SET_ASIDE_COLUMNS, OutboxRelay, OutboxRow, RelayLease, add_event
+from uise_common.readmodel import ReadModel
 from uise_common.redis import make_redis
 from uise_common.retention import prune_forever
 from uise_common.settings import Settings
@@ -67,8 +68,14 @@ def with_common(migrations: list[Migration]) -> list[Migration]:
 class ServiceSpec:
     name: str
     migrations: list[Migration]
-    # built once the runtime exists, so handlers can close over its object store
+    # built once the runtime exists, so handlers can close over its object store; from its
+    # `settings`, `store`, `clock` and `engine` only: a replay builds them from a stand-in
+    # (uise_common.replay.ReplayRuntime)
     consumers: Callable[[ServiceRuntime], dict[Topic, Handler]] = lambda _rt: {}
+    # What the consumers build from the topics, what a replay seeds from the live database, and
+    # what the comparison of a replay with live leaves out (uise_common.readmodel); None for a
+    # service that consumes nothing.
+    read_model: ReadModel | None = None
     router: Callable[[ServiceRuntime], APIRouter] | None = None
     uses_object_store: bool = False
     description: str = ""
