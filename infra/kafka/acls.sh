@@ -51,6 +51,6 @@ allow deadline Read group prefixed uise-deadline.
 
 # reporting
 scram_user reporting UISE_KAFKA_REPORTING_PASSWORD
-allow reporting Write topic literal uise.submission.processing-failed.v1 uise.submission.aggregated.v1 uise.consolidation.ready.v1 uise.report.published.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.consolidation.due.v1.dlq uise.inforequest.issued.v1.dlq uise.deadline.reminder.v1.dlq uise.deadline.violation.v1.dlq
-allow reporting Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.consolidation.due.v1 uise.inforequest.issued.v1 uise.deadline.reminder.v1 uise.deadline.violation.v1
+allow reporting Write topic literal uise.submission.processing-failed.v1 uise.submission.aggregated.v1 uise.consolidation.ready.v1 uise.report.published.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.consolidation.due.v1.dlq uise.inforequest.issued.v1.dlq uise.deadline.violation.v1.dlq
+allow reporting Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.consolidation.due.v1 uise.inforequest.issued.v1 uise.deadline.violation.v1
 allow reporting Read group prefixed uise-reporting.

@@ -93,8 +93,9 @@ TOPICS: tuple[Topic, ...] = (
           ("routing",), ("intake", "signature", "validation", "deadline", "reporting"),
           description="An additional information request sent down the hierarchy (clause 12)."),
     Topic("deadline", "reminder", 1, e.DeadlineReminder, "participant_id",
-          ("deadline",), ("reporting",),
-          description="A participant's deadline is near and nothing was delivered yet."),
+          ("deadline",), ("external",),
+          description="A participant's deadline is near and nothing was delivered yet (for the "
+                      "notification systems that tell the school; no UISE service acts on it)."),
     Topic("deadline", "changed", 1, e.DeadlineChanged, "form_code",
           ("deadline",), ("external",),
           description="An effective deadline published or moved, with the old and new time and the reason (clause 11)."),
