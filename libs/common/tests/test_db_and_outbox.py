@@ -236,15 +236,17 @@ async def test_a_drain_longer_than_the_lease_keeps_it_so_two_relays_never_publis
 
     def slow_broker(name):
         async def publish(body: bytes, topic: str, key: bytes, headers: dict):
-            await asyncio.sleep(0.25)  # 12 rows: 3 s to drain, three times the lease's second
+            # 12 rows: 7.2 s to drain, more than twice the lease's 3 s (a lease of 3 s, not 1, so
+            # that a machine loaded enough to stall the event loop for a second does not expire it)
+            await asyncio.sleep(0.6)
             sent.append((name, json.loads(body)["submission_id"]))
             return acknowledged()
         return publish
 
     a = OutboxRelay(engine, slow_broker("a"), poll_seconds=0.05, batch=4,
-                    lease=RelayLease(redis, service, ttl_seconds=1))
+                    lease=RelayLease(redis, service, ttl_seconds=3))
     b = OutboxRelay(engine, slow_broker("b"), poll_seconds=0.05, batch=4,
-                    lease=RelayLease(redis, service, ttl_seconds=1))
+                    lease=RelayLease(redis, service, ttl_seconds=3))
     try:
         a.start()
         for _ in range(400):
@@ -256,7 +258,7 @@ async def test_a_drain_longer_than_the_lease_keeps_it_so_two_relays_never_publis
             if len(sent) >= 12:
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(1.5)  # past the lease's time to live again: b must still have nothing to do
+        await asyncio.sleep(3.5)  # past the lease's time to live again: b must still have nothing to do
     finally:
         await a.stop()
         await b.stop()
