@@ -4,9 +4,6 @@ node's subtree only; the documents come from moto's real S3 server."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from datetime import date
 
 import pytest
@@ -15,7 +12,7 @@ from fastapi.testclient import TestClient
 from uise_common.db import migrate
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime
 from uise_common.settings import Settings
-from uise_common.testing import TokenIssuer, free_port, run_handler
+from uise_common.testing import TokenIssuer, moto_s3, run_handler
 from uise_contracts.events import (
     ConsolidationDue,
     FormListApproved,
@@ -34,21 +31,8 @@ SCHOOLS = ["220440000013", "220440000024"]
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    import socket
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -24,7 +22,7 @@ from uise_common.broker import ensure_topics
 from uise_common.http import ApiError
 from uise_common.service import ServiceRuntime
 from uise_common.settings import Settings
-from uise_common.testing import TokenIssuer, free_port, tansu_in_memory
+from uise_common.testing import TokenIssuer, free_port, moto_s3, tansu_in_memory
 from uise_contracts import make_envelope
 from uise_contracts.events import (
     ConsolidationDue,
@@ -106,19 +104,8 @@ def test_the_link_key_is_configured_or_made_once_and_kept(tmp_path):
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

