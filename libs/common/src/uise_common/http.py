@@ -81,6 +81,12 @@ def framework_refusal(exc: HTTPException) -> ApiError:
     return ApiError(exc.status_code, code, en, ru, kk, headers=getattr(exc, "headers", None))
 
 
+def documents(*media_types: str) -> dict[int, dict]:
+    """A route's OpenAPI 200 answer when it is a file of one of `media_types`, not JSON (use with
+    `response_class=Response`)."""
+    return {200: {"content": {m: {} for m in media_types}, "description": "The document"}}
+
+
 def describe_errors(schema: dict) -> dict:
     """Give every 4xx and 5xx response of `schema` that declares no body ErrorBody's, and put
     ErrorBody in place of FastAPI's HTTPValidationError (the handler below answers a 422 with

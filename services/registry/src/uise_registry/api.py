@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from uise_common import auth
 from uise_common.auth import Principal
-from uise_common.http import ApiError, refusals
+from uise_common.http import ApiError, documents, refusals
 from uise_common.inputs import (
     Bin,
     Day,
@@ -37,10 +37,6 @@ STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404,
           "STAFF_UNKNOWN": 404, "FORMLIST_IMMUTABLE": 409, "DRAFT_EXISTS": 409, "BIN_TAKEN": 409,
           "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409, "STAFF_LIMIT": 409,
           "ALREADY_CLOSED": 409, "PARENT_HISTORY": 409, "MOVE_SAME_PARENT": 409, "FORMAT_UNKNOWN": 404}
-
-PDF = {200: {"content": {"application/pdf": {}}, "description": "The document"}}
-XLSX_FILE = {200: {"content": {XLSX: {}}, "description": "The workbook"}}
-
 
 def refused(*codes: str) -> dict[int, dict]:
     """The route's refusals (OpenAPI responses) by reason code."""
@@ -157,7 +153,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await execute(commands.import_participants, who, rows, dry_run, test_mode=test_mode)
 
     @api.get("/participants/export/{fmt}", response_class=Response, responses={
-        **refused("FORMAT_UNKNOWN"), 200: {"content": {"text/csv": {}, XLSX: {}}, "description": "CSV or XLSX"}})
+        **refused("FORMAT_UNKNOWN"), **documents("text/csv", XLSX)})
     async def export(fmt: str, who: ReadMany) -> Response:
         """The caller's subtree as the import's columns (CSV or XLSX)."""
         if fmt not in ("csv", "xlsx"):
@@ -231,7 +227,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return await ask(views.formlists, year)
 
     @api.get("/formlists/{year}/{version}.pdf", dependencies=DISTRIBUTED, response_class=Response,
-             responses={**refused("FORMLIST_UNKNOWN"), **PDF})
+             responses={**refused("FORMLIST_UNKNOWN"), **documents("application/pdf")})
     async def formlist_pdf(year: Year, version: Version) -> Response:
         """The approved list as a printable document for the paper channel (clause 7)."""
         from uise_registry.printing import formlist_pdf as render
@@ -246,7 +242,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return (await ask(views.form, code, year)).model_dump(mode="json")
 
     @api.get("/forms/{code}/template.xlsx", dependencies=DISTRIBUTED, response_class=Response,
-             responses={**refused("FORMLIST_UNKNOWN", "FORM_UNKNOWN"), **XLSX_FILE})
+             responses={**refused("FORMLIST_UNKNOWN", "FORM_UNKNOWN"), **documents(XLSX)})
     async def template(code: FormCode, year: Year, participant_bin: Bin | None = None,
                        period: PeriodText | None = None) -> Response:
         """The form as an Excel workbook to fill in: locked structure, validated input cells; the BIN
