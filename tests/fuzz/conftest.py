@@ -23,7 +23,6 @@ from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer, moto_s3, run_handler, serve_without_lifespan
 from uise_contracts.topics import BY_NAME, Topic
 from uise_registry.demo import DISTRICT, SCHOOLS
-from uise_stack.config import SERVICES
 from uise_stack.demo import enter_demo
 
 REDIS_URL = os.environ.get("UISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -127,7 +126,3 @@ def demo_events(tmp_path_factory) -> list[tuple[Topic, BaseModel]]:
 def world(s3_endpoint, redis_ok, demo_events) -> World:
     return World(s3_endpoint, demo_events)
 
-
-def pytest_generate_tests(metafunc):
-    if "service" in metafunc.fixturenames:
-        metafunc.parametrize("service", SERVICES)

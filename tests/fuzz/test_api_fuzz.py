@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from uise_common.broker import ensure_topics
 from uise_common.testing import tansu_in_memory
 from uise_registry.demo import DEMO_FORM, DISTRICT, HEADS, SCHOOLS
+from uise_stack.config import SERVICES
 from uise_stack.demo import enter_demo
 
 SCHOOL = next(iter(SCHOOLS))
@@ -113,6 +114,7 @@ def fuzz_operation(operation, callers, tally: Tally) -> None:
     tally.seconds[operation.label] = time.monotonic() - started
 
 
+@pytest.mark.parametrize("service", SERVICES)
 def test_no_operation_answers_a_server_error_or_contradicts_its_schema(service, tmp_path, world):
     with tansu_in_memory() as kafka:
         import asyncio

@@ -41,7 +41,7 @@ from uise_common.db import one_writer
 from uise_common.idempotency import SeenCache, already_processed, record_processed
 from uise_common.outbox import add_event
 from uise_common.telemetry import tag_submission
-from uise_contracts import Envelope
+from uise_contracts import MAX_EVENT_BYTES, Envelope
 from uise_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ class RetryPolicy:
 
 
 def decode(topic: Topic, headers: dict[str, str], body: bytes) -> tuple[Envelope, BaseModel]:
+    if len(body) > MAX_EVENT_BYTES:  # refused before it is parsed: retrying cannot shrink it
+        raise Malformed(f"EventTooLarge: {len(body)} bytes, more than {MAX_EVENT_BYTES}")
     try:
         env = Envelope.from_headers(headers)
         return env, topic.model.model_validate_json(body)
