@@ -69,6 +69,20 @@ def test_every_topic_has_an_example_that_round_trips():
         assert str(getattr(example, topic_for(model).key))  # the key field is set
 
 
+def test_a_claimed_event_round_trips_and_claims_only_fields_it_has_with_empty_defaults():
+    from uise_contracts.examples import CLAIMED_EXAMPLE
+
+    assert e.SubmissionAccepted.model_validate_json(CLAIMED_EXAMPLE.model_dump_json()) == CLAIMED_EXAMPLE
+    assert CLAIMED_EXAMPLE.values == {} and CLAIMED_EXAMPLE.claim.key.startswith("claims/")
+    claimable = [t.model for t in TOPICS if issubclass(t.model, e.Claimable)]
+    assert {m.__name__ for m in claimable} == {"SubmissionValidated", "SubmissionQueried", "SubmissionAccepted"}
+    for model in claimable:
+        for name in model.CLAIMED:
+            assert not model.model_fields[name].is_required(), f"{model.__name__}.{name} needs a default"
+    # routing passes submission.validated's claim on as submission.accepted's
+    assert e.SubmissionAccepted.CLAIMED == e.SubmissionValidated.CLAIMED
+
+
 def test_docs_list_every_topic_as_the_table_declares_it():
     from pathlib import Path
 

@@ -25,12 +25,15 @@ BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 # - signature reads the document and the signature it verifies (handlers.on_received);
 # - validation reads the document it parses (handlers.on_signature_checked);
 # - reporting stores each node's consolidated documents (handlers, `put(..., "consolidations", ...)`;
-#   the published reports are those documents), stats them first, and serves them.
+#   the published reports are those documents), stats them first, and serves them;
+# - the claim check (uise_common.claimcheck) stores the large fields of the claimable events a
+#   service produces under `claims/` and reads them back for the claimable events it consumes
+#   (claim_needs below, from the topic table).
 NEEDS = {
-    "intake": {"write": {"documents", "signatures", "scans"}, "read": {"documents", "signatures", "scans"}},
+    "intake": {"write": {"documents", "signatures", "scans"}, "read": {"documents", "signatures", "scans", "claims"}},
     "signature": {"write": set(), "read": {"documents", "signatures"}},
-    "validation": {"write": set(), "read": {"documents"}},
-    "reporting": {"write": {"consolidations"}, "read": {"consolidations"}},
+    "validation": {"write": {"claims"}, "read": {"documents", "claims"}},
+    "reporting": {"write": {"consolidations"}, "read": {"consolidations", "claims"}},
 }
 # Writers may abort the multipart upload the minio client starts for a large document, and every
 # user may check that the bucket exists (readiness, ObjectStore.ensure_bucket): HEAD bucket is
@@ -88,6 +91,18 @@ def stored_kinds(service: str) -> set[str]:
     return kinds
 
 
+def claim_needs(service: str) -> dict[str, set[str]]:
+    """What the claim check does for `service` (a user of object storage): it stores claims when
+    the service produces a claimable event, and reads them when it consumes one."""
+    from uise_common.claimcheck import KIND
+    from uise_contracts.events import Claimable
+    from uise_contracts.topics import TOPICS
+
+    claimable = [t for t in TOPICS if issubclass(t.model, Claimable)]
+    return {"write": {KIND} if any(service in t.producers for t in claimable) else set(),
+            "read": {KIND} if any(service in t.consumers or service in t.producers for t in claimable) else set()}
+
+
 # ---------------------------------------------------------------------------------------------
 # the policies
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +148,7 @@ def test_no_wildcard_action_or_resource(service):
 
 @pytest.mark.parametrize("service", sorted(NEEDS))
 def test_what_the_code_stores_is_within_the_policy(service):
-    kinds = stored_kinds(service)
+    kinds = stored_kinds(service) | claim_needs(service)["write"]
     assert kinds == NEEDS[service]["write"], f"{service} stores {sorted(kinds)}"
     puts = grants(load(service)).get("s3:PutObject", set())
     assert object_arns(kinds) <= puts
@@ -217,3 +232,12 @@ def test_presigned_links_point_at_the_published_s3_api(compose_file):
     published = [str(p) for p in compose_file.services["minio"].get("ports") or []]
     assert published == [f"{port}:9000"], "only the S3 API is published, not the console (:9001)"
     assert host
+
+
+@pytest.mark.parametrize("service", sorted(NEEDS))
+def test_the_claim_check_reads_and_writes_within_the_policy(service):
+    need = claim_needs(service)
+    assert need["read"] <= NEEDS[service]["read"] and need["write"] <= NEEDS[service]["write"]
+    allowed = grants(load(service))
+    assert object_arns(need["read"]) <= allowed.get("s3:GetObject", set())  # ObjectStore.put stats first
+    assert object_arns(need["write"]) <= allowed.get("s3:PutObject", set())

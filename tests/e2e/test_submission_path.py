@@ -80,6 +80,24 @@ def test_refusals_end_rejected_with_their_reason(ca, intake):
     assert wait_final(intake, other_school.json()["submission_id"])["reason_code"] == "WRONG_ORGANIZATION"
 
 
+def test_a_2_mb_text_field_is_rejected_with_its_reason_and_no_outbox_stops(stack, ca, intake):
+    """Issue 14: a signed JSON document whose text field holds 2 MB made a 2,000,212-byte
+    submission.validated that the broker refused, and validation's outbox retried it forever.
+    Now the cell is refused (TEXT_TOO_LONG, shown cut short), the submission ends rejected, the
+    submissions behind it are accepted, and no service set an outbox row aside."""
+    hostile = post(intake, ca, SCHOOL2, {**figures(300, 310), "comment": "ж" * 1_000_000})
+    after = post(intake, ca, SCHOOL1, figures(301, 309))
+    body = wait_final(intake, hostile["submission_id"], timeout=180)
+    assert (body["status"], body["reason_code"]) == ("rejected", "VALIDATION_FAILED")
+    findings = next(t for t in body["timeline"] if t["step"] == "validated")["detail"]["findings"]
+    [too_long] = [f for f in findings if f["rule"] == "TEXT_TOO_LONG"]
+    assert too_long["field"] == "comment" and len(too_long["observed"]["comment"]) < 100
+    assert wait_final(intake, after["submission_id"], timeout=180)["status"] == "accepted"
+    for service in PATH_SERVICES | {"registry"}:
+        scraped = httpx.get(f"{stack.config.url(service)}/metrics").text
+        assert f'uise_outbox_set_aside{{service="{service}"}} 0.0' in scraped, service
+
+
 def test_edge_refusals_are_specific_and_never_500(intake, ca):
     signer = head_signer(ca, SCHOOL1)
     # a machine client for a participant the registry lacks

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from uise_common.auth import DATA_OFFICE, HEAD, OFFICER, OPS
 from uise_common.db import migrate
 from uise_common.outbox import OutboxRow
-from uise_common.service import COMMON_MIGRATION, ServiceRuntime
+from uise_common.service import ServiceRuntime, with_common
 from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer, moto_s3, run_handler, serve_without_lifespan
 from uise_contracts.topics import BY_NAME, Topic
@@ -68,7 +68,7 @@ class World:
                                            s3_endpoint=self.s3, s3_bucket=f"fuzz-{service}", redis_url=REDIS_URL,
                                            **overrides))
         rt.authenticator = ISSUER.authenticator(rt.redis)
-        migrate(rt.engine, [COMMON_MIGRATION, *spec.migrations])
+        migrate(rt.engine, with_common(spec.migrations))
         self.hear(rt, self.demo_events)
         return rt
 
@@ -110,7 +110,7 @@ def demo_events(tmp_path_factory) -> list[tuple[Topic, BaseModel]]:
     rt = ServiceRuntime(SPEC, Settings(service_name="registry", data_dir=tmp_path_factory.mktemp("registry"),
                                        kafka_bootstrap="127.0.0.1:1"))
     rt.authenticator = ISSUER.authenticator()
-    migrate(rt.engine, [COMMON_MIGRATION, *SPEC.migrations])
+    migrate(rt.engine, with_common(SPEC.migrations))
     with serve_without_lifespan(rt.app()) as http:
         http.headers.update(ISSUER.headers(DATA_OFFICE))
         enter_demo(http)

@@ -3,8 +3,8 @@
 Each service runs as it does in production (its lifespan: migrations, its consumers subscribed to
 a tansu broker of its own, the outbox relay, background work) with its read model holding the demo.
 On each topic it reads, in one partition and in this order, come a body that is not JSON, JSON that
-is not the topic's event, an event without its envelope headers, an event of about 900 KB
-(more than MAX_EVENT_BYTES), then a valid event. Every bad one must be in the topic's DLQ with its
+is not the topic's event, an event without its envelope headers, an event of about 950 KB
+(more than any outbox sends, RECORD_MAX_BYTES), then a valid event. Every bad one must be in the topic's DLQ with its
 reason, the valid one processed after them, and the consumers still running. The counts are
 printed per service."""
 
@@ -23,10 +23,11 @@ from sqlmodel import Session
 
 from uise_common.broker import ensure_topics
 from uise_common.idempotency import already_processed
+from uise_common.outbox import RECORD_MAX_BYTES
 from uise_common.service import ServiceRuntime
 from uise_common.testing import tansu_in_memory
-from uise_contracts import MAX_EVENT_BYTES, make_envelope
 from uise_contracts import events as e
+from uise_contracts import make_envelope
 from uise_contracts.examples import EXAMPLES
 from uise_contracts.topics import Topic, topic_for
 from uise_stack.config import SERVICES
@@ -35,7 +36,7 @@ from uise_stack.k8s_keda import consumed
 
 pytestmark = pytest.mark.integration
 
-OVERSIZED = 900 * 1024
+OVERSIZED = 950 * 1024  # over what any outbox sends (RECORD_MAX_BYTES), under the broker's 1 MiB
 
 
 def bad_messages(topic: Topic, valid: BaseModel) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -43,7 +44,7 @@ def bad_messages(topic: Topic, valid: BaseModel) -> list[tuple[str, bytes, dict[
     envelope = make_envelope(topic.ce_type, "urn:uise:fuzz", "fuzz").headers
     body = valid.model_dump_json().encode()
     padded = json.dumps({**json.loads(body), "padding": "x" * OVERSIZED}).encode()  # the event, and more
-    assert len(padded) > MAX_EVENT_BYTES
+    assert len(padded) > RECORD_MAX_BYTES
     return [("not JSON", b'{"submission_id": "6f25', envelope()),
             ("not the topic's event", b'{"unexpected": [1, 2, 3]}', envelope()),
             ("no envelope", body, {"content-type": "application/json"}),

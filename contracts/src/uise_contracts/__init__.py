@@ -5,7 +5,7 @@ its version, partitions, key, cleanup policy, producers and consumers; `events.p
 models; `envelope.py` for the CloudEvents binary-mode headers.
 """
 
-from uise_contracts.envelope import MAX_EVENT_BYTES, Envelope, make_envelope
+from uise_contracts.envelope import Envelope, make_envelope
 from uise_contracts.topics import TOPICS, Topic, topic_for
 
-__all__ = ["MAX_EVENT_BYTES", "Envelope", "TOPICS", "Topic", "make_envelope", "topic_for"]
+__all__ = ["Envelope", "TOPICS", "Topic", "make_envelope", "topic_for"]

@@ -10,10 +10,6 @@ from datetime import UTC, datetime
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
-# An event's body at most: half the broker's message limit (1 MiB), so that an event, its headers
-# and its DLQ copy's headers always fit. Large data travels by reference (a StoredObject in object
-# storage), never inside an event; a consumer refuses a bigger body as malformed.
-MAX_EVENT_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)

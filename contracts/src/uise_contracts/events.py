@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -248,6 +248,19 @@ class StoredObject(Event):
     media_type: str
 
 
+class Claimable(Event):
+    """An event that carries its large user data by reference when they would make it large (the
+    claim check, v1.4, additive): the fields named in `CLAIMED` are then left at their defaults
+    (empty) and `claim` names a JSON object in object storage holding them, `{field: value}`.
+    A consumer that reads those fields resolves the claim first and checks the object against
+    its SHA-256 (uise_common.claimcheck); one that only passes them on copies `claim` as it is
+    (routing: submission.validated to submission.accepted)."""
+
+    CLAIMED: ClassVar[tuple[str, ...]] = ()
+    claim: StoredObject | None = Field(
+        default=None, description="Where the large fields are when the event carries them by reference (v1.4)")
+
+
 class SubmissionReceived(Event):
     submission_id: str
     participant_id: str
@@ -327,7 +340,9 @@ class CellAggregate(Event):
     max: str | None = None
 
 
-class SubmissionValidated(Event):
+class SubmissionValidated(Claimable):
+    CLAIMED: ClassVar[tuple[str, ...]] = ("values", "values_exact", "aggregates", "findings")
+
     submission_id: str
     participant_id: str
     form_code: str
@@ -346,16 +361,18 @@ class SubmissionValidated(Event):
     supersedes: str | None = Field(default=None, description="Carried from submission.received (v1.3)")
 
 
-class SubmissionQueried(Event):
+class SubmissionQueried(Claimable):
     """Validation found queries (unusual but possible values) without the submitter's written
     explanation: the submission waits for it (the UK census's "queries"), neither accepted nor
     rejected. `findings` are the queries still open."""
+
+    CLAIMED: ClassVar[tuple[str, ...]] = ("findings",)
 
     submission_id: str
     participant_id: str
     form_code: str
     period: str
-    findings: list[Finding]
+    findings: list[Finding] = []
     form_version: int | None = None
 
 
@@ -372,7 +389,10 @@ class SubmissionExplained(Event):
     explained_at: datetime
 
 
-class SubmissionAccepted(Event):
+class SubmissionAccepted(Claimable):
+    # the same fields as submission.validated's, so routing passes validation's claim on as it is
+    CLAIMED: ClassVar[tuple[str, ...]] = ("values", "values_exact", "aggregates", "findings")
+
     submission_id: str
     participant_id: str
     recipient_id: str

@@ -125,3 +125,12 @@ EXAMPLES: dict[type, e.Event] = {
     e.SessionEnded: e.SessionEnded(session_id="s-5b1c", subject="iin:800101300016", participant_id="220440000019",
                                    reason="signed_out", ended_at=datetime(2027, 1, 8, 17, 0, tzinfo=UTC)),
 }
+
+# submission.accepted of a form so large that its figures and findings travel by reference (the
+# claim check, v1.4): they are in the object `claim` names, and the event's own copies are empty.
+_CLAIM_SHA = "3b0d5bb6c5a8c7e0a3b1f5c0e6a1d4f2b9c8e7d6a5f4e3d2c1b0a9f8e7d6c5b4"
+CLAIMED_EXAMPLE = e.SubmissionAccepted(
+    **_SUB, recipient_id="210340000013", level=Level.organization,
+    claim=e.StoredObject(key=f"claims/sha256/3b/{_CLAIM_SHA}", sha256=_CLAIM_SHA, size=1_843_220,
+                         media_type="application/json"))
+

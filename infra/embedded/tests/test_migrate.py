@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from uise_common.service import with_common
 from uise_common.settings import Settings
 from uise_common.testing import scratch_postgres
 from uise_stack import migrate
@@ -43,7 +44,7 @@ def applied_versions(url: str, service: str) -> list[int]:
 
 
 def expected_versions(service: str) -> list[int]:
-    return [0, *(m.version for m in migrate.spec_of(service).migrations)]
+    return [m.version for m in with_common(migrate.spec_of(service).migrations)]
 
 
 @pytest.mark.integration

@@ -202,20 +202,23 @@ def engine(outbox_engine):
     return outbox_engine
 
 
-def test_the_outbox_backlog_and_the_age_of_its_oldest_row(engine):
+def test_the_outbox_backlog_the_age_of_its_oldest_row_and_the_rows_set_aside(engine):
     m = metrics.ServiceMetrics("metricstest", engine=engine)
     with Session(engine) as s:
-        assert m.outbox_figures(s) == (0, 0.0)
-        for n in range(3):
+        assert m.outbox_figures(s) == (0, 0.0, 0)
+        for n in range(4):
             add_event(s, event(f"s{n}"), "metricstest")
         s.commit()
         rows = list(s.exec(select(OutboxRow).order_by(OutboxRow.id)))
         rows[0].created_at = datetime.now(UTC) - timedelta(minutes=10)
         rows[1].sent_at = datetime.now(UTC)
-        s.add(rows[0])
-        s.add(rows[1])
+        # set aside: neither waiting (it would hold the oldest age up forever) nor sent
+        rows[3].created_at = datetime.now(UTC) - timedelta(hours=5)
+        rows[3].set_aside_at, rows[3].set_aside_reason = datetime.now(UTC), "TOO_LARGE: test"
+        for row in (rows[0], rows[1], rows[3]):
+            s.add(row)
         s.commit()
     with Session(engine) as s:
-        backlog, oldest = m.outbox_figures(s)
-    assert backlog == 2
+        backlog, oldest, aside = m.outbox_figures(s)
+    assert (backlog, aside) == (2, 1)
     assert 600 <= oldest < 900

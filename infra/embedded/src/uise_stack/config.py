@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uise_common.testing import free_port
 from uise_stack.s3server import S3Principal, new_principals
 
 SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting", "identity")
@@ -46,12 +46,6 @@ def parse_replicas(text: str) -> dict[str, int]:
         if out[name] < 1:
             raise ValueError(f"--replicas: {name} needs at least 1 replica, not {out[name]}")
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

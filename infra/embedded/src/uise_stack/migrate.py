@@ -29,7 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from uise_common.db import database_url, make_engine, migrate
 from uise_common.logs import setup_logging
-from uise_common.service import COMMON_MIGRATION, ServiceSpec
+from uise_common.service import ServiceSpec, with_common
 from uise_common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def run(service: str, settings: Settings | None = None) -> list[int]:
     with exclusive(url, service):
         engine = make_engine(url, service)  # creates the service's schema: inside the lock too
         try:
-            return migrate(engine, [COMMON_MIGRATION, *spec.migrations])
+            return migrate(engine, with_common(spec.migrations))
         finally:
             engine.dispose()
 

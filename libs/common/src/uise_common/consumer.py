@@ -37,11 +37,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from uise_common import metrics
+from uise_common.claimcheck import ClaimCheck
 from uise_common.db import one_writer
 from uise_common.idempotency import SeenCache, already_processed, record_processed
-from uise_common.outbox import add_event
+from uise_common.outbox import RECORD_MAX_BYTES, add_event
 from uise_common.telemetry import tag_submission
-from uise_contracts import MAX_EVENT_BYTES, Envelope
+from uise_contracts import Envelope
 from uise_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ class RetryPolicy:
 
 
 def decode(topic: Topic, headers: dict[str, str], body: bytes) -> tuple[Envelope, BaseModel]:
-    if len(body) > MAX_EVENT_BYTES:  # refused before it is parsed: retrying cannot shrink it
-        raise Malformed(f"EventTooLarge: {len(body)} bytes, more than {MAX_EVENT_BYTES}")
+    if len(body) > RECORD_MAX_BYTES:  # no outbox sends one (add_event): refused before it is parsed
+        raise Malformed(f"EventTooLarge: {len(body):,} bytes, more than {RECORD_MAX_BYTES:,}")
     try:
         env = Envelope.from_headers(headers)
         return env, topic.model.model_validate_json(body)
@@ -137,6 +138,7 @@ class ConsumerRunner:
         seen: SeenCache,
         after_commit: Callable[[], None],
         policy: RetryPolicy,
+        claims: ClaimCheck | None = None,
     ) -> None:
         self.service = service
         self.topic = topic
@@ -146,6 +148,7 @@ class ConsumerRunner:
         self.seen = seen
         self.after_commit = after_commit
         self.policy = policy
+        self.claims = claims  # large user data by reference (uise_common.claimcheck)
         self.group = f"uise-{service}.{topic.name}"  # one group per topic: no cross-topic rebalances
         self._tracer = trace.get_tracer("uise.consumer")
 
@@ -167,10 +170,11 @@ class ConsumerRunner:
         with self._span(d):
             if already_processed(session, d.env.id):
                 return False
-            emitted = self.handler(d.event, session)
+            event = self.claims.resolve(d.event) if self.claims else d.event
+            emitted = self.handler(event, session)
             for i, out in enumerate(emitted):
                 # deterministic ids: a replay that slipped past the dedupe writes the same ids
-                add_event(session, out, self.service, event_id=f"{d.env.id}/{self.service}/{i}")
+                add_event(session, out, self.service, event_id=f"{d.env.id}/{self.service}/{i}", claims=self.claims)
             record_processed(session, d.env.id, self.topic.name)
             session.flush()  # the next message of the batch sees this one's rows
         return True

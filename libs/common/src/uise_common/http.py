@@ -14,6 +14,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from uise_common.outbox import EventTooLarge
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -136,6 +138,16 @@ def install(app: FastAPI, service: str) -> None:
                         f"отсутствует или неверно: {names}", f"жоқ немесе қате: {names}",
                         fields=[{"field": f, "problem": e["msg"]} for f, e in zip(fields, exc.errors(), strict=True)],
                         ).response()
+
+    @app.exception_handler(EventTooLarge)
+    async def _too_large(_request: Request, exc: EventTooLarge) -> JSONResponse:
+        # The change would publish an event over the broker's limit: refused, nothing written.
+        limit = f"{exc.limit // 1024:,} KiB"
+        return ApiError(422, "EVENT_TOO_LARGE",
+                        f"this change makes an event larger than the system carries ({limit}); make it smaller",
+                        f"изменение порождает событие больше допустимого ({limit}); уменьшите его",
+                        f"бұл өзгеріс рұқсат етілгеннен ({limit}) үлкен оқиға тудырады; оны кішірейтіңіз",
+                        topic=exc.topic, size=exc.size, limit=exc.limit).response()
 
     @app.middleware("http")
     async def _trace(request: Request, call_next):

@@ -70,10 +70,14 @@ CONSUMER_LAG = MetricName(
     "uise_consumer_lag", "gauge", ("service", "topic"),
     "Messages behind the high watermark, summed over the partitions this process is assigned")
 OUTBOX_BACKLOG = MetricName(
-    "uise_outbox_backlog", "gauge", ("service",), "Outbox rows not yet published")
+    "uise_outbox_backlog", "gauge", ("service",), "Outbox rows waiting to be published (set-aside rows not included)")
 OUTBOX_OLDEST = MetricName(
     "uise_outbox_oldest_unsent_seconds", "gauge", ("service",),
-    "Age of the oldest unpublished outbox row (0 when none)")
+    "Age of the oldest outbox row waiting to be published (0 when none)")
+OUTBOX_SET_ASIDE = MetricName(
+    "uise_outbox_set_aside", "gauge", ("service",),
+    "Outbox rows the broker refused for good (size, corrupt record), set aside until ops requeue or "
+    "discard them (uise-outbox)")
 OUTBOX_PUBLISHED = MetricName(
     "uise_outbox_published_total", "counter", ("service", "topic"),
     "Outbox rows the relay published (acknowledged by Kafka)")
@@ -89,7 +93,8 @@ VIOLATIONS = MetricName(
     "uise_violations", "gauge", ("kind",), "The deadline service's violations by kind, counted at scrape")
 
 CATALOGUE: dict[str, MetricName] = {m.name: m for m in (
-    CONSUMER_MESSAGES, CONSUMER_SECONDS, CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_OLDEST, OUTBOX_PUBLISHED,
+    CONSUMER_MESSAGES, CONSUMER_SECONDS, CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_OLDEST, OUTBOX_SET_ASIDE,
+    OUTBOX_PUBLISHED,
     HTTP_REQUESTS, HTTP_SECONDS, SUBMISSIONS, VIOLATIONS)}
 OUTCOMES = ("received", "processed", "duplicate", "failed", "dead_lettered")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
@@ -153,17 +158,21 @@ class ServiceMetrics:
                     lag[tp.topic] = lag.get(tp.topic, 0) + behind
         self.lag = lag
 
-    def outbox_figures(self, session: Session) -> tuple[int, float]:
+    def outbox_figures(self, session: Session) -> tuple[int, float, int]:
+        """Rows waiting, the age of the oldest of them, and rows set aside: one query."""
         from uise_common.outbox import OutboxRow  # outbox.py imports this module
 
-        count, oldest = session.execute(
-            select(func.count(), func.min(OutboxRow.created_at)).where(OutboxRow.sent_at.is_(None))
+        waiting = OutboxRow.set_aside_at.is_(None)
+        count, oldest, aside = session.execute(
+            select(func.count().filter(waiting), func.min(OutboxRow.created_at).filter(waiting),
+                   func.count().filter(OutboxRow.set_aside_at.is_not(None)))
+            .where(OutboxRow.sent_at.is_(None))
         ).one()
         if oldest is None:
-            return int(count), 0.0
+            return int(count), 0.0, int(aside)
         if oldest.tzinfo is None:  # SQLite hands back what was stored (UTC) without its zone
             oldest = oldest.replace(tzinfo=UTC)
-        return int(count), max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+        return int(count), max((datetime.now(UTC) - oldest).total_seconds(), 0.0), int(aside)
 
 
 async def _behind(consumer: Any) -> dict[Any, int]:
@@ -210,12 +219,12 @@ class _AtScrape(Collector):
             return
         try:
             with Session(m.engine) as session:
-                backlog, oldest = m.outbox_figures(session)
+                backlog, oldest, aside = m.outbox_figures(session)
                 counted = {g: count(session) for g, count in m.gauges.items()}
         except Exception as exc:  # the database is down: /readyz says so; serve the rest
             log.warning("metrics: the database did not answer", extra={"error": repr(exc)})
             return
-        for spec, value in ((OUTBOX_BACKLOG, backlog), (OUTBOX_OLDEST, oldest)):
+        for spec, value in ((OUTBOX_BACKLOG, backlog), (OUTBOX_OLDEST, oldest), (OUTBOX_SET_ASIDE, aside)):
             family = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
             family.add_metric([m.service], value)
             yield family

@@ -23,13 +23,22 @@ from sqlmodel import Session
 from uise_common import clock, http, metrics
 from uise_common.auth import Authenticator, public, secure
 from uise_common.broker import make_broker
+from uise_common.claimcheck import ClaimCheck
 from uise_common.clock import Clock
 from uise_common.consumer import ConsumerRunner, Handler, RetryPolicy, subscribe
-from uise_common.db import Migration, create_tables, database_url, make_engine, migrate, one_writer
+from uise_common.db import (
+    Migration,
+    add_columns,
+    create_tables,
+    database_url,
+    make_engine,
+    migrate,
+    one_writer,
+)
 from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
-from uise_common.outbox import OutboxRelay, OutboxRow, RelayLease, add_event
+from uise_common.outbox import SET_ASIDE_COLUMNS, OutboxRelay, OutboxRow, RelayLease, add_event
 from uise_common.redis import make_redis
 from uise_common.retention import prune_forever
 from uise_common.settings import Settings
@@ -40,6 +49,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COMMON_MIGRATION = Migration(0, "outbox and processed events", create_tables(OutboxRow, ProcessedEvent))
+# Later steps of the common tables. A service's own steps count from 1 in the same version table,
+# so these take versions from 1,000,001 up: they run after the service's steps and never collide
+# with them. On a fresh database version 0 makes the tables as the models are now, and these find
+# nothing to add.
+COMMON_LATER_MIGRATIONS = [
+    Migration(1_000_001, "outbox rows set aside", add_columns("uise_outbox", SET_ASIDE_COLUMNS)),
+]
+
+
+def with_common(migrations: list[Migration]) -> list[Migration]:
+    """A service's migrations with the common tables' steps around them, in the order they run."""
+    return [COMMON_MIGRATION, *migrations, *COMMON_LATER_MIGRATIONS]
 
 
 @dataclass
@@ -100,7 +121,9 @@ class ServiceRuntime:
         self.broker = make_broker(self.settings, self.tracer_provider, self.meter_provider)
         self.redis = make_redis(self.settings)
         self.store = ObjectStore.from_settings(self.settings) if spec.uses_object_store else None
-        self.relay = OutboxRelay(self.engine, self._publish, lease=RelayLease(self.redis, spec.name))
+        self.claims = ClaimCheck(self.store) if self.store is not None else None
+        self.relay = OutboxRelay(self.engine, self._publish, lease=RelayLease(self.redis, spec.name),
+                                 max_record_bytes=self.settings.outbox_max_record_bytes)
         self.metrics = metrics.ServiceMetrics(spec.name, engine=self.engine, broker=self.broker, gauges=spec.gauges)
         metrics.attach(self.relay, self.metrics)
         self.authenticator = Authenticator.from_settings(
@@ -112,7 +135,7 @@ class ServiceRuntime:
         for topic, handler in spec.consumers(self).items():
             runner = ConsumerRunner(
                 service=spec.name, topic=topic, handler=handler, engine=self.engine,
-                broker=self.broker, seen=seen, after_commit=self.relay.wake, policy=policy,
+                broker=self.broker, seen=seen, after_commit=self.relay.wake, policy=policy, claims=self.claims,
             )
             metrics.attach(runner, self.metrics, topic.name)
             subscribe(self.broker, runner)
@@ -142,7 +165,7 @@ class ServiceRuntime:
         return await asyncio.to_thread(run)
 
     def emit(self, session: Session, event: BaseModel) -> None:
-        add_event(session, event, self.spec.name)
+        add_event(session, event, self.spec.name, claims=self.claims)
 
     async def _publish(self, body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> Awaitable[object]:
         # queued, not awaited: the relay awaits a whole batch's acknowledgements together
@@ -169,7 +192,7 @@ class ServiceRuntime:
     def app(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_app: FastAPI):
-            await asyncio.to_thread(migrate, self.engine, [COMMON_MIGRATION, *self.spec.migrations])
+            await asyncio.to_thread(migrate, self.engine, with_common(self.spec.migrations))
             if self.spec.on_start is not None:
                 await asyncio.to_thread(self.spec.on_start, self)
             if self.store is not None:

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # Sent outbox rows and processed-event ids are pruned after this many days: longer than the
     # broker keeps a message (7 days), so a redelivery still finds its id (uise_common.retention).
     retention_days: float = 14.0
+    # The largest record the outbox relay hands to the producer; a larger row is set aside
+    # (uise_common.outbox). Keep it under the broker's max.message.bytes (1 MiB by default).
+    outbox_max_record_bytes: int = 900 * 1024
 
     # Intake limits (issue 4 deepens these).
     max_document_bytes: int = 20 * 1024 * 1024

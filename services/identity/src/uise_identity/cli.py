@@ -25,7 +25,7 @@ from sqlmodel import Session
 from uise_common import auth
 from uise_common.db import database_url, make_engine, migrate
 from uise_common.outbox import add_event
-from uise_common.service import COMMON_MIGRATION
+from uise_common.service import with_common
 from uise_common.settings import Settings
 from uise_identity import handlers, tokens
 from uise_identity.adapters import MIGRATIONS
@@ -36,7 +36,7 @@ OPS_CLIENT_ROLES = (auth.DATA_OFFICE, auth.OPS, auth.SYSTEM, auth.INTEGRATOR, au
 
 def _engine(settings: Settings):
     engine = make_engine(database_url(settings, "identity"), "identity")
-    migrate(engine, [COMMON_MIGRATION, *MIGRATIONS])
+    migrate(engine, with_common(MIGRATIONS))
     return engine
 
 

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from uise_common.db import database_url, make_engine, migrate
 from uise_common.outbox import add_event
-from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec, run
+from uise_common.service import ServiceRuntime, ServiceSpec, run, with_common
 from uise_common.settings import Settings
 from uise_registry import access, api, domain, handlers, importing
 from uise_registry.adapters import MIGRATIONS
@@ -78,7 +78,7 @@ SYSTEM_ACTOR = "system@cli"
 
 def _engine(settings: Settings):
     engine = make_engine(database_url(settings, "registry"), "registry")
-    migrate(engine, [COMMON_MIGRATION, *MIGRATIONS])
+    migrate(engine, with_common(MIGRATIONS))
     return engine
 
 

@@ -35,6 +35,7 @@ from uise_routing.adapters import (
 from uise_routing.domain import FormRule, Refusal, Submitter, check_route
 
 MAX_CHAIN = 1000  # versions of one form and period a chain walk follows at most (bad data must not loop)
+ERRORS_QUOTED = 10  # validation errors a rejection's message quotes
 
 
 # --- read models ---------------------------------------------------------------------------
@@ -116,12 +117,23 @@ def _form_for(session: Session, form_code: str, period: str) -> KnownForm | None
     return form
 
 
+def _errors_said(event: SubmissionValidated) -> str:
+    """A rejection's message: the first errors' messages. Every finding is in the submission's
+    validation step (intake's timeline); a document wrong in every cell must not make a rejection
+    as large as its findings. Routing has no object storage: with the findings claimed
+    (uise_common.claimcheck) it can only point there."""
+    errors = [f.message for f in event.findings if f.severity == "error"]
+    if not errors and event.claim is not None:
+        return "validation found errors; every finding is in the submission's validation step"
+    said = "; ".join(errors[:ERRORS_QUOTED])
+    return said if len(errors) <= ERRORS_QUOTED else f"{said}; and {len(errors) - ERRORS_QUOTED} more"
+
+
 def on_validated(event: SubmissionValidated, session: Session) -> list:
     if session.get(Decision, event.submission_id) is not None:
         return []
     if not event.ok:
-        errors = [f for f in event.findings if f.severity == "error"]
-        return _reject(session, event, "validation", "VALIDATION_FAILED", "; ".join(f.message for f in errors))
+        return _reject(session, event, "validation", "VALIDATION_FAILED", _errors_said(event))
     participant = session.get(KnownParticipant, event.participant_id)
     if participant is None:
         raise NotYetKnown(f"participant {event.participant_id}")
@@ -205,7 +217,7 @@ def _file(session: Session, event: SubmissionValidated, recipient: str, particip
                                values=event.values, values_exact=event.values_exact, aggregates=event.aggregates,
                                supersedes=supersedes, corrects_accepted=corrects,
                                level=Level(participant.level) if participant.level else None,
-                               findings=event.findings)]
+                               findings=event.findings, claim=event.claim)]
 
 
 # --- what the deadline and reporting services say ---------------------------------------------
