@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import hypothesis
@@ -58,6 +59,7 @@ class Tally:
     operations: int = 0
     inputs: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # by operation: where a slow run spends its time
+    answers: Counter = field(default_factory=Counter)  # by status class: how deep the inputs went
     findings: dict[tuple[str, str, str], list] = field(default_factory=dict)
 
     def found(self, operation: str, caller: str, what: str, example: str) -> None:
@@ -83,6 +85,7 @@ def send(case, caller, tally: Tally) -> None:
         tally.found(label, caller.name, f"server error {type(exc).__name__}: {exc}"[:300],
                     case.as_curl_command(headers=headers))
         return
+    tally.answers[f"{response.status_code // 100}xx"] += 1
     try:
         case.validate_response(response, checks=CHECKS, headers=headers)
     except FailureGroup as group:
@@ -114,6 +117,7 @@ def fuzz_operation(operation, callers, tally: Tally) -> None:
     tally.seconds[operation.label] = time.monotonic() - started
 
 
+@pytest.mark.timeout(1200)  # a deeper run (UISE_FUZZ_EXAMPLES) of the registry takes minutes
 @pytest.mark.parametrize("service", SERVICES)
 def test_no_operation_answers_a_server_error_or_contradicts_its_schema(service, tmp_path, world):
     with tansu_in_memory() as kafka:
@@ -138,6 +142,7 @@ def test_no_operation_answers_a_server_error_or_contradicts_its_schema(service, 
             rt.engine.dispose()
     slowest = sorted(tally.seconds.items(), key=lambda kv: -kv[1])[:3]
     print(f"\nAPI fuzz {service}: {tally.operations} operations, {len(world.callers)} callers, "
-          f"{tally.inputs} inputs tried, {tally.failures} failures ({len(tally.findings)} distinct); "
+          f"{tally.inputs} inputs tried ({', '.join(f'{k} {n}' for k, n in sorted(tally.answers.items()))}), "
+          f"{tally.failures} failures ({len(tally.findings)} distinct); "
           f"slowest: {', '.join(f'{op} {sec:.0f} s' for op, sec in slowest)}")
     assert not tally.findings, tally.report()
