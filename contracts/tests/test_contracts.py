@@ -91,3 +91,17 @@ def test_docs_list_every_topic_as_the_table_declares_it():
         row = (f"| `{t.name}` | `{t.key}` | {t.partitions} | {t.cleanup} | {', '.join(t.producers)} | "
                f"{', '.join(t.consumers)} | {t.description} |")
         assert row in doc, f"docs/contracts.md is out of step with topics.py for {t.name}"
+
+
+def test_every_service_consuming_submission_events_may_announce_a_processing_failure():
+    """The consumer policy publishes submission.processing-failed when it dead-letters an event
+    of a submission topic, from whichever service consumed it: each such service is a producer
+    (its Kafka ACLs are generated from this table), and every such event names its submission."""
+    failed = topic_for(e.SubmissionProcessingFailed)
+    about_submissions = {c for t in TOPICS if t.entity == "submission" and t is not failed
+                         for c in t.consumers} - {"external", "audit"}
+    assert set(failed.producers) == about_submissions
+    for t in TOPICS:
+        if t.entity == "submission":
+            assert {"submission_id", "participant_id"} <= set(t.model.model_fields), t.name
+    assert failed.consumers == ("intake",)

@@ -21,36 +21,36 @@ allow identity Read group prefixed uise-identity.
 
 # intake
 scram_user intake UISE_KAFKA_INTAKE_PASSWORD
-allow intake Write topic literal uise.submission.received.v1 uise.submission.explained.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.submission.queried.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.submission.rejected.v1.dlq uise.submission.timeliness-recorded.v1.dlq uise.submission.aggregated.v1.dlq uise.consolidation.due.v1.dlq uise.inforequest.issued.v1.dlq
-allow intake Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.submission.queried.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.submission.rejected.v1 uise.submission.timeliness-recorded.v1 uise.submission.aggregated.v1 uise.consolidation.due.v1 uise.inforequest.issued.v1
+allow intake Write topic literal uise.submission.received.v1 uise.submission.explained.v1 uise.submission.processing-failed.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.submission.queried.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.submission.rejected.v1.dlq uise.submission.processing-failed.v1.dlq uise.submission.timeliness-recorded.v1.dlq uise.submission.aggregated.v1.dlq uise.consolidation.due.v1.dlq uise.inforequest.issued.v1.dlq
+allow intake Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.submission.queried.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.submission.rejected.v1 uise.submission.processing-failed.v1 uise.submission.timeliness-recorded.v1 uise.submission.aggregated.v1 uise.consolidation.due.v1 uise.inforequest.issued.v1
 allow intake Read group prefixed uise-intake.
 
 # signature
 scram_user signature UISE_KAFKA_SIGNATURE_PASSWORD
-allow signature Write topic literal uise.submission.signature-checked.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.received.v1.dlq uise.inforequest.issued.v1.dlq
+allow signature Write topic literal uise.submission.signature-checked.v1 uise.submission.processing-failed.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.received.v1.dlq uise.inforequest.issued.v1.dlq
 allow signature Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.received.v1 uise.inforequest.issued.v1
 allow signature Read group prefixed uise-signature.
 
 # validation
 scram_user validation UISE_KAFKA_VALIDATION_PASSWORD
-allow validation Write topic literal uise.submission.validated.v1 uise.submission.queried.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.explained.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.inforequest.issued.v1.dlq
+allow validation Write topic literal uise.submission.validated.v1 uise.submission.queried.v1 uise.submission.processing-failed.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.explained.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.inforequest.issued.v1.dlq
 allow validation Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.explained.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.inforequest.issued.v1
 allow validation Read group prefixed uise-validation.
 
 # routing
 scram_user routing UISE_KAFKA_ROUTING_PASSWORD
-allow routing Write topic literal uise.submission.accepted.v1 uise.submission.returned.v1 uise.submission.rejected.v1 uise.inforequest.issued.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.consolidation.due.v1.dlq uise.consolidation.ready.v1.dlq uise.deadline.violation.v1.dlq
+allow routing Write topic literal uise.submission.accepted.v1 uise.submission.returned.v1 uise.submission.rejected.v1 uise.submission.processing-failed.v1 uise.inforequest.issued.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.signature-checked.v1.dlq uise.submission.validated.v1.dlq uise.consolidation.due.v1.dlq uise.consolidation.ready.v1.dlq uise.deadline.violation.v1.dlq
 allow routing Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.signature-checked.v1 uise.submission.validated.v1 uise.consolidation.due.v1 uise.consolidation.ready.v1 uise.deadline.violation.v1
 allow routing Read group prefixed uise-routing.
 
 # deadline
 scram_user deadline UISE_KAFKA_DEADLINE_PASSWORD
-allow deadline Write topic literal uise.submission.timeliness-recorded.v1 uise.consolidation.due.v1 uise.deadline.reminder.v1 uise.deadline.changed.v1 uise.deadline.violation.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.received.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.inforequest.issued.v1.dlq
+allow deadline Write topic literal uise.submission.processing-failed.v1 uise.submission.timeliness-recorded.v1 uise.consolidation.due.v1 uise.deadline.reminder.v1 uise.deadline.changed.v1 uise.deadline.violation.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.received.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.inforequest.issued.v1.dlq
 allow deadline Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.received.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.inforequest.issued.v1
 allow deadline Read group prefixed uise-deadline.
 
 # reporting
 scram_user reporting UISE_KAFKA_REPORTING_PASSWORD
-allow reporting Write topic literal uise.submission.aggregated.v1 uise.consolidation.ready.v1 uise.report.published.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.consolidation.due.v1.dlq uise.inforequest.issued.v1.dlq uise.deadline.reminder.v1.dlq uise.deadline.violation.v1.dlq
+allow reporting Write topic literal uise.submission.processing-failed.v1 uise.submission.aggregated.v1 uise.consolidation.ready.v1 uise.report.published.v1 uise.participant.upserted.v1.dlq uise.formlist.approved.v1.dlq uise.submission.accepted.v1.dlq uise.submission.returned.v1.dlq uise.consolidation.due.v1.dlq uise.inforequest.issued.v1.dlq uise.deadline.reminder.v1.dlq uise.deadline.violation.v1.dlq
 allow reporting Read topic literal uise.participant.upserted.v1 uise.formlist.approved.v1 uise.submission.accepted.v1 uise.submission.returned.v1 uise.consolidation.due.v1 uise.inforequest.issued.v1 uise.deadline.reminder.v1 uise.deadline.violation.v1
 allow reporting Read group prefixed uise-reporting.

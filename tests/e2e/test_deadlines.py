@@ -21,7 +21,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from uise_common.clock import write_control
+from uise_common.clock import clear_control, write_control
 from uise_contracts.events import Level
 from uise_contracts.examples import SCHOOL_FORM
 from uise_registry.demo import REGION
@@ -128,7 +128,7 @@ def campaign(stack, ca):
     try:
         yield {"signers": {s: None for s in SCHOOLS}}
     finally:
-        stack.config.clock_file.unlink(missing_ok=True)
+        clear_control(stack.config.clock_file)
 
 
 def at(stack, moment: datetime) -> None:

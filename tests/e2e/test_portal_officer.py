@@ -19,7 +19,7 @@ import base64
 import httpx
 import pytest
 
-from uise_common.clock import Clock
+from uise_common.clock import Clock, clear_control
 from uise_common.pki.oids import EKU_LEGAL_ENTITY
 from uise_registry.demo import MINISTRY, REGION
 from uise_registry.identifiers import make_valid
@@ -78,7 +78,7 @@ def campaign(stack, ca):
         wait(lambda: inbox(stack)[late]["late"] and inbox(stack)[late]["status"] == "accepted", "the late flag")
         yield {"campaign": c, "officer": officer}
     finally:
-        stack.config.clock_file.unlink(missing_ok=True)
+        clear_control(stack.config.clock_file)
 
 
 def signed_in(page, portal: str, ncalayer, signer: Signer) -> None:

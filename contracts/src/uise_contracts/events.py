@@ -434,6 +434,26 @@ class SubmissionRejected(Event):
     message: str
 
 
+class SubmissionProcessingFailed(Event):
+    """A service could not process an event about a submission and dead-lettered it: the
+    failure was deterministic (the event breaks its contract, the handler refused it) or it kept
+    failing past the retry cap (uise_common.failures). The event waits in `<topic>.dlq` for
+    operations; intake rejects the submission with `reason_code` unless it is final already, so
+    every acknowledged submission still reaches one final state."""
+
+    submission_id: str
+    participant_id: str
+    stage: str = Field(description="The service that could not process the event, e.g. `validation`")
+    topic: str = Field(description="The topic of the event it could not process")
+    event_id: str | None = Field(description="The CloudEvents id of that event (null: it had none that could be read)")
+    reason_code: str = Field(description="`PROCESSING_FAILED`")
+    failure: Literal["deterministic", "cap"] = Field(
+        description="`deterministic`: retrying cannot help; `cap`: it kept failing for the retry policy's whole cap")
+    error_type: str = Field(max_length=200, description="The class of the last error, e.g. `ValidationError`")
+    attempts: int
+    failed_at: datetime
+
+
 class ConsolidationDue(Event):
     """A node must consolidate its subordinates' data and submit up (clause 9): all its expected
     subordinates are accepted (`complete`), or their deadline passed (`deadline`: the missing are

@@ -70,6 +70,11 @@ EXAMPLES: dict[type, e.Event] = {
                                                  explained_at=_AT),
     e.SubmissionRejected: e.SubmissionRejected(**_SUB, stage="signature", reason_code="NOT_FIRST_HEAD",
                                                message="the signer is not the organization's first head"),
+    e.SubmissionProcessingFailed: e.SubmissionProcessingFailed(
+        submission_id=_SUB["submission_id"], participant_id=_SUB["participant_id"], stage="validation",
+        topic="uise.submission.signature-checked.v1", event_id="1d0c5e44-8a31-4c1e-9b59-2f1b4a7f0e21",
+        reason_code="PROCESSING_FAILED", failure="deterministic", error_type="ValidationError", attempts=1,
+        failed_at=_AT),
     e.TimelinessRecorded: e.TimelinessRecorded(**_SUB, delivered_at=_AT, on_time=True,
                                                deadline_at=datetime(2027, 1, 11, 18, 59, 59, tzinfo=UTC)),
     e.SubmissionAggregated: e.SubmissionAggregated(**_SUB, node_id="210340000013", contributors=2),

@@ -73,6 +73,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic("submission", "rejected", 1, e.SubmissionRejected, "participant_id",
           ("routing",), ("intake",),
           description="Final state: refused, with the stage and a stable reason code."),
+    Topic("submission", "processing-failed", 1, e.SubmissionProcessingFailed, "participant_id",
+          ("intake", "signature", "validation", "routing", "deadline", "reporting"), ("intake",),
+          description="A service dead-lettered an event about a submission (a deterministic failure, or past the "
+                      "retry cap): intake rejects the submission (PROCESSING_FAILED) unless it is final."),
     Topic("submission", "timeliness-recorded", 1, e.TimelinessRecorded, "participant_id",
           ("deadline",), ("intake",),
           description="Delivery time compared with the effective deadline (clauses 10, 11)."),

@@ -175,3 +175,84 @@ async def test_list_filters_show_one_and_redrive_only_the_selected(kafka_bootstr
     assert [r.value for r in on_topic] == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}', b'{"n": 0}']  # only n=0 again
     # a selection moves no position: re-driving everything afterwards still sees all three
     assert len(await drain(kafka_bootstrap, topic.dlq, redrive=True, idle_ms=1500)) == 3
+
+
+async def dead_letters(bootstrap: str, topic, kinds: list[tuple[str, str]]) -> list:
+    """One original record and its faithful DLQ copy per (group, error type); the copies' metadata."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        copies = []
+        for n, (group, error) in enumerate(kinds):
+            env = ENVELOPE | {"ce_id": str(uuid.uuid4()), "ce_type": topic.ce_type}
+            body = f'{{"n": {n}}}'.encode()
+            sent = await producer.send_and_wait(topic.name, body, key=b"p-1",
+                                                headers=[(k, v.encode()) for k, v in env.items()])
+            copy = dlq_copy(record(body, env), topic.name, partition=sent.partition, offset=sent.offset)
+            headers = {k: v.decode() for k, v in copy.headers} | {"x-consumer-group": group, "x-error-type": error}
+            copies.append(await producer.send_and_wait(topic.dlq, copy.value, key=copy.key,
+                                                       headers=[(k, v.encode()) for k, v in headers.items()]))
+        return copies
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.integration
+async def test_discarded_messages_are_audited_hidden_from_the_list_and_never_redriven(kafka_bootstrap):
+    from uise_stack.dlq import Selection, discard, discarded
+
+    topic = BY_NAME["uise.submission.queried.v1"]
+    await ensure_topics(kafka_bootstrap, (topic,))
+    copies = await dead_letters(kafka_bootstrap, topic, [("uise-intake.x", "Malformed"), ("uise-intake.x", "ValueError"),
+                                                         ("uise-intake.x", "Malformed"), ("uise-intake.x", "NotYetKnown")])
+    assert await discarded(kafka_bootstrap, topic.dlq) == {}  # never discarded: no audit topic yet
+    with pytest.raises(ValueError, match="selection"):
+        await discard(kafka_bootstrap, topic.dlq, Selection(), "all of it", "ops")  # never everything at once
+
+    one = await discard(kafka_bootstrap, topic.dlq, Selection(offsets=frozenset({copies[1].offset})),
+                        "a test school's document, withdrawn by its head", "a.operator", "admin", idle_ms=1500)
+    poison = await discard(kafka_bootstrap, topic.dlq, Selection(error_type="Malformed"), "poison from a fuzzer",
+                           "b.operator", idle_ms=1500)
+    assert [r["offset"] for r in one] == [copies[1].offset]
+    assert [r["offset"] for r in poison] == [copies[0].offset, copies[2].offset]
+    assert await discard(kafka_bootstrap, topic.dlq, Selection(error_type="Malformed"), "again", "c", idle_ms=1500) == []
+
+    listed = await drain(kafka_bootstrap, topic.dlq, redrive=False, idle_ms=1500)
+    assert [r["offset"] for r in listed] == [copies[3].offset]  # only what nobody discarded
+    gone = await drain(kafka_bootstrap, topic.dlq, redrive=False, idle_ms=1500, show_discarded=True)
+    assert [(r["offset"], r["discarded"]["reason"], r["discarded"]["by"]) for r in gone] == [
+        (copies[0].offset, "poison from a fuzzer", "b.operator"),
+        (copies[1].offset, "a test school's document, withdrawn by its head", "a.operator"),
+        (copies[2].offset, "poison from a fuzzer", "b.operator")]
+    assert gone[1]["discarded"]["principal"] == "admin" and gone[1]["discarded"]["at"]
+    audit = await discarded(kafka_bootstrap, topic.dlq)
+    assert audit[copies[1].offset]["x-error-type"] == "ValueError"
+    assert audit[copies[1].offset]["x-original-topic"] == topic.name
+
+    redriven = await drain(kafka_bootstrap, topic.dlq, redrive=True, idle_ms=1500)
+    assert [(r["offset"], r.get("redriven")) for r in redriven] == [(copies[3].offset, True)]
+    assert [r.value for r in await read_all(kafka_bootstrap, topic.name)][-1] == b'{"n": 3}'
+
+
+@pytest.mark.integration
+def test_the_discard_command_wants_a_selection_and_a_reason_and_lists_the_discarded(kafka_bootstrap, capsys):
+    import asyncio
+
+    from uise_stack.dlq import main
+
+    topic = BY_NAME["uise.submission.explained.v1"]
+    asyncio.run(ensure_topics(kafka_bootstrap, (topic,)))
+    copies = asyncio.run(dead_letters(kafka_bootstrap, topic, [("uise-validation.x", "ValueError")] * 2))
+    at = ["--bootstrap", kafka_bootstrap]
+    assert main(["discard", topic.dlq, str(copies[0].offset), *at]) == 2  # no reason
+    assert main(["discard", topic.dlq, "--reason", "why not", *at]) == 2  # no selection
+    capsys.readouterr()
+    assert main(["discard", topic.dlq, str(copies[0].offset), "--reason", "duplicate of a re-sent form",
+                 "--by", "duty-engineer", *at]) == 0
+    assert "1 message(s) discarded" in capsys.readouterr().out
+    assert main(["list", topic.dlq, *at]) == 0
+    out = capsys.readouterr().out
+    assert f"'offset': {copies[1].offset}," in out and f"'offset': {copies[0].offset}," not in out
+    assert main(["list", topic.dlq, "--discarded", *at]) == 0
+    out = capsys.readouterr().out
+    assert "duplicate of a re-sent form" in out and "duty-engineer" in out and "1 message(s) listed" in out

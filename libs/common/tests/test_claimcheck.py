@@ -122,7 +122,7 @@ async def test_through_the_outbox_a_service_without_storage_and_a_consumer_that_
 
     def runner(service, topic, handler, with_claims):
         return ConsumerRunner(service=service, topic=topic, handler=handler, engine=outbox_engine, broker=broker,
-                              seen=SeenCache(None, service), after_commit=lambda: None, policy=RetryPolicy(3, 0.05),
+                              seen=SeenCache(None, service), after_commit=lambda: None, policy=RetryPolicy(backoff_seconds=0.05, dlq_after_attempts=3),
                               claims=claims if with_claims else None)
 
     subscribe(broker, runner("routing", validated_topic, routing, with_claims=False))

@@ -20,6 +20,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from uise_common import metrics
 from uise_common.auth import public
 from uise_common.broker import ensure_topics
+from uise_common.consumer import NotYetKnown
 from uise_common.db import Migration, create_tables, migrate
 from uise_common.idempotency import ProcessedEvent
 from uise_common.outbox import OutboxRow, add_event
@@ -130,7 +131,7 @@ def test_a_running_service_counts_what_it_consumes_publishes_and_serves(kafka_bo
                        consumers=lambda _rt: {topic: handler}, router=router,
                        gauges={metrics.SUBMISSIONS: handled})
     settings = Settings(data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
-                        retry_attempts=3, retry_backoff_seconds=0.05)
+                        dlq_after_attempts=3, retry_backoff_seconds=0.05)
     runtime = ServiceRuntime(spec, settings)
     out_topic = topic_for(TimelinessRecorded).name
     try:
@@ -175,6 +176,49 @@ def test_a_running_service_counts_what_it_consumes_publishes_and_serves(kafka_bo
                  route="/v1/things/{thing_id}") == 1
     # probes and scrapes are not requests
     assert not [k for k in samples if k[0] == "uise_http_requests_total" and ("route", "/metrics") in k[1]]
+
+
+@pytest.mark.integration
+def test_a_consumer_waiting_on_a_lagging_read_model_says_so_and_then_goes_on(kafka_bootstrap, redis_url, tmp_path):
+    """NotYetKnown far past the old retry budget (8 attempts, ~26 s; here its timings are made
+    fast): the consumer waits without dead-lettering, /readyz and the waiting gauge say on what,
+    and once the reference data is there the message is processed and the gauge is back to 0."""
+    service = f"waittest{uuid.uuid4().hex[:6]}"
+    topic = Topic("metricstest", f"e{uuid.uuid4().hex[:8]}", 1, TimelinessRecorded, "participant_id",
+                  ("test",), ("test",), partitions=1)
+    asyncio.run(ensure_topics(kafka_bootstrap, (topic,)))
+    known = threading.Event()
+
+    def handler(ev: TimelinessRecorded, session: Session) -> list:
+        if not known.is_set():
+            raise NotYetKnown(f"participant {ev.participant_id}")
+        session.add(Handled(submission_id=ev.submission_id))
+        return []
+
+    spec = ServiceSpec(name=service, migrations=[Migration(1, "handled", create_tables(Handled))],
+                       consumers=lambda _rt: {topic: handler})
+    settings = Settings(data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                        retry_backoff_seconds=0.05, retry_max_backoff_seconds=0.2, dlq_after_seconds=300)
+    runtime = ServiceRuntime(spec, settings)
+    labels = {"service": service, "topic": topic.name}
+    try:
+        with TestClient(runtime.app()) as client:
+            env = make_envelope(topic.ce_type, "urn:uise:test", "p1")
+            asyncio.run(produce(kafka_bootstrap, topic.name, [(event("s1").model_dump_json().encode(), env.headers())]))
+            samples = wait_for(client, lambda s: (value(s, "uise_consumer_waiting_seconds", **labels) or 0) > 2
+                               and value(s, "uise_consumer_messages_total", outcome="failed", **labels) > 8,
+                               "the consumer waiting on NotYetKnown")
+            (status,) = client.get("/readyz").json()["waiting"]
+            assert status.startswith(f"waiting: {topic.name} NotYetKnown: participant p1 (for ")
+            known.set()
+            samples = wait_for(client, lambda s: value(s, "uise_consumer_messages_total", outcome="processed",
+                                                       **labels) == 1, "the message processed")
+            assert value(samples, "uise_consumer_waiting_seconds", **labels) == 0
+            assert value(samples, "uise_consumer_messages_total", outcome="dead_lettered", **labels) == 0
+            assert client.get("/readyz").json()["waiting"] == []
+    finally:
+        known.set()
+        runtime.engine.dispose()
 
 
 def test_each_runtime_has_its_own_registry_and_every_name_is_catalogued(tmp_path):

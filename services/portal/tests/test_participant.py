@@ -129,6 +129,7 @@ def test_every_text_the_participant_pages_name_is_in_the_catalog():
     assert not missing, missing
     assert all(k.startswith("p.") for k in participant.TEXTS)
     assert participant.reason_key("NOT_FIRST_HEAD") == "p.reason.NOT_FIRST_HEAD"
+    assert participant.reason_key("PROCESSING_FAILED") == "p.reason.PROCESSING_FAILED"  # intake's own (issue 14)
     assert participant.reason_key("SOMETHING_NEW") == "p.reason.other"
 
 

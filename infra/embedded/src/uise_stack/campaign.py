@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from uise_common.aggregates import aggregated_cells, combine, contribution, figures, plain
-from uise_common.clock import Clock, write_control
+from uise_common.clock import Clock, clear_control, write_control
 from uise_common.pki.cms import sign
 from uise_common.pki.testca import GostTestCA
 from uise_common.spreadsheets import csv_bytes
@@ -218,7 +218,7 @@ class Campaign:
         def behind() -> int | None:
             total = 0
             for name in instances:
-                text = httpx.get(f"{self.url(name)}/metrics", timeout=10).text
+                text = client.http.get(f"{self.url(name)}/metrics", timeout=10).text
                 total += sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
                              if line.startswith("uise_consumer_lag{") and f'topic="{topic}"' in line)
             return total
@@ -261,7 +261,7 @@ class Campaign:
         http.post(f"/v1/formlists/{self.year}/{version}/approve",
                   json={"order_no": f"№ {self.year}-науқан", "order_date": date(self.year, 1, 15).isoformat(),
                         "signatory": "Министр (науқан)"}).raise_for_status()
-        self.wait(lambda: httpx.get(f"{self.url('deadline')}/v1/deadlines",
+        self.wait(lambda: client.http.get(f"{self.url('deadline')}/v1/deadlines",
                                     params={"form_code": self.form.code, "level": "organization"}).json(),
                   f"the deadlines of {self.form.code}")
 
@@ -276,7 +276,7 @@ class Campaign:
         return datetime(self.year + 1, 1, 5, 10, 0, tzinfo=ALMATY)
 
     def deadline(self, level: str) -> datetime:
-        rows = httpx.get(f"{self.url('deadline')}/v1/deadlines",
+        rows = client.http.get(f"{self.url('deadline')}/v1/deadlines",
                          params={"form_code": self.form.code, "level": level}, timeout=30).json()
         return datetime.fromisoformat(next(r for r in rows if r["period"] == self.period)["deadline_at"])
 
@@ -287,8 +287,10 @@ class Campaign:
         signer = self.signers[participant_id]
         # signed "now" as the stack counts it: a signingTime years before the delivery is refused
         signature = sign(document, signer.key, signer.cert, signing_time=Clock(control_file=self.config.clock_file).now())
+        # the same key for the same document: a retry after a broken connection is one submission
+        key = hashlib.sha256(f"{participant_id}/{self.form.code}/{self.period}/".encode() + document).hexdigest()
         resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer, filename,
-                      signature=signature)
+                      signature=signature, idempotency_key=key)
         if resp.is_error:  # with intake's reason: a refusal at the door says why
             raise httpx.HTTPStatusError(f"{resp.status_code} {resp.text}", request=resp.request, response=resp)
         self.submissions[participant_id] = resp.json()["submission_id"]
@@ -308,7 +310,7 @@ class Campaign:
                 return body
             if body.get("status") == "queried" and not explained:
                 rules = {q["rule"] for t in body["timeline"] if t["step"] == "queried" for q in t["detail"]["queries"]}
-                httpx.post(f"{intake}/v1/submissions/{submission_id}/explanations", timeout=30,
+                client.http.post(f"{intake}/v1/submissions/{submission_id}/explanations", timeout=30,
                            headers=bearer(client.token_for(participant_id)),
                            json={"explanations": dict.fromkeys(rules, "checked: the figures are right")}
                            ).raise_for_status()
@@ -326,14 +328,14 @@ class Campaign:
         url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}"
 
         def ready():
-            resp = httpx.get(url, headers=self.office(), timeout=30)
+            resp = client.http.get(url, headers=self.office(), timeout=30)
             return resp.json() if resp.status_code == 200 and (until is None or until(resp.json())) else None
 
         return self.wait(ready, f"the consolidation of {node}", timeout)
 
     def document(self, node: str, fmt: str = "json", version: int | None = None) -> bytes:
         url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}/document.{fmt}"
-        resp = httpx.get(url, params={"version": version} if version else {}, headers=self.office(), timeout=30)
+        resp = client.http.get(url, params={"version": version} if version else {}, headers=self.office(), timeout=30)
         resp.raise_for_status()
         return resp.content
 
@@ -355,7 +357,7 @@ class Campaign:
         """Whether the node also expects subordinates outside this campaign (the demo's region
         beside the campaign's, a national school that was not seeded a head): then its
         consolidation comes at their deadline, not when the campaign's are complete."""
-        resp = httpx.get(f"{self.url('deadline')}/v1/nodes/{node}/consolidation",
+        resp = client.http.get(f"{self.url('deadline')}/v1/nodes/{node}/consolidation",
                          params={"form_code": self.form.code, "period": self.period}, headers=self.office(), timeout=30)
         if resp.status_code != 200:
             return False
@@ -377,7 +379,7 @@ class Campaign:
         url = f"{self.url('reporting')}/v1/reports/{node}/{self.form.code}/{self.period}"
 
         def ready():
-            resp = httpx.get(url, headers=self.office(), timeout=30)
+            resp = client.http.get(url, headers=self.office(), timeout=30)
             latest = resp.json()["versions"][-1] if resp.status_code == 200 else None
             return latest if latest and (until is None or until(latest)) else None
 
@@ -387,11 +389,11 @@ class Campaign:
         """A report version's documents, fetched as an integrator does: fresh signed links, each
         document checked against its SHA-256."""
         base = f"{self.url('reporting')}/v1/reports/{meta['report_id']}/{meta['version']}"
-        resp = httpx.post(f"{base}/links", headers=self.office(), timeout=30)
+        resp = client.http.post(f"{base}/links", headers=self.office(), timeout=30)
         resp.raise_for_status()
         out = {}
         for fmt, doc in resp.json()["documents"].items():
-            data = httpx.get(doc["url"], timeout=60).raise_for_status().content
+            data = client.http.get(doc["url"], timeout=60).raise_for_status().content
             if hashlib.sha256(data).hexdigest() != doc["sha256"]:
                 raise ValueError(f"{meta['report_id']} v{meta['version']} {fmt}: checksum differs")
             out[fmt] = data
@@ -423,7 +425,7 @@ class Campaign:
                 for lvl in LEVEL_ORDER[:-1]}
         recipients = [MINISTRY, *(u.participant_id for u in self.hierarchy.units.values() if u.level != "organization")]
         for node in recipients:
-            resp = httpx.get(f"{self.url('routing')}/v1/inboxes/{node}",
+            resp = client.http.get(f"{self.url('routing')}/v1/inboxes/{node}",
                              params={"form_code": self.form.code, "period": self.period},
                              headers=self.office(), timeout=30)
             resp.raise_for_status()
@@ -480,7 +482,14 @@ class Campaign:
 
             def school(numbered: tuple[int, Unit]) -> None:
                 n, unit = numbered
-                final = self.submit_school(unit.participant_id, school_figures(n))
+                for attempt in range(3):  # an office whose connection broke sends again
+                    try:
+                        final = self.submit_school(unit.participant_id, school_figures(n))
+                        break
+                    except httpx.TransportError as exc:
+                        self.log(f"  {unit.kind} {unit.participant_id}: {exc!r}, sending again")
+                        if attempt == 2:
+                            raise
                 done[final["status"]] += 1  # a Counter's += is not atomic, but a lost count only blurs progress
                 if final["status"] != "accepted":
                     self.log(f"  {unit.kind} {unit.participant_id}: {final['status']} {final.get('reason_code')}")
@@ -513,7 +522,7 @@ class Campaign:
             self.log(f"the chain did not reach the Ministry: {exc}")
             return 1
         finally:
-            self.config.clock_file.unlink(missing_ok=True)
+            clear_control(self.config.clock_file)
         self.print_table(self.level_table())
         diff = self.differences(national)
         self.print_national(national, diff)

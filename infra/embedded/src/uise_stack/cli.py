@@ -13,6 +13,10 @@
     uise-stack campaign [--regions 1 --districts 2 --schools 6 | --national] [--year YYYY] [--offices N]
                                 a full campaign of one form from the schools to the Ministry, against
                                 the running stack or one of its own; prints the table per level
+    uise-stack replay SERVICE [--into DATABASE_URL]
+                                rebuild the service's read model from its input topics (offset 0) into
+                                a fresh database (default: a new SQLite file under var/replay/) and
+                                compare it with the live one, table by table; exit 1 on a difference
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ def print_status(config: StackConfig) -> int:
             try:
                 ready = httpx.get(f"{url}/readyz", timeout=2).json()
                 health = "ready" if ready["ready"] else f"not ready {ready['checks']}"
+                health += "".join(f"; {w}" for w in ready.get("waiting", ()))  # consumers on an outage
             except httpx.HTTPError:
                 health = "down"
             pid = state["processes"].get(name, {}).get("pid")
@@ -141,7 +146,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_clock(config: StackConfig, how: str, value: str | None) -> int:
     from datetime import datetime
 
-    from uise_common.clock import write_control
+    from uise_common.clock import clear_control, write_control
 
     try:
         if how == "set":
@@ -149,7 +154,7 @@ def cmd_clock(config: StackConfig, how: str, value: str | None) -> int:
         elif how == "offset":
             write_control(config.clock_file, offset_seconds=float(value or ""))
         else:
-            config.clock_file.unlink(missing_ok=True)
+            clear_control(config.clock_file)
     except ValueError as exc:
         print(f"clock {how}: {exc} (e.g. `clock set 2027-01-11T23:59:59+05:00`, `clock offset -3600`)",
               file=sys.stderr)
@@ -192,7 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--year", type=int, default=date.today().year + 7,
                     help="the campaign's year (default: seven years ahead, a year of its own, since the business "
                          "clock moves into it; within the test CA's ten years)")
+    rp = sub.add_parser("replay", help="rebuild a service's read model from its topics and compare it with live")
+    rp.add_argument("service", help="routing, deadline, reporting, intake, signature, validation or identity")
+    rp.add_argument("--into", metavar="DATABASE_URL",
+                    help="an empty database to rebuild into (default: a new SQLite file under <base-dir>/replay/)")
     args = p.parse_args(argv)
+    if args.command == "replay":
+        from uise_stack.replay import main as replay
+
+        return replay(args.base_dir, args.service, args.into)
     if args.command == "campaign":
         from uise_stack.campaign import main as campaign
 

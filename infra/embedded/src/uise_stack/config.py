@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from uise_common.testing import free_port
-from uise_stack.s3server import S3Principal, new_principals
+from uise_stack.s3server import S3Principal, new_principals, read_credentials
 
 SERVICES = ("registry", "intake", "signature", "validation", "routing", "deadline", "reporting", "identity")
 # The web edge: no business data, no Kafka; it calls the services above (docs/portal.md).
@@ -94,6 +95,26 @@ class StackConfig:
         names = [*EVERYTHING, *(instance_name(s, n) for s, count in replicas.items() for n in range(2, count + 1))]
         return cls(base_dir=base_dir, kafka_port=free_port(), s3_port=free_port(), redis_port=free_port(),
                    service_ports={name: free_port() for name in names}, ephemeral_ports=True, **overrides)
+
+    @classmethod
+    def running(cls, base_dir: Path) -> StackConfig | None:
+        """The configuration of the stack `uise-stack up` runs in `base_dir`, as it wrote it down
+        (ports, database, the S3 keys of this run); None when none runs there."""
+        state_file = base_dir / "stack.json"
+        if not state_file.exists():
+            return None
+        state = json.loads(state_file.read_text())
+        try:
+            os.kill(state["pid"], 0)
+        except ProcessLookupError:
+            return None
+        ports = {name: int(url.rsplit(":", 1)[1]) for name, url in state["services"].items()}
+        config = cls(base_dir=base_dir, kafka_port=int(state["kafka"].rsplit(":", 1)[1]),
+                     s3_port=int(state["s3"].rsplit(":", 1)[1]), service_ports=ports,
+                     database_url=None if "<service>" in state["database"] else state["database"],
+                     redis_url=state["redis"])
+        config.s3_principals = read_credentials(config.s3_credentials_file)
+        return config
 
     def scale(self, service: str, count: int) -> None:
         """Run `count` processes of `service` from now on (ports for new replicas included)."""

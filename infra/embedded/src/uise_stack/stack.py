@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from minio import Minio
 
 from uise_common.broker import ensure_topics
+from uise_common.clock import clear_control
 from uise_common.pki.testca import GostTestCA
 from uise_stack.config import (
     DOCUMENT_BUCKET,
@@ -98,7 +99,7 @@ class Stack:
 
     def start_infra(self) -> None:
         self.config.base_dir.mkdir(parents=True, exist_ok=True)
-        self.config.clock_file.unlink(missing_ok=True)  # a rehearsal's clock does not outlive its run
+        clear_control(self.config.clock_file)  # a rehearsal's clock does not outlive its run
         self.start_s3()
         self.start_kafka()
         self.start_redis()

@@ -6,13 +6,16 @@ Production reads the real clock. Tests and rehearsals of a deadline night move i
 - `UISE_CLOCK_FIXED`: a frozen instant;
 - `UISE_CLOCK_FILE`: a JSON file a rehearsal changes while the system runs
   (`uise-stack clock …` writes it): `{"fixed": "<ISO time>"}` or `{"offset_seconds": n}`; read
-  again whenever it changes, so every service on the machine moves together.
+  again whenever it changes, so every service on the machine moves together. Each change is also
+  appended to its history (`<file>.history`), from which a replay of the topics learns what the
+  business time was when a message was published (`Clock.at`).
 
 What is not business time stays on the real clock: certificate validity at sign-in and the expiry
 of access tokens (security does not rehearse)."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -33,6 +36,8 @@ class Clock:
         self._seen: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) of the file last read
         self._file_offset = timedelta(0)
         self._file_fixed: datetime | None = None
+        self._history_seen: tuple[int, int, int] | None = None  # the history file as last read
+        self._history_read: list[tuple[datetime, datetime | None, timedelta]] = []
 
     @classmethod
     def from_settings(cls, settings) -> Clock:
@@ -62,6 +67,41 @@ class Clock:
     def today(self) -> date:
         """Today in Kazakhstan (Asia/Almaty): the day that counts for deadlines and terms."""
         return self.almaty().date()
+
+    def at(self, real: datetime) -> datetime:
+        """The business time this clock showed at the real instant `real`: what a replay asks of
+        a message published then. The control file's setting at that instant comes from its
+        history; without a history, its setting now stands for it."""
+        file_fixed, file_offset = self._setting_at(real)
+        if file_fixed is not None:
+            return file_fixed
+        if self._fixed is not None:
+            return self._fixed
+        return real + self._offset + file_offset
+
+    def _setting_at(self, real: datetime) -> tuple[datetime | None, timedelta]:
+        if self._file is None:
+            return None, timedelta(0)
+        history = self._history()
+        if not history:
+            self._reload()
+            return self._file_fixed, self._file_offset
+        n = bisect.bisect_right([since for since, _, _ in history], real)
+        if n == 0:  # before the first change anyone made: the real clock
+            return None, timedelta(0)
+        _, fixed, offset = history[n - 1]
+        return fixed, offset
+
+    def _history(self) -> list[tuple[datetime, datetime | None, timedelta]]:
+        """The control file's history, read again only when it has changed."""
+        try:
+            st = os.stat(history_file(self._file))
+        except FileNotFoundError:
+            return []
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._history_seen != key:
+            self._history_seen, self._history_read = key, read_history(self._file)
+        return self._history_read
 
     def _reload(self) -> None:
         if self._file is None:
@@ -103,6 +143,43 @@ def write_control(path: Path, *, fixed: datetime | None = None, offset_seconds: 
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body))
     os.replace(tmp, path)
+    _remember(path, body)
+
+
+def clear_control(path: Path) -> None:
+    """Back to the real clock: the control file removed, and the change remembered."""
+    path.unlink(missing_ok=True)
+    _remember(path, {})
+
+
+def history_file(path: Path) -> Path:
+    """Every setting the control file `path` has had, one JSON line each with the real instant
+    it took effect (`from`). Kept for good: a replay may go back to the first message."""
+    return path.with_name(path.name + ".history")
+
+
+def _remember(path: Path, body: dict) -> None:
+    line = json.dumps({"from": datetime.now(UTC).isoformat(), **body})
+    with history_file(path).open("a") as out:  # one short line a write: appends do not interleave
+        out.write(line + "\n")
+
+
+def read_history(path: Path) -> list[tuple[datetime, datetime | None, timedelta]]:
+    """(from, fixed, offset) of each setting of the control file `path`, oldest first."""
+    try:
+        lines = history_file(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            fixed = entry.get("fixed")
+            out.append((datetime.fromisoformat(entry["from"]), _aware(datetime.fromisoformat(fixed)) if fixed else None,
+                        timedelta(seconds=float(entry.get("offset_seconds", 0)))))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a torn last line: the settings before it stand
+    return sorted(out, key=lambda e: e[0])
 
 
 _process_clock = Clock()

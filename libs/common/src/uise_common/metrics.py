@@ -69,6 +69,10 @@ CONSUMER_SECONDS = MetricName(
 CONSUMER_LAG = MetricName(
     "uise_consumer_lag", "gauge", ("service", "topic"),
     "Messages behind the high watermark, summed over the partitions this process is assigned")
+CONSUMER_WAITING = MetricName(
+    "uise_consumer_waiting_seconds", "gauge", ("service", "topic"),
+    "How long the message a consumer retries on a transient failure (an outage, a read model "
+    "behind) has been failing; its partition waits meanwhile. 0 when it waits on nothing")
 OUTBOX_BACKLOG = MetricName(
     "uise_outbox_backlog", "gauge", ("service",), "Outbox rows waiting to be published (set-aside rows not included)")
 OUTBOX_OLDEST = MetricName(
@@ -93,8 +97,8 @@ VIOLATIONS = MetricName(
     "uise_violations", "gauge", ("kind",), "The deadline service's violations by kind, counted at scrape")
 
 CATALOGUE: dict[str, MetricName] = {m.name: m for m in (
-    CONSUMER_MESSAGES, CONSUMER_SECONDS, CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_OLDEST, OUTBOX_SET_ASIDE,
-    OUTBOX_PUBLISHED,
+    CONSUMER_MESSAGES, CONSUMER_SECONDS, CONSUMER_LAG, CONSUMER_WAITING, OUTBOX_BACKLOG, OUTBOX_OLDEST,
+    OUTBOX_SET_ASIDE, OUTBOX_PUBLISHED,
     HTTP_REQUESTS, HTTP_SECONDS, SUBMISSIONS, VIOLATIONS)}
 OUTCOMES = ("received", "processed", "duplicate", "failed", "dead_lettered")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
@@ -136,6 +140,7 @@ class ServiceMetrics:
         self.request_seconds = Histogram(HTTP_SECONDS.name, HTTP_SECONDS.help, HTTP_SECONDS.labels,
                                          buckets=_HTTP_BUCKETS, registry=self.registry)
         self.lag: dict[str, int] = {}  # topic -> messages behind, as of the last refresh
+        self.runners: list[Any] = []  # the consumer runners attached, asked at scrape how long they wait
         self.registry.register(_AtScrape(self))
 
     # --- measured at scrape ------------------------------------------------------------------
@@ -215,6 +220,11 @@ class _AtScrape(Collector):
             for topic, behind in sorted(m.lag.items()):
                 lag.add_metric([m.service, topic], behind)
             yield lag
+        if m.runners:
+            waiting = GaugeMetricFamily(CONSUMER_WAITING.name, CONSUMER_WAITING.help, labels=CONSUMER_WAITING.labels)
+            for runner in m.runners:
+                waiting.add_metric([m.service, runner.topic.name], runner.waiting_seconds())
+            yield waiting
         if m.engine is None:
             return
         try:
@@ -255,6 +265,8 @@ _OWNERS: weakref.WeakKeyDictionary[Any, _Owner] = weakref.WeakKeyDictionary()
 def attach(owner: Any, metrics: ServiceMetrics, topic: str | None = None) -> None:
     """Count what `owner` (a consumer runner of `topic`, an outbox relay) reports in `metrics`."""
     _OWNERS[owner] = _Owner(metrics, topic)
+    if topic is not None:
+        metrics.runners.append(owner)
 
 
 @contextmanager

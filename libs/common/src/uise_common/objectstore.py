@@ -26,6 +26,12 @@ def content_key(kind: str, digest: str) -> str:
     return f"{kind}/sha256/{digest[:2]}/{digest}"
 
 
+def address(data: bytes, kind: str, media_type: str) -> StoredObject:
+    """Where `data` is (or would be) stored: its key follows from its hash."""
+    digest = sha256_hex(data)
+    return StoredObject(key=content_key(kind, digest), sha256=digest, size=len(data), media_type=media_type)
+
+
 class ObjectStore:
     def __init__(self, client: Minio, bucket: str, link_client: Minio | None = None) -> None:
         self.client = client
@@ -63,14 +69,13 @@ class ObjectStore:
 
     def put(self, data: bytes, kind: str, media_type: str) -> StoredObject:
         """Store `data` under its hash; storing the same bytes again writes nothing."""
-        digest = sha256_hex(data)
-        key = content_key(kind, digest)
-        if not self.exists(key):
+        obj = address(data, kind, media_type)
+        if not self.exists(obj.key):
             self.client.put_object(
-                self.bucket, key, io.BytesIO(data), len(data), content_type=media_type,
-                metadata={"sha256": digest},
+                self.bucket, obj.key, io.BytesIO(data), len(data), content_type=media_type,
+                metadata={"sha256": obj.sha256},
             )
-        return StoredObject(key=key, sha256=digest, size=len(data), media_type=media_type)
+        return obj
 
     def get(self, obj: StoredObject) -> bytes:
         resp = self.client.get_object(self.bucket, obj.key)

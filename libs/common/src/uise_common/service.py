@@ -39,6 +39,7 @@ from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
 from uise_common.outbox import SET_ASIDE_COLUMNS, OutboxRelay, OutboxRow, RelayLease, add_event
+from uise_common.readmodel import ReadModel
 from uise_common.redis import make_redis
 from uise_common.retention import prune_forever
 from uise_common.settings import Settings
@@ -67,8 +68,14 @@ def with_common(migrations: list[Migration]) -> list[Migration]:
 class ServiceSpec:
     name: str
     migrations: list[Migration]
-    # built once the runtime exists, so handlers can close over its object store
+    # built once the runtime exists, so handlers can close over its object store; from its
+    # `settings`, `store`, `clock` and `engine` only: a replay builds them from a stand-in
+    # (uise_common.replay.ReplayRuntime)
     consumers: Callable[[ServiceRuntime], dict[Topic, Handler]] = lambda _rt: {}
+    # What the consumers build from the topics, what a replay seeds from the live database, and
+    # what the comparison of a replay with live leaves out (uise_common.readmodel); None for a
+    # service that consumes nothing.
+    read_model: ReadModel | None = None
     router: Callable[[ServiceRuntime], APIRouter] | None = None
     uses_object_store: bool = False
     description: str = ""
@@ -130,8 +137,9 @@ class ServiceRuntime:
             self.settings, self.redis, spec.local_jwks(self) if spec.local_jwks else None)
         self.kafka_health = KafkaHealth(self.broker, self.settings.kafka_ping_seconds,
                                         self.settings.kafka_ping_timeout_seconds)
-        policy = RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_seconds)
+        policy = RetryPolicy.from_settings(self.settings)
         seen = SeenCache(self.redis, spec.name)
+        self.runners: list[ConsumerRunner] = []
         for topic, handler in spec.consumers(self).items():
             runner = ConsumerRunner(
                 service=spec.name, topic=topic, handler=handler, engine=self.engine,
@@ -139,6 +147,7 @@ class ServiceRuntime:
             )
             metrics.attach(runner, self.metrics, topic.name)
             subscribe(self.broker, runner)
+            self.runners.append(runner)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one database transaction off the event loop, commit, then wake the
@@ -227,7 +236,11 @@ class ServiceRuntime:
         async def readyz() -> JSONResponse:
             checks = await self.readiness()
             ok = all(checks.values())
-            return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+            # Consumers waiting on a transient failure (uise_common.failures) are reported, not
+            # counted against readiness: the HTTP side may well serve meanwhile, and taking the
+            # pod out of its Service would not end the outage.
+            waiting = [w for r in self.runners if (w := r.waiting())]
+            return JSONResponse({"ready": ok, "checks": checks, "waiting": waiting}, status_code=200 if ok else 503)
 
         metrics.install(app, self.metrics, tags=["ops"],
                         dependencies=[Depends(public("Prometheus metrics, for the scraper inside the cluster"))])

@@ -109,9 +109,16 @@ class Settings(BaseSettings):
     # encrypts it there.
     identity_key_passphrase: str | None = None
 
-    # Consumer policy: how often a failing message is retried in place before it goes to the DLQ.
-    retry_attempts: int = 8
+    # Consumer policy (uise_common.failures): a deterministic failure goes to the DLQ at once; a
+    # transient one (database, object storage, Redis, Kafka, a read model behind) is retried in
+    # place while its partition waits, the backoff doubling from `retry_backoff_seconds` up to
+    # `retry_max_backoff_seconds`, until it succeeds or the cap sends it to the DLQ:
+    # `dlq_after_seconds` after its first failure (generous: an outage of a database or of
+    # object storage is over well within it), or after `dlq_after_attempts` attempts when set.
     retry_backoff_seconds: float = 0.25
+    retry_max_backoff_seconds: float = 30.0
+    dlq_after_seconds: float = 1800.0
+    dlq_after_attempts: int | None = None
     # Sent outbox rows and processed-event ids are pruned after this many days: longer than the
     # broker keeps a message (7 days), so a redelivery still finds its id (uise_common.retention).
     retention_days: float = 14.0

@@ -10,6 +10,7 @@ from sqlalchemy import UniqueConstraint, func, inspect, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from uise_common.db import Migration, add_columns, utcnow
+from uise_common.readmodel import ReadModel, Seed, Table
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -242,3 +243,25 @@ MIGRATIONS = [
     Migration(3, "parent history, accepted and returned versions, consolidation state", _v3_consolidation),
     Migration(4, "information requests: their forms and members", _v4_inforequests),
 ]
+
+
+# What deadline builds from its topics (uise_common.readmodel). The operator's calendar days are
+# its own (seeded for a replay: the handlers compute deadlines on that calendar). What its timers
+# do on the clock is its own work too, not a read of a topic, and left out: `missing` violations,
+# reminders sent, the sweeps' marks, timers' firing, and the consolidation states (a sweep moves
+# them as well as the deliveries do).
+READ_MODEL = ReadModel(
+    tables=(
+        Table(KnownParticipant),
+        Table(KnownForm),
+        Table(RequestMember),
+        Table(Deadline, ignore=("swept_at", "updated_at")),
+        Table(Timer, ignore=("id", "fired_at", "claimed_by", "claimed_until")),
+        Table(Timeliness),
+        Table(Violation, where=lambda: Violation.kind == "late", ignore=("raised_at", "closed_at")),
+        Table(SubmissionVersion, ignore=("accepted_at",)),
+    ),
+    seeds=(Seed(CalendarEntry),),
+    note="what the timers do on the clock (missing violations, reminders, sweeps, consolidation states) "
+         "is left out",
+)

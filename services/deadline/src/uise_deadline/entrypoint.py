@@ -17,7 +17,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_deadline import api, consolidation, handlers
-from uise_deadline.adapters import MIGRATIONS, KnownParticipant, violations_by_kind
+from uise_deadline.adapters import MIGRATIONS, READ_MODEL, KnownParticipant, violations_by_kind
 from uise_deadline.schedule import parse_leads
 from uise_deadline.scheduler import Scheduler
 
@@ -47,6 +47,7 @@ SPEC = ServiceSpec(
     name="deadline",
     description="Effective deadlines on the Kazakhstan calendar, timeliness, missing violations, reminders.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=consumers,
     router=lambda rt: api.router(rt, schedule(rt)),
     hierarchy=ancestors_in(KnownParticipant),

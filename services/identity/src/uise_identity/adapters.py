@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from uise_common.db import Migration, create_tables, utcnow
+from uise_common.readmodel import ReadModel, Table
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -87,3 +88,10 @@ class SigningKey(SQLModel, table=True):
 
 MIGRATIONS = [Migration(1, "participants, challenges, sessions, clients, signing keys",
                         create_tables(KnownParticipant, Challenge, AuthSession, Client, SigningKey))]
+
+
+# What identity builds from its topics (uise_common.readmodel): the participants. Challenges,
+# sessions, clients and keys are its own; the sessions a participant's change ended were ended
+# live and stay so (a replay ends nothing: it holds no sessions).
+READ_MODEL = ReadModel(tables=(Table(KnownParticipant),),
+                       note="sessions, clients and keys are identity's own")

@@ -11,7 +11,7 @@ from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import ParticipantUpserted, SessionEnded
 from uise_contracts.topics import topic_for
 from uise_identity import api, handlers, tokens
-from uise_identity.adapters import MIGRATIONS, KnownParticipant
+from uise_identity.adapters import MIGRATIONS, READ_MODEL, KnownParticipant
 from uise_identity.verifier import SignInVerifier
 
 
@@ -64,6 +64,7 @@ SPEC = ServiceSpec(
     description="Sign-in with the EDS through NCALayer, short-lived access tokens (JWT, JWKS), refresh and "
                 "sign-out, OAuth2 client credentials for machines.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=consumers,
     router=router,
     hierarchy=ancestors_in(KnownParticipant),

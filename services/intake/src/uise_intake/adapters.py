@@ -8,6 +8,7 @@ from sqlalchemy import func, inspect, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from uise_common.db import Migration, add_columns, create_tables, utcnow
+from uise_common.readmodel import ReadModel, Seed, Table
 from uise_intake.domain import STATUS_RANK
 
 
@@ -190,3 +191,22 @@ MIGRATIONS = [
     Migration(6, "each submission keeps its signed receipt", _v6_receipts),
     Migration(7, "one first version per participant, form and period (no forked chains)", _v7_one_first_version),
 ]
+
+
+# What intake builds from its topics (uise_common.readmodel): the read models of participants and
+# forms, and each submission's status and timeline as the other services' outcomes move them. The
+# submissions and the steps intake wrote itself (received, registered on paper, explained) are its
+# own: seeded for a replay, each submission back at `received`.
+READ_MODEL = ReadModel(
+    tables=(
+        Table(KnownParticipant),
+        Table(KnownForm),
+        Table(RequestMember),
+        Table(Submission),
+        Table(TimelineEntry, ignore=("id", "at")),
+    ),
+    seeds=(Seed(Submission, reset={"status": "received", "reason_code": None}),
+           Seed(TimelineEntry, where=lambda: TimelineEntry.service == "intake")),
+    note="submissions and intake's own timeline steps are seeded; idempotency records and document reads are "
+         "intake's own",
+)

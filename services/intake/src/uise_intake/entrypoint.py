@@ -9,7 +9,7 @@ from uise_common import metrics
 from uise_common.hierarchy import ancestors_in
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_intake import api, handlers
-from uise_intake.adapters import MIGRATIONS, KnownParticipant, submissions_by_state
+from uise_intake.adapters import MIGRATIONS, READ_MODEL, KnownParticipant, submissions_by_state
 from uise_intake.receipts import ReceiptSigner
 
 
@@ -23,6 +23,7 @@ SPEC = ServiceSpec(
     description="Receives signed submissions, issues signed receipts (delivery time = clause 10), "
     "and shows each submission's timeline.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=lambda _rt: handlers.CONSUMERS,
     router=router,
     uses_object_store=True,

@@ -20,7 +20,9 @@ from uise_contracts.events import (
     SignatureChecked,
     SubmissionAccepted,
     SubmissionAggregated,
+    SubmissionProcessingFailed,
     SubmissionQueried,
+    SubmissionReceived,
     SubmissionRejected,
     SubmissionReturned,
     SubmissionValidated,
@@ -36,6 +38,7 @@ from uise_intake.adapters import (
 )
 from uise_intake.commands import almaty
 from uise_intake.domain import next_status
+from uise_intake.reasons import OUTCOMES
 
 
 def on_participant(event: ParticipantUpserted, session: Session) -> list:
@@ -89,23 +92,24 @@ def _step(event: BaseModel | _About, session: Session, step: str, status: str | 
     return []
 
 
-def _advance(session: Session, sub: Submission, status: str, reason_code: str | None) -> None:
+def _advance(session: Session, sub: Submission, status: str, reason_code: str | None) -> bool:
     """Move the status on by compare-and-set: each outcome has its own consumer, so two may run
     at once (accepted beside a late validated). A plain read-modify-write lets the later commit
     overwrite a final state with a stale one (SQLite's driver reads outside the write
     transaction; PostgreSQL's READ COMMITTED does the same). The UPDATE applies only if the
-    status is still the one read; otherwise it is read again and judged again."""
+    status is still the one read; otherwise it is read again and judged again. True when this
+    call moved it."""
     for _ in range(10):
         current = sub.status
         new = next_status(current, status)
         if new == current:
-            return
+            return False
         done = session.execute(update(Submission).where(
             col(Submission.submission_id) == sub.submission_id, col(Submission.status) == current)
             .values(status=new, reason_code=reason_code)).rowcount
         session.refresh(sub)  # the committed row as it is now (ours, or another consumer's)
         if done:
-            return
+            return True
     raise RuntimeError(f"submission {sub.submission_id}: its status keeps changing under us")
 
 
@@ -156,6 +160,36 @@ def on_rejected(e: SubmissionRejected, s: Session) -> list:
                  {"stage": e.stage, "reason_code": e.reason_code, "message": e.message}, e.reason_code)
 
 
+# Dead-lettered events a submission does not wait on: their consumers keep a side record
+# (timeliness, aggregates) while the submission goes its way to a final state, so their failure
+# is for operations (the DLQ) and leaves the status alone. Events that come after a final state
+# (accepted, returned) need no entry here: a final state never changes.
+SIDE_RECORDS = {
+    ("deadline", topic_for(SubmissionReceived).name),
+    ("intake", topic_for(TimelinessRecorded).name),
+    ("intake", topic_for(SubmissionAggregated).name),
+}
+
+
+def on_processing_failed(e: SubmissionProcessingFailed, s: Session) -> list:
+    """A service could not process an event the submission waits on and dead-lettered it: the
+    submission is rejected (PROCESSING_FAILED) unless it is final already, so it never waits
+    forever. Compare-and-set as every status change; a replay finds it rejected and adds nothing."""
+    if (e.stage, e.topic) in SIDE_RECORDS:
+        return []
+    sub = s.get(Submission, e.submission_id)
+    if sub is None:
+        raise NotYetKnown(f"submission {e.submission_id}")
+    if _advance(s, sub, "rejected", e.reason_code):
+        messages = OUTCOMES[e.reason_code].messages(stage=e.stage) if e.reason_code in OUTCOMES else {}
+        s.add(TimelineEntry(submission_id=sub.submission_id, step="rejected", service=e.stage,
+                            detail=json.dumps({"stage": e.stage, "reason_code": e.reason_code,
+                                               "message": messages.get("en", e.reason_code), "messages": messages,
+                                               "error_type": e.error_type, "failure": e.failure},
+                                              ensure_ascii=False)))
+    return []
+
+
 def on_timeliness(e: TimelinessRecorded, s: Session) -> list:
     return _step(e, s, "timeliness_recorded", None,
                  {"deadline_at": almaty(e.deadline_at) if e.deadline_at else None, "on_time": e.on_time, "calendar_days_late": e.calendar_days_late,
@@ -174,6 +208,7 @@ CONSUMERS = {
     topic_for(SubmissionValidated): on_validated,
     topic_for(SubmissionAccepted): on_accepted,
     topic_for(SubmissionRejected): on_rejected,
+    topic_for(SubmissionProcessingFailed): on_processing_failed,
     topic_for(SubmissionQueried): on_queried,
     topic_for(TimelinessRecorded): on_timeliness,
     topic_for(SubmissionAggregated): on_aggregated,

@@ -196,6 +196,32 @@ REASONS: dict[str, Reason] = {
         "дерекқор қолжетімсіз; ештеңе сақталмады, кейінірек қайталаңыз"),
 }
 
+@dataclass(frozen=True)
+class Outcome:
+    """A reason intake itself gives a submission after its `202` (its status and timeline), in
+    English, Russian and Kazakh; templates filled from keyword arguments."""
+
+    en: str
+    ru: str
+    kk: str
+
+    def messages(self, **params: object) -> dict[str, str]:
+        text = _Missing({k: str(v) for k, v in params.items()})
+        return {"kk": self.kk.format_map(text), "ru": self.ru.format_map(text), "en": self.en.format_map(text)}
+
+
+OUTCOMES: dict[str, Outcome] = {
+    # A service dead-lettered an event the submission waited on (uise_common.failures): rejected
+    # so that it does not wait forever; the event is in the DLQ for operations.
+    "PROCESSING_FAILED": Outcome(
+        "UISE could not process the submission at the {stage} stage, so it is rejected rather than left "
+        "waiting; submit it again",
+        "ЕИСО не смогла обработать отправку на этапе «{stage}», поэтому она отклонена, а не оставлена "
+        "в ожидании; сдайте её ещё раз",
+        "БЕАЖ жіберілімді «{stage}» кезеңінде өңдей алмады, сондықтан ол күтуде қалмай, қабылданбады; "
+        "оны қайта тапсырыңыз"),
+}
+
 # Raised by the common HTTP layer, not here; listed so the documentation covers them too.
 COMMON_REASONS = {"REQUEST_INVALID": 422}
 

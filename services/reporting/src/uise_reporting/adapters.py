@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from uise_common.db import Migration, add_columns, create_tables, utcnow
+from uise_common.readmodel import ReadModel, Seed, Table, only
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -151,3 +152,23 @@ MIGRATIONS = [Migration(1, "read models, contributions, reports, violations",
               Migration(3, "report versions, approved lists' identity", create_tables(KnownFormList, ReportVersion)),
               Migration(4, "accepted submissions' findings",
                         add_columns("reporting_accepted", {"findings": "TEXT NOT NULL DEFAULT '[]'"}))]
+
+
+# What reporting builds from its topics (uise_common.readmodel). A report version built on demand
+# (POST .../build) is its own (seeded for a replay: it takes a version number). Documents whose
+# bytes carry the time they were built (workbooks, report documents and their signature) are left
+# out of the comparison; the consolidated JSON document is compared by its hash.
+READ_MODEL = ReadModel(
+    tables=(
+        Table(KnownParticipant),
+        Table(KnownForm),
+        Table(KnownFormList),
+        Table(Violation),
+        Table(AcceptedSubmission, ignore=("accepted_at",)),
+        Table(ReturnedSubmission),
+        Table(Consolidation, ignore=("built_at",), compare_as={"documents": only("json")}),
+        Table(ReportVersion, ignore=("documents", "signature", "built_at")),
+    ),
+    seeds=(Seed(ReportVersion, where=lambda: col(ReportVersion.due_id).is_(None)),),
+    note="report versions built on demand are seeded; documents that carry their build time are not compared",
+)

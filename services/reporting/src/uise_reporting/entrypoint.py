@@ -28,7 +28,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_reporting import analytics_api, handlers, published, reports, views
-from uise_reporting.adapters import MIGRATIONS, KnownParticipant
+from uise_reporting.adapters import MIGRATIONS, READ_MODEL, KnownParticipant
 from uise_reporting.documents import XLSX
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
@@ -174,6 +174,7 @@ SPEC = ServiceSpec(
     name="reporting",
     description="Consolidates accepted data per node and publishes reports.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=consumers,
     router=router,
     uses_object_store=True,

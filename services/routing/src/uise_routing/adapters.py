@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import inspect, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from uise_common.db import Migration, add_columns, create_tables, utcnow
+from uise_common.readmodel import ReadModel, Seed, Table
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -193,3 +194,27 @@ MIGRATIONS = [
               _v2_hierarchy_inbox_reviews),
     Migration(3, "information requests and their members", _v3_inforequests),
 ]
+
+
+def _as_filed(state: str) -> str:
+    """A recipient's review or return is its own command, not a read of a topic: an inbox item
+    compares as filed (accepted), or superseded."""
+    return "accepted" if state in ("reviewed", "returned") else state
+
+
+# What routing builds from its topics (uise_common.readmodel). The information requests it issued
+# are its own (seeded for a replay: the handlers file a request's answers by its members).
+READ_MODEL = ReadModel(
+    tables=(
+        Table(KnownParticipant),
+        Table(KnownForm),
+        Table(Decision, ignore=("decided_at",)),
+        Table(InboxItem, ignore=("filed_at", "reviewed_by", "reviewed_at", "returned_by", "returned_at",
+                                 "return_comment"), compare_as={"state": _as_filed}),
+        Table(InFlight, ignore=("seen_at",)),
+        Table(Violation),
+        Table(NodeConsolidation),
+    ),
+    seeds=(Seed(InfoRequest), Seed(InfoRequestMember), Seed(KnownForm, where=lambda: col(KnownForm.request_id).is_not(None))),
+    note="reviews and returns of inbox items are the recipients' commands: an item compares as filed",
+)

@@ -29,7 +29,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_routing import commands, handlers, views
-from uise_routing.adapters import MIGRATIONS, KnownParticipant
+from uise_routing.adapters import MIGRATIONS, READ_MODEL, KnownParticipant
 from uise_routing.domain import MAX_COMMENT, Refused
 from uise_routing.inforequests import DEFAULT_RELAY_DAYS
 
@@ -254,6 +254,7 @@ SPEC = ServiceSpec(
     description="Checks the hierarchy, files submissions in the recipient's inbox, and lets the recipient "
                 "accept or return them.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=consumers,
     router=router,
     hierarchy=ancestors_in(KnownParticipant),

@@ -8,6 +8,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
 from uise_common.db import Migration, create_tables, utcnow
+from uise_common.readmodel import ReadModel, Table
 
 
 class KnownParticipant(SQLModel, table=True):
@@ -53,3 +54,8 @@ MIGRATIONS = [
     Migration(2, "heads' history", _v2_heads),
     Migration(3, "forms' signing policy", create_tables(KnownForm)),
 ]
+
+
+# What signature builds from its topics (uise_common.readmodel): all of its tables. A replay
+# judges signatures with the trust anchors and CRLs it is given now.
+READ_MODEL = ReadModel(tables=(Table(KnownParticipant), Table(KnownForm), Table(Verdict, ignore=("checked_at",))))

@@ -14,7 +14,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_signature import handlers
-from uise_signature.adapters import MIGRATIONS
+from uise_signature.adapters import MIGRATIONS, READ_MODEL
 
 
 def consumers(rt: ServiceRuntime):
@@ -35,6 +35,7 @@ SPEC = ServiceSpec(
     name="signature",
     description="Verifies CMS signatures and the signer's authority.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=consumers,
     uses_object_store=True,
 )

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel
 
 from uise_common.db import Migration, add_columns, utcnow
+from uise_common.readmodel import ReadModel, Table
 
 
 class KnownForm(SQLModel, table=True):
@@ -106,3 +107,8 @@ MIGRATIONS = [
     Migration(2, "form versions, participants, accepted figures, queried results", _v2_versions_history_queries),
     Migration(3, "consolidations' aggregates, the addressed recipient, correction links", _v3_aggregates),
 ]
+
+
+# What validation builds from its topics (uise_common.readmodel): all of its tables.
+READ_MODEL = ReadModel(tables=(Table(KnownForm), Table(KnownParticipant), Table(AcceptedFigures, ignore=("accepted_at",)),
+                               Table(Result, ignore=("checked_at",))))

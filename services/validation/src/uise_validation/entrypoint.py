@@ -18,7 +18,7 @@ from uise_contracts.events import (
 )
 from uise_contracts.topics import topic_for
 from uise_validation import api, handlers
-from uise_validation.adapters import MIGRATIONS, KnownParticipant
+from uise_validation.adapters import MIGRATIONS, READ_MODEL, KnownParticipant
 from uise_validation.outliers import OutlierPolicy
 
 
@@ -50,6 +50,7 @@ SPEC = ServiceSpec(
     description="Reads documents against the form version in force, runs its rules, outliers and "
                 "consolidation checks, holds queries until they are explained; dry runs and finding reports.",
     migrations=MIGRATIONS,
+    read_model=READ_MODEL,
     consumers=consumers,
     router=lambda rt: api.router(rt, outlier_policy(rt)),
     uses_object_store=True,

@@ -632,6 +632,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "p.reason.RETURNED": _t("Алушы пысықтауға қайтарды: ескертуді оқып, жаңа нұсқасын тапсырыңыз.",
                             "Получатель вернул на доработку: прочитайте замечание и сдайте новую версию.",
                             "The recipient returned it: read the comment and submit a new version."),
+    "p.reason.PROCESSING_FAILED": _t("Жүйе жіберілімді өңдей алмады, сондықтан ол күтуде қалмай, қабылданбады: "
+                                     "оны қайта тапсырыңыз.",
+                                     "Система не смогла обработать отправку, поэтому она отклонена, а не оставлена "
+                                     "в ожидании: сдайте её ещё раз.",
+                                     "The system could not process the submission, so it is rejected rather than "
+                                     "left waiting: submit it again."),
     "p.reason.SUPERSEDED": _t("Кейінгі нұсқа бұрын тіркелген.", "Уже зарегистрирована более поздняя версия.",
                               "A later version was filed already."),
     "p.reason.NOT_FIRST_HEAD": _t("Қол қойған адам ұйымның бірінші басшысы емес.",
