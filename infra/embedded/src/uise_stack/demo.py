@@ -32,22 +32,28 @@ def demo_forms() -> list[FormDefinition]:
 def seed_registry(registry_url: str, forms: list[FormDefinition] | None = None, year: int = DEMO_YEAR) -> None:
     """The demo hierarchy and the year's approved list, as the Ministry's data office enters them
     (signed in with its client credentials)."""
-    forms = forms or demo_forms()
     with httpx.Client(base_url=registry_url, timeout=30.0, headers=client.bearer(client.data_office_token())) as http:
-        for p in demo_participants():
-            http.put(f"/v1/participants/{p['participant_id']}", json=p).raise_for_status()
-        lists = http.get(f"/v1/formlists/{year}").json()
-        if any(fl["status"] == "approved" for fl in lists):
-            return  # a re-run on the same data directory: the approved list stands
-        draft = http.post("/v1/formlists", json={"year": year, "forms": [f.model_dump(mode="json") for f in forms]})
-        if draft.status_code == 409:  # a draft left by an interrupted run
-            version = max(fl["version"] for fl in lists)
-        else:
-            draft.raise_for_status()
-            version = draft.json()["version"]
-        http.post(f"/v1/formlists/{year}/{version}/approve",
-                  json={"order_no": "№ 1-демо", "order_date": date(year, 1, 15).isoformat(),
-                        "signatory": "Министр просвещения (демо)"}).raise_for_status()
+        enter_demo(http, forms, year)
+
+
+def enter_demo(http, forms: list[FormDefinition] | None = None, year: int = DEMO_YEAR) -> None:
+    """What `seed_registry` sends, through `http`: a client already pointed at the registry as the
+    data office (an httpx client, or an in-process one with the same calls, as the API fuzz uses)."""
+    forms = forms or demo_forms()
+    for p in demo_participants():
+        http.put(f"/v1/participants/{p['participant_id']}", json=p).raise_for_status()
+    lists = http.get(f"/v1/formlists/{year}").json()
+    if any(fl["status"] == "approved" for fl in lists):
+        return  # a re-run on the same data directory: the approved list stands
+    draft = http.post("/v1/formlists", json={"year": year, "forms": [f.model_dump(mode="json") for f in forms]})
+    if draft.status_code == 409:  # a draft left by an interrupted run
+        version = max(fl["version"] for fl in lists)
+    else:
+        draft.raise_for_status()
+        version = draft.json()["version"]
+    http.post(f"/v1/formlists/{year}/{version}/approve",
+              json={"order_no": "№ 1-демо", "order_date": date(year, 1, 15).isoformat(),
+                    "signatory": "Министр просвещения (демо)"}).raise_for_status()
 
 
 def head_signer(ca: GostTestCA, bin_: str) -> Signer:

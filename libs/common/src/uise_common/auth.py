@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
-from uise_common.http import ApiError
+from uise_common.http import ApiError, describe_errors
 from uise_common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -305,6 +305,16 @@ class Policy:
     roles: frozenset[str] = field(default_factory=frozenset)  # further limits, when the scope is not enough
     itself: bool = False  # the participant named must be the caller's own (national roles excepted)
 
+    def refusals(self) -> dict[str, str]:
+        """The statuses this policy refuses a call with (OpenAPI responses), by reason code."""
+        if self.public_because is not None:
+            return {}
+        out = {"401": "UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED, SESSION_REVOKED",
+               "503": "AUTH_UNAVAILABLE"}
+        if self.scope is not None:
+            out["403"] = "SCOPE_MISSING, OUT_OF_SUBTREE" if self.subtree else "SCOPE_MISSING"
+        return out
+
     def describe(self) -> dict[str, Any]:
         if self.public_because is not None:
             return {"public": True, "why": self.public_because}
@@ -398,27 +408,34 @@ def secure(app: FastAPI, authenticator: Authenticator, ancestors: Ancestors | No
         return [participant_id]
 
     app.state.ancestors = ancestors or only_itself
-    missing, described = [], {}
+    missing, policies = [], {}
     for route in api_routes(app):
         found = policy_of(route)
         if found is None:
             missing.append(f"{sorted(route.methods)} {route.path}")
             continue
         for method in route.methods:
-            described[(route.path_format, method.lower())] = found.describe()
+            policies[(route.path_format, method.lower())] = found
     if missing:
         raise RuntimeError(f"routes without an access policy (deny by default): {missing}")
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        """The usual schema, each operation with its policy as `x-uise-policy`."""
+        """The usual schema, each operation with its policy as `x-uise-policy` and the refusals
+        it brings among the responses; every refusal's body is ErrorBody unless the route says
+        otherwise."""
         if app.openapi_schema is None:
             schema = generate()
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
-                    if (path, method) in described:
-                        operation["x-uise-policy"] = described[(path, method)]
-            app.openapi_schema = schema
+                    if (path, method) in policies:
+                        policy = policies[(path, method)]
+                        operation["x-uise-policy"] = policy.describe()
+                        responses = operation.setdefault("responses", {})
+                        for status, codes in policy.refusals().items():
+                            merged = ", ".join(filter(None, [responses.get(status, {}).get("description"), codes]))
+                            responses.setdefault(status, {})["description"] = ", ".join(dict.fromkeys(merged.split(", ")))
+            app.openapi_schema = describe_errors(schema)
         return app.openapi_schema
 
     app.openapi = openapi

@@ -53,7 +53,7 @@ from uise_common.claimcheck import ClaimCheck
 from uise_common.db import one_writer
 from uise_common.failures import DETERMINISTIC, FailureHistory, Malformed, NotYetKnown, RetryPolicy
 from uise_common.idempotency import SeenCache, already_processed, record_processed
-from uise_common.outbox import add_event
+from uise_common.outbox import RECORD_MAX_BYTES, add_event
 from uise_common.telemetry import tag_submission
 from uise_contracts import Envelope, make_envelope
 from uise_contracts.events import SubmissionProcessingFailed
@@ -75,6 +75,8 @@ PROCESSING_FAILED = topic_for(SubmissionProcessingFailed)
 
 
 def decode(topic: Topic, headers: dict[str, str], body: bytes) -> tuple[Envelope, BaseModel]:
+    if len(body) > RECORD_MAX_BYTES:  # no outbox sends one (add_event): refused before it is parsed
+        raise Malformed(f"EventTooLarge: {len(body):,} bytes, more than {RECORD_MAX_BYTES:,}")
     try:
         env = Envelope.from_headers(headers)
         return env, topic.model.model_validate_json(body)

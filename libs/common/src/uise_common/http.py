@@ -4,12 +4,15 @@ errors as JSON with a stable reason code and messages in kk/ru/en."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import context, metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 from uise_common.outbox import EventTooLarge
 
@@ -33,6 +36,87 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
+class ErrorMessages(BaseModel):
+    kk: str
+    ru: str
+    en: str
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a reason may carry details of its own (fields, limits)
+
+    code: str
+    message: ErrorMessages
+
+
+class ErrorBody(BaseModel):
+    """What every refusal answers (ApiError.response): a stable reason code and the message in
+    kk, ru and en."""
+
+    error: ErrorDetail
+
+
+def refusals(statuses: Mapping[str, int], *codes: str) -> dict[int, dict]:
+    """A route's OpenAPI `responses` for the reason codes it may refuse with, grouped by status
+    (`statuses` maps a code to its status, 422 when it is not there); the body, ErrorBody, is
+    filled in by `describe_errors`, the refusals of the route's access policy by `auth.secure`."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(statuses.get(code, 422), []).append(code)
+    return {status: {"description": ", ".join(named)} for status, named in sorted(by_status.items())}
+
+
+# What Starlette and FastAPI refuse themselves, before a route runs: a body that cannot be parsed,
+# a path no route has, a method the path does not take.
+_FRAMEWORK_REFUSALS = {
+    400: ("REQUEST_MALFORMED", "the request's body cannot be read", "тело запроса не читается",
+          "сұраныстың денесі оқылмайды"),
+    404: ("NOT_FOUND", "no such address", "нет такого адреса", "мұндай мекенжай жоқ"),
+    405: ("METHOD_NOT_ALLOWED", "this address does not take this method", "этот адрес не принимает такой метод",
+          "бұл мекенжай мұндай әдісті қабылдамайды"),
+}
+
+
+def framework_refusal(exc: HTTPException) -> ApiError:
+    code, en, ru, kk = _FRAMEWORK_REFUSALS.get(exc.status_code, (
+        f"HTTP_{exc.status_code}", str(exc.detail), str(exc.detail), str(exc.detail)))
+    return ApiError(exc.status_code, code, en, ru, kk, headers=getattr(exc, "headers", None))
+
+
+def documents(*media_types: str) -> dict[int, dict]:
+    """A route's OpenAPI 200 answer when it is a file of one of `media_types`, not JSON (use with
+    `response_class=Response`)."""
+    return {200: {"content": {m: {} for m in media_types}, "description": "The document"}}
+
+
+def describe_errors(schema: dict) -> dict:
+    """Give every 4xx and 5xx response of `schema` that declares no body ErrorBody's, and put
+    ErrorBody in place of FastAPI's HTTPValidationError (the handler below answers a 422 with
+    ErrorBody), so a client and a fuzzer read what is really answered."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body.pop("$defs"))
+    components["ErrorBody"] = body
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("400", {"description": "REQUEST_MALFORMED"})
+            for status, response in operation.get("responses", {}).items():
+                if status[0] not in "45":
+                    continue
+                declared = response.get("content", {}).get("application/json", {}).get("schema", {})
+                if declared.get("$ref", "").endswith("/HTTPValidationError"):
+                    response["description"] = "REQUEST_INVALID" if response.get("description") in (
+                        None, "Validation Error") else response["description"]
+                    response["content"] = content
+                elif "content" not in response:
+                    response["content"] = content
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
 def install(app: FastAPI, service: str) -> None:
     tracer = trace.get_tracer(f"uise.{service}.http")
     duration = metrics.get_meter(f"uise.{service}.http").create_histogram(
@@ -41,6 +125,10 @@ def install(app: FastAPI, service: str) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(HTTPException)
+    async def _framework(_request: Request, exc: HTTPException) -> JSONResponse:
+        return framework_refusal(exc).response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from uise_common import auth
 from uise_common.auth import Principal
-from uise_common.http import ApiError
+from uise_common.http import ApiError, refusals
 from uise_common.inputs import Comment, Day, FormCode, Label, ParticipantId, PeriodText, Year
 from uise_common.service import ServiceRuntime
 from uise_contracts.events import Level
@@ -34,6 +34,11 @@ REASONS = {
     "CALENDAR_ENTRY_UNKNOWN": (404, "no entry {entry_id} in force", "нет действующей записи {entry_id}",
                                "{entry_id} қолданыстағы жазба жоқ"),
 }
+
+
+def refused(*codes: str) -> dict[int, dict]:
+    """A route's refusals (OpenAPI responses) by reason code."""
+    return refusals({code: reason[0] for code, reason in REASONS.items()} | {"NODE_UNKNOWN": 404}, *codes)
 
 
 class Entry(BaseModel):
@@ -70,7 +75,7 @@ def router(rt: ServiceRuntime, schedule: Schedule) -> APIRouter:
         `holidays` package knows it and the decrees an operator entered."""
         return await rt.read(lambda s: views.calendar_year(s, year))
 
-    @api.post("/calendar/entries", status_code=201)
+    @api.post("/calendar/entries", status_code=201, responses=refused("DEADLINE_WOULD_SHORTEN", "CALENDAR_DAY_TAKEN"))
     async def add_entry(body: Entry, who: Annotated[Principal, Depends(CALENDAR_WRITE)]) -> dict:
         """A decree's day: a day made a day off, or a weekend day made a working day. Published
         deadlines it touches move later and are announced; one it would bring earlier refuses it."""
@@ -78,7 +83,7 @@ def router(rt: ServiceRuntime, schedule: Schedule) -> APIRouter:
             s, body.day, body.kind, body.decree, body.note, who.label, schedule))
         return {**views.entry_view(entry), "deadlines_moved": len(events)}
 
-    @api.delete("/calendar/entries/{entry_id}")
+    @api.delete("/calendar/entries/{entry_id}", responses=refused("CALENDAR_ENTRY_UNKNOWN", "DEADLINE_WOULD_SHORTEN"))
     async def withdraw_entry(entry_id: Annotated[int, Path(ge=1, le=2**31)],
                              who: Annotated[Principal, Depends(CALENDAR_WRITE)]) -> dict:
         """Withdraw an entry (kept, with who withdrew it); refused if that would shorten a deadline."""
@@ -94,7 +99,7 @@ def router(rt: ServiceRuntime, schedule: Schedule) -> APIRouter:
         return await rt.read(lambda s: views.deadlines(s, form_code, period, level.value if level else None, year,
                                                        limit))
 
-    @api.get("/nodes/{node_id}/timeliness")
+    @api.get("/nodes/{node_id}/timeliness", responses=refused("NODE_UNKNOWN"))
     async def node_timeliness(node_id: ParticipantId, form_code: Annotated[FormCode, Query()],
                               period: Annotated[PeriodText, Query()],
                               _who: Annotated[Principal, Depends(NODE)]) -> dict:
@@ -107,7 +112,7 @@ def router(rt: ServiceRuntime, schedule: Schedule) -> APIRouter:
                            f"{node_id} үшін бұл нысан қатысты бағыныстылар жоқ")
         return found
 
-    @api.get("/nodes/{node_id}/consolidation")
+    @api.get("/nodes/{node_id}/consolidation", responses=refused("NODE_UNKNOWN"))
     async def node_consolidation(node_id: ParticipantId, form_code: Annotated[FormCode, Query()],
                                  period: Annotated[PeriodText, Query()],
                                  _who: Annotated[Principal, Depends(NODE)]) -> dict:

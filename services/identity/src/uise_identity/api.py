@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 
 from uise_common import auth
 from uise_common.auth import Principal
-from uise_common.http import ApiError
+from uise_common.http import ApiError, ErrorBody, ErrorMessages, refusals
 from uise_common.inputs import ParticipantId
 from uise_common.service import ServiceRuntime
 from uise_identity import handlers, tokens
 from uise_identity.domain import REASONS, Refused
-from uise_identity.verifier import SignInVerifier
+from uise_identity.verifier import MESSAGES, SignInVerifier
 
 # Policies are module-level: route annotations are resolved in the module's namespace.
 ADMIN = auth.allow(auth.IDENTITY_ADMIN)
@@ -43,6 +43,26 @@ class ClientRequest(BaseModel):
     label: str = Field(min_length=1, max_length=200)
     participant_id: ParticipantId | None = None
     scopes: list[str] = Field(default=[], max_length=16)
+
+
+class OAuthError(BaseModel):
+    """The token endpoint's refusal: RFC 6749's `error` and `error_description`, with UISE's code
+    and messages beside them."""
+
+    error: str
+    error_description: str
+    code: str
+    message: ErrorMessages
+
+
+# The token endpoint answers RFC 6749's body; a body it cannot read at all, UISE's.
+OAUTH_REFUSALS = {400: {"model": OAuthError | ErrorBody, "description": "UNSUPPORTED_GRANT_TYPE, REQUEST_MALFORMED"},
+                  401: {"model": OAuthError, "description": "CLIENT_INVALID, CLIENT_REVOKED"}}
+
+
+def refused(*codes: str) -> dict[int, dict]:
+    """A route's refusals (OpenAPI responses) by reason code; a sign-in's certificate refusals are 401."""
+    return refusals({code: reason[0] for code, reason in REASONS.items()} | dict.fromkeys(MESSAGES, 401), *codes)
 
 
 def refusal(exc: Refused) -> ApiError:
@@ -108,7 +128,9 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
                 "data": base64.b64encode(row.text.encode()).decode(),
                 "expires_at": row.expires_at.isoformat()}
 
-    @api.post("/v1/auth/sign-in", dependencies=[Depends(auth.public("sign-in: the signed challenge is the credential"))])
+    @api.post("/v1/auth/sign-in", dependencies=[Depends(auth.public("sign-in: the signed challenge is the credential"))],
+              responses=refused("CHALLENGE_UNKNOWN", "CHALLENGE_EXPIRED", "CHALLENGE_USED", "SIGNATURE_NOT_CMS",
+                                *MESSAGES, "NOT_ORGANIZATION", "PARTICIPANT_UNKNOWN", "NO_ROLE", "ROLE_NOT_HELD"))
     async def sign_in(body: SignIn) -> dict:
         """Verify the CMS over the challenge (chain, CRL, validity now, EKU), map the certificate to
         the organization and role through the registry, and start a session."""
@@ -124,7 +146,8 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
             session, signer, cert, body.role, now(), policy)))
         return issued.answer()
 
-    @api.post("/v1/auth/refresh", dependencies=[Depends(auth.public("the refresh token is the credential"))])
+    @api.post("/v1/auth/refresh", dependencies=[Depends(auth.public("the refresh token is the credential"))],
+              responses=refused("REFRESH_INVALID", "ROLE_LOST"))
     async def refresh(body: Refresh) -> dict:
         issued, events = await run(emitting(lambda session: handlers.refresh(
             session, signer, body.refresh_token, now(), policy)))
@@ -148,7 +171,8 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
 
     # --- machines: OAuth2 client credentials (RFC 6749 §4.4) ----------------------------------------
 
-    @api.post("/v1/oauth/token", dependencies=[Depends(auth.public("client credentials are the credential"))])
+    @api.post("/v1/oauth/token", dependencies=[Depends(auth.public("client credentials are the credential"))],
+              responses=OAUTH_REFUSALS)
     async def oauth_token(
         grant_type: Annotated[str, Form(max_length=64)],
         client_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -179,7 +203,8 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
 
     # --- the data office and ops: machine clients and sessions ------------------------------------------
 
-    @api.post("/v1/clients", status_code=201)
+    @api.post("/v1/clients", status_code=201, responses=refused("CLIENT_ROLE_INVALID", "SCOPE_INVALID",
+                                                                "PARTICIPANT_REQUIRED"))
     async def create_client(body: ClientRequest, who: Annotated[Principal, Depends(ADMIN)]) -> dict:
         """A machine client: `system` acts for one participant (a school information system),
         `integrator` reads published reports (another ministry). The secret is in this answer
@@ -192,7 +217,7 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
     async def clients() -> list[dict]:
         return await rt.read(handlers.list_clients)
 
-    @api.delete("/v1/clients/{client_id}")
+    @api.delete("/v1/clients/{client_id}", responses=refused("CLIENT_UNKNOWN"))
     async def revoke_client(client_id: Annotated[str, Field(max_length=64)],
                             who: Annotated[Principal, Depends(ADMIN)]) -> dict:
         row, events = await run(emitting(lambda session: handlers.revoke_client(session, client_id, who.label, now())))
@@ -205,7 +230,7 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
                        active: bool = True, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
         return await rt.read(lambda session: handlers.list_sessions(session, participant_id, subject, active, limit))
 
-    @api.delete("/v1/sessions/{session_id}")
+    @api.delete("/v1/sessions/{session_id}", responses=refused("SESSION_UNKNOWN"))
     async def revoke_session(session_id: Annotated[str, Field(max_length=80)],
                              who: Annotated[Principal, Depends(ADMIN)]) -> dict:
         _none, events = await run(emitting(lambda session: (None, handlers.end_session(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from uise_common import auth
 from uise_common.auth import Principal
-from uise_common.http import ApiError
+from uise_common.http import ApiError, documents, refusals
 from uise_common.inputs import (
     Bin,
     Day,
@@ -36,7 +36,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUS = {"FORBIDDEN": 403, "FORMLIST_UNKNOWN": 404, "PARTICIPANT_UNKNOWN": 404, "FORM_UNKNOWN": 404,
           "STAFF_UNKNOWN": 404, "FORMLIST_IMMUTABLE": 409, "DRAFT_EXISTS": 409, "BIN_TAKEN": 409,
           "LEVEL_CHANGE": 409, "PARTICIPANT_CLOSED": 409, "HAS_ACTIVE_CHILDREN": 409, "STAFF_LIMIT": 409,
-          "ALREADY_CLOSED": 409, "PARENT_HISTORY": 409, "MOVE_SAME_PARENT": 409}
+          "ALREADY_CLOSED": 409, "PARENT_HISTORY": 409, "MOVE_SAME_PARENT": 409, "FORMAT_UNKNOWN": 404}
+
+def refused(*codes: str) -> dict[int, dict]:
+    """The route's refusals (OpenAPI responses) by reason code."""
+    return refusals(STATUS, *codes)
+
 
 # Identifiers, years and versions in paths and queries are canonical and bounded (uise_common.inputs):
 # `٢٠٢٦` or a 20-digit number is a 422, never a 500.
@@ -107,17 +112,22 @@ def router(rt: ServiceRuntime) -> APIRouter:
 
     # --- participants ---------------------------------------------------------------------
 
-    @api.put("/participants/{participant_id}")
+    @api.put("/participants/{participant_id}", responses=refused(
+        "FORBIDDEN", "PARTICIPANT_UNKNOWN", "BIN_TAKEN", "LEVEL_CHANGE", "PARTICIPANT_CLOSED", "PARENT_UNKNOWN",
+        "ID_MISMATCH", "PARENT_REQUIRED", "HEAD_DATE_INVALID"))
     async def put_participant(participant_id: ParticipantId, body: handlers.ParticipantCommand, who: Manage) -> dict:
         """Create or change a participant (the Ministry's own record: the data office)."""
         return await execute(commands.put_participant, who, participant_id, body, test_mode=test_mode)
 
-    @api.post("/participants/{participant_id}/close")
+    @api.post("/participants/{participant_id}/close", responses=refused(
+        "PARTICIPANT_UNKNOWN", "ALREADY_CLOSED", "HAS_ACTIVE_CHILDREN"))
     async def close(participant_id: ParticipantId, body: Closing, who: Close) -> dict:
         """Close the participant from the day after `active_to`; closing twice is refused (ALREADY_CLOSED)."""
         return await execute(commands.close_participant, who, participant_id, body.active_to)
 
-    @api.post("/participants/{participant_id}/move")
+    @api.post("/participants/{participant_id}/move", responses=refused(
+        "FORBIDDEN", "PARTICIPANT_UNKNOWN", "PARTICIPANT_CLOSED", "PARENT_HISTORY", "MOVE_SAME_PARENT",
+        "PARENT_UNKNOWN", "MOVE_CYCLE"))
     async def move(participant_id: ParticipantId, body: Move, who: Close) -> dict:
         """From `valid_from` the participant answers to `parent_id` (a school moved to another district,
         a district merged into another); the history goes out as `parents` on its event."""
@@ -130,7 +140,9 @@ def router(rt: ServiceRuntime) -> APIRouter:
         """The caller's own subtree (all of it for the Ministry and the data office), filtered."""
         return await ask(views.participants, who, parent_id, level, limit, offset)
 
-    @api.post("/participants/import")
+    @api.post("/participants/import", responses=refused(
+        "FORBIDDEN", "BIN_TAKEN", "LEVEL_CHANGE", "PARTICIPANT_CLOSED", "FILE_TYPE", "FILE_UNREADABLE",
+        "COLUMNS_MISSING", "TOO_MANY_ROWS"))
     async def import_participants(file: Annotated[UploadFile, File()], who: Manage, dry_run: bool = True) -> dict:
         """CSV or XLSX of participants. `dry_run` (the default) reports and changes nothing."""
         data = await file.read(50 * 1024 * 1024 + 1)
@@ -140,7 +152,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
             raise ApiError(422, exc.code, str(exc), str(exc), str(exc)) from exc
         return await execute(commands.import_participants, who, rows, dry_run, test_mode=test_mode)
 
-    @api.get("/participants/export/{fmt}")
+    @api.get("/participants/export/{fmt}", response_class=Response, responses={
+        **refused("FORMAT_UNKNOWN"), **documents("text/csv", XLSX)})
     async def export(fmt: str, who: ReadMany) -> Response:
         """The caller's subtree as the import's columns (CSV or XLSX)."""
         if fmt not in ("csv", "xlsx"):
@@ -150,49 +163,55 @@ def router(rt: ServiceRuntime) -> APIRouter:
             return Response(importing.export_csv(rows), media_type="text/csv; charset=utf-8")
         return Response(importing.export_xlsx(rows), media_type=XLSX)
 
-    @api.get("/participants/{participant_id}")
+    @api.get("/participants/{participant_id}", responses=refused("PARTICIPANT_UNKNOWN"))
     async def get_participant(participant_id: ParticipantId, _who: ReadOne) -> dict:
         return await ask(views.participant, participant_id)
 
-    @api.get("/participants/{participant_id}/head")
+    @api.get("/participants/{participant_id}/head", responses=refused("PARTICIPANT_UNKNOWN"))
     async def get_head(participant_id: ParticipantId, on: Day, _who: ReadOne) -> dict:
         """Who was the first head on a date: what the signature check asks (clause 8)."""
         return await ask(views.head, participant_id, on)
 
-    @api.get("/participants/{participant_id}/forms")
+    @api.get("/participants/{participant_id}/forms", responses=refused("PARTICIPANT_UNKNOWN"))
     async def forms_for(participant_id: ParticipantId, year: Year, _who: ReadOne) -> list[dict]:
         """The forms this participant must submit in `year`."""
         return await ask(views.forms_for, participant_id, year)
 
     # --- staff the head names -------------------------------------------------------------
 
-    @api.get("/participants/{participant_id}/staff")
+    @api.get("/participants/{participant_id}/staff", responses=refused("PARTICIPANT_UNKNOWN"))
     async def get_staff(participant_id: ParticipantId, _who: ReadOne, history: bool = False) -> dict:
         """Who acts for the participant: in force today or starting later; `history` adds ended terms."""
         return await ask(views.staff_of, participant_id, history)
 
-    @api.put("/participants/{participant_id}/staff/{iin}")
+    @api.put("/participants/{participant_id}/staff/{iin}", responses=refused(
+        "FORBIDDEN", "PARTICIPANT_UNKNOWN", "PARTICIPANT_CLOSED", "STAFF_LIMIT", "STAFF_ROLE_UNKNOWN",
+        "STAFF_ROLE_NOT_AT_LEVEL", "STAFF_DATES_INVALID"))
     async def put_staff(participant_id: ParticipantId, iin: Iin, body: staff.StaffCommand, who: NameStaff) -> dict:
         """The head (or the data office) names a person to a role, or corrects or changes it."""
         return await execute(commands.name_staff, who, participant_id, iin, body, test_mode=test_mode)
 
-    @api.delete("/participants/{participant_id}/staff/{iin}")
+    @api.delete("/participants/{participant_id}/staff/{iin}", responses=refused(
+        "FORBIDDEN", "PARTICIPANT_UNKNOWN", "STAFF_UNKNOWN"))
     async def delete_staff(participant_id: ParticipantId, iin: Iin, who: NameStaff) -> dict:
         """Ends the person's role: yesterday was the last day, so they act for nobody from now."""
         return await execute(commands.end_staff, who, participant_id, iin, test_mode=test_mode)
 
     # --- lists of forms -------------------------------------------------------------------
 
-    @api.post("/formlists", status_code=201)
+    @api.post("/formlists", status_code=201, responses=refused(
+        "DRAFT_EXISTS", "FORM_CODE_INVALID", "FORM_CODE_REPEATED"))
     async def create_formlist(body: FormListDraft, who: FormLists) -> dict:
         return await execute(commands.create_formlist, who, body.year, body.forms)
 
-    @api.put("/formlists/{year}/{version}")
+    @api.put("/formlists/{year}/{version}", responses=refused(
+        "FORMLIST_UNKNOWN", "FORMLIST_IMMUTABLE", "FORM_CODE_INVALID", "FORM_CODE_REPEATED"))
     async def edit_formlist(year: Year, version: Version, body: FormListDraft, who: FormLists) -> dict:
         """Replace a draft's forms; an approved list refuses (FORMLIST_IMMUTABLE)."""
         return await execute(commands.edit_formlist, who, year, version, body.forms)
 
-    @api.post("/formlists/{year}/{version}/approve")
+    @api.post("/formlists/{year}/{version}/approve", responses=refused(
+        "FORMLIST_UNKNOWN", "FORMLIST_IMMUTABLE"))
     async def approve(year: Year, version: Version, body: Approval, who: FormLists) -> dict:
         return await execute(commands.approve_formlist, who, year, version, body.order_no, body.order_date,
                              body.signatory)
@@ -207,7 +226,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
         """The approved and superseded versions of the year's list, each with its diff against the one before."""
         return await ask(views.formlists, year)
 
-    @api.get("/formlists/{year}/{version}.pdf", dependencies=DISTRIBUTED)
+    @api.get("/formlists/{year}/{version}.pdf", dependencies=DISTRIBUTED, response_class=Response,
+             responses={**refused("FORMLIST_UNKNOWN"), **documents("application/pdf")})
     async def formlist_pdf(year: Year, version: Version) -> Response:
         """The approved list as a printable document for the paper channel (clause 7)."""
         from uise_registry.printing import formlist_pdf as render
@@ -217,11 +237,12 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="forms-{year}-v{version}.pdf"'})
 
-    @api.get("/forms/{code}", dependencies=DISTRIBUTED)
+    @api.get("/forms/{code}", dependencies=DISTRIBUTED, responses=refused("FORMLIST_UNKNOWN", "FORM_UNKNOWN"))
     async def get_form(code: FormCode, year: Year) -> dict:
         return (await ask(views.form, code, year)).model_dump(mode="json")
 
-    @api.get("/forms/{code}/template.xlsx", dependencies=DISTRIBUTED)
+    @api.get("/forms/{code}/template.xlsx", dependencies=DISTRIBUTED, response_class=Response,
+             responses={**refused("FORMLIST_UNKNOWN", "FORM_UNKNOWN"), **documents(XLSX)})
     async def template(code: FormCode, year: Year, participant_bin: Bin | None = None,
                        period: PeriodText | None = None) -> Response:
         """The form as an Excel workbook to fill in: locked structure, validated input cells; the BIN

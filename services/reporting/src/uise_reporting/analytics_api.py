@@ -15,9 +15,10 @@ from pydantic import Field, StringConstraints
 from sqlmodel import Session
 
 from uise_common import auth
+from uise_common.http import documents
 from uise_common.inputs import FormCode, ParticipantId, PeriodText
 from uise_common.service import ServiceRuntime
-from uise_reporting import analytics
+from uise_reporting import analytics, views
 
 READ_NODE = auth.allow(auth.REPORTS_READ, subtree="node_id")
 NATIONAL_TTL = 30.0  # seconds a national answer may be served again (docs/analytics.md)
@@ -28,6 +29,9 @@ CellCode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern
 Node = Annotated[ParticipantId, Query(description="The node asked about (the subtree's root)")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Subordinates (or findings) per page")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+# A page of JSON, or (format=csv) the same page as CSV; what each refuses with.
+ANSWERS = {**views.refused("FORM_NOT_FOUND", "CELL_NOT_FOUND", "NODE_NOT_FOUND"),
+           **documents("application/json", "text/csv")}
 Format = Annotated[Literal["json", "csv"], Query(description="`csv`: the page as CSV (formula-safe)")]
 
 
@@ -53,7 +57,7 @@ def router(rt: ServiceRuntime, cache: analytics.TtlCache | None = None) -> APIRo
                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
         return body
 
-    @api.get("/{form_code}/{period}/indicators/{cell}", response_model=None)
+    @api.get("/{form_code}/{period}/indicators/{cell}", response_model=None, responses=ANSWERS)
     async def indicator(request: Request, _: Annotated[auth.Principal, Depends(READ_NODE)], form_code: FormCode,
                         period: PeriodText, cell: CellCode, node_id: Node, limit: Limit = 50, offset: Offset = 0,
                         format: Format = "json") -> dict | Response:
@@ -64,7 +68,7 @@ def router(rt: ServiceRuntime, cache: analytics.TtlCache | None = None) -> APIRo
                             lambda s: analytics.indicator(s, form_code, period, cell, node_id, limit, offset),
                             analytics.indicator_csv, format, f"{node_id}-{form_code}-{period}-{cell}")
 
-    @api.get("/{form_code}/{period}/completeness", response_model=None)
+    @api.get("/{form_code}/{period}/completeness", response_model=None, responses=ANSWERS)
     async def completeness(request: Request, _: Annotated[auth.Principal, Depends(READ_NODE)], form_code: FormCode,
                            period: PeriodText, node_id: Node, limit: Limit = 50, offset: Offset = 0,
                            format: Format = "json") -> dict | Response:
@@ -74,7 +78,7 @@ def router(rt: ServiceRuntime, cache: analytics.TtlCache | None = None) -> APIRo
                             lambda s: analytics.completeness(s, form_code, period, node_id, limit, offset),
                             analytics.completeness_csv, format, f"{node_id}-{form_code}-{period}-completeness")
 
-    @api.get("/{form_code}/{period}/findings", response_model=None)
+    @api.get("/{form_code}/{period}/findings", response_model=None, responses=ANSWERS)
     async def findings(request: Request, _: Annotated[auth.Principal, Depends(READ_NODE)], form_code: FormCode,
                        period: PeriodText, node_id: Node, limit: Limit = 50, offset: Offset = 0,
                        format: Format = "json") -> dict | Response:

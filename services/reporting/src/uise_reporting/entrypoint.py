@@ -14,7 +14,7 @@ from sqlmodel import Session
 from uise_common import auth
 from uise_common.docsign import DocumentSigner
 from uise_common.hierarchy import ancestors_in
-from uise_common.http import ApiError
+from uise_common.http import ApiError, documents
 from uise_common.inputs import FormCode, ParticipantId, PeriodText
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
@@ -29,6 +29,7 @@ from uise_contracts.events import (
 from uise_contracts.topics import topic_for
 from uise_reporting import analytics_api, handlers, published, reports, views
 from uise_reporting.adapters import MIGRATIONS, READ_MODEL, KnownParticipant
+from uise_reporting.documents import XLSX
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
 # Building a version publishes it to other ministries' systems: people of the node's subtree who
@@ -86,13 +87,14 @@ def router(rt: ServiceRuntime) -> APIRouter:
         signer = signer_of(rt)
         return {"alg": "Ed25519", "key_id": signer.key_id, "pem": signer.public_pem()}
 
-    @api.get("/reports/{node_id}/{form_code}/{period}")
+    @api.get("/reports/{node_id}/{form_code}/{period}", responses=views.refused("REPORT_NOT_FOUND"))
     async def report_of(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                         form_code: FormCode, period: PeriodText) -> dict:
         """A report's versions (metadata), each with its changes; 404 REPORT_NOT_FOUND."""
         return await rt.read(lambda s: views.report(s, node_id, form_code, period))
 
-    @api.post("/reports/{node_id}/{form_code}/{period}/build", status_code=201)
+    @api.post("/reports/{node_id}/{form_code}/{period}/build", status_code=201, responses=views.refused(
+        "FORM_NOT_FOUND", "NODE_UNKNOWN", "NOT_A_DEPARTMENT", "REPORT_BUSY"))
     async def build_report(_: Annotated[auth.Principal, Depends(BUILD_REPORTS)], node_id: ParticipantId,
                            form_code: FormCode, period: PeriodText) -> dict:
         """Build a preliminary version now from the node's live figures and publish it; 404
@@ -116,7 +118,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
                        "сейчас строятся другие версии этого отчёта; повторите попытку",
                        "бұл есептің басқа нұсқалары жасалып жатыр; қайталап көріңіз")
 
-    @api.get("/nodes/{node_id}/figures")
+    @api.get("/nodes/{node_id}/figures", responses=views.refused("FORM_NOT_FOUND"))
     async def figures(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                       form_code: Annotated[FormCode, Query()], period: Annotated[PeriodText, Query()]) -> dict:
         """The node's live exact figures from its subordinates' current accepted submissions
@@ -133,7 +135,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
 
         return await rt.read(work)
 
-    @api.get("/consolidations/{node_id}/{form_code}/{period}")
+    @api.get("/consolidations/{node_id}/{form_code}/{period}", responses=views.refused("CONSOLIDATION_NOT_FOUND"))
     async def consolidation(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                             form_code: FormCode, period: PeriodText,
                             version: Annotated[int | None, Query(ge=1)] = None) -> dict:
@@ -148,14 +150,16 @@ def router(rt: ServiceRuntime) -> APIRouter:
         return Response(data, media_type=obj.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    @api.get("/consolidations/{node_id}/{form_code}/{period}/document.json")
+    @api.get("/consolidations/{node_id}/{form_code}/{period}/document.json", response_class=Response,
+             responses={**views.refused("CONSOLIDATION_NOT_FOUND"), **documents("application/json")})
     async def document_json(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                             form_code: FormCode, period: PeriodText,
                             version: Annotated[int | None, Query(ge=1)] = None) -> Response:
         """The consolidated JSON document (the latest version, or `version`)."""
         return await document(node_id, form_code, period, version, "json")
 
-    @api.get("/consolidations/{node_id}/{form_code}/{period}/document.xlsx")
+    @api.get("/consolidations/{node_id}/{form_code}/{period}/document.xlsx", response_class=Response,
+             responses={**views.refused("CONSOLIDATION_NOT_FOUND"), **documents(XLSX)})
     async def document_xlsx(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                             form_code: FormCode, period: PeriodText,
                             version: Annotated[int | None, Query(ge=1)] = None) -> Response:

@@ -18,11 +18,13 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from uise_common import auth
-from uise_common.http import ApiError
+from uise_common.http import ApiError, documents
 from uise_common.settings import Settings
 from uise_contracts.events import ReportDocument, StoredObject
 from uise_reporting import links
 from uise_reporting.adapters import ReportVersion
+from uise_reporting.documents import XLSX
+from uise_reporting.views import refused
 
 LINKS_READ = auth.allow(auth.REPORTS_READ, subtree="resource")  # the route checks the report's node
 ReportIdText = Annotated[str, Path(min_length=3, max_length=200, pattern=r"^[^/\s]+$")]
@@ -91,8 +93,8 @@ def routes(api: APIRouter, rt, linker: Linker, ancestors: Callable[[Session, str
 
     @api.get("/reports/{report_id}/{version}/document.{fmt}",
              dependencies=[Depends(auth.public("a signed short-lived link is the credential (report.published)"))],
-             responses={403: {"description": "LINK_INVALID"}, 410: {"description": "LINK_EXPIRED"},
-                        404: {"description": "REPORT_NOT_FOUND"}})
+             responses={**refused("LINK_INVALID", "LINK_EXPIRED", "REPORT_NOT_FOUND"),
+                        **documents("application/json", XLSX, "application/pdf")})
     async def document_by_link(report_id: ReportIdText, version: Version, fmt: Fmt,
                                expires: Annotated[int, Query(ge=0, le=2**40)],
                                sig: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
@@ -109,7 +111,7 @@ def routes(api: APIRouter, rt, linker: Linker, ancestors: Callable[[Session, str
             "ETag": f'"{obj.sha256}"', "Repr-Digest": f"sha-256=:{digest}:",
             "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
-    @api.post("/reports/{report_id}/{version}/links")
+    @api.post("/reports/{report_id}/{version}/links", responses=refused("REPORT_NOT_FOUND"))
     async def fresh_links(who: Annotated[auth.Principal, Depends(LINKS_READ)], report_id: ReportIdText,
                           version: Version) -> dict:
         """Fresh signed links to a report version's documents (for a consumer replaying events whose

@@ -5,10 +5,20 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from uise_common.aggregates import aggregated_cells, combine, figures, plain
-from uise_common.http import ApiError
+from uise_common.http import ApiError, refusals
 from uise_contracts.events import StoredObject
 from uise_reporting import queries, reports
 from uise_reporting.adapters import Consolidation, KnownParticipant, ReportVersion
+
+# The status of each reason code reporting's routes refuse with (OpenAPI responses).
+STATUS = {"CONSOLIDATION_NOT_FOUND": 404, "FORM_NOT_FOUND": 404, "REPORT_NOT_FOUND": 404, "NODE_UNKNOWN": 404,
+          "NODE_NOT_FOUND": 404, "CELL_NOT_FOUND": 404, "NOT_A_DEPARTMENT": 409, "REPORT_BUSY": 409,
+          "LINK_INVALID": 403, "LINK_EXPIRED": 410}
+
+
+def refused(*codes: str) -> dict[int, dict]:
+    """A route's refusals (OpenAPI responses) by reason code."""
+    return refusals(STATUS, *codes)
 
 
 def not_found(node_id: str, form_code: str, period: str) -> ApiError:

@@ -13,7 +13,7 @@ from pydantic import Field as PydField
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
-from uise_common.http import ApiError
+from uise_common.http import ApiError, refusals
 from uise_common.inputs import FormCode, ParticipantId, PeriodText, capped_text
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
@@ -120,6 +120,11 @@ class ReturnBody(BaseModel):
                          description=f"What the submitter must correct, 1 to {MAX_COMMENT} characters") = ""
 
 
+def refused(*codes: str) -> dict[int, dict]:
+    """A route's refusals (OpenAPI responses) by reason code."""
+    return refusals({code: reason[0] for code, reason in REASONS.items()} | {"FORM_UNKNOWN": 404}, *codes)
+
+
 def refusal(exc: Refused) -> ApiError:
     status, en, ru, kk = REASONS[exc.code]
     text = {k: str(v) for k, v in exc.detail.items()}
@@ -157,7 +162,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         except Refused as exc:
             raise refusal(exc) from None
 
-    @api.get("/inboxes/{recipient_id}", dependencies=[Depends(READ_INBOX)])
+    @api.get("/inboxes/{recipient_id}", dependencies=[Depends(READ_INBOX)], responses=refused("FORM_UNKNOWN"))
     async def inbox(recipient_id: ParticipantId, form_code: Annotated[FormCode | None, Query()] = None,
                     period: Annotated[PeriodText | None, Query()] = None) -> dict | list[dict]:
         """What `recipient_id` received (its own officers, its departments above and the
@@ -175,7 +180,8 @@ def router(rt: ServiceRuntime) -> APIRouter:
             return view
         return await rt.read(lambda s: views.inbox_items(s, recipient_id, form_code, period))
 
-    @api.post("/inboxes/{recipient_id}/submissions/{submission_id}/accept")
+    @api.post("/inboxes/{recipient_id}/submissions/{submission_id}/accept", responses=refused(
+        "NOT_A_RECIPIENT", "SUBMISSION_NOT_IN_INBOX", "NOT_CURRENT", "ALREADY_RETURNED"))
     async def accept(recipient_id: ParticipantId, submission_id: SubmissionId,
                      who: Annotated[Principal, Depends(REVIEW)]) -> dict:
         """Mark a current submission reviewed and accepted (it was accepted on arrival; the
@@ -184,7 +190,9 @@ def router(rt: ServiceRuntime) -> APIRouter:
                                                             rt.clock.now()))
         return views.item_view(item)
 
-    @api.post("/inboxes/{recipient_id}/submissions/{submission_id}/return")
+    @api.post("/inboxes/{recipient_id}/submissions/{submission_id}/return", responses=refused(
+        "NOT_A_RECIPIENT", "SUBMISSION_NOT_IN_INBOX", "NOT_CURRENT", "ALREADY_RETURNED", "COMMENT_REQUIRED",
+        "COMMENT_TOO_LONG"))
     async def return_(recipient_id: ParticipantId, submission_id: SubmissionId,
                       who: Annotated[Principal, Depends(REVIEW)],
                       body: Annotated[ReturnBody | None, Body()] = None) -> dict:
@@ -195,7 +203,10 @@ def router(rt: ServiceRuntime) -> APIRouter:
                                                                        who.subject, rt.clock.now()))
         return views.item_view(item)
 
-    @api.post("/inforequests", status_code=201)
+    @api.post("/inforequests", status_code=201, responses=refused(
+        "NOT_THE_MINISTRY", "FORM_CODE_TAKEN", "REQUEST_FORM_CATEGORY", "REQUEST_PERIOD_TYPE", "PERIOD_INVALID",
+        "DUE_AT_NAIVE", "DUE_AT_PAST", "TARGET_UNKNOWN_NODE", "TARGET_UNKNOWN_PARTICIPANT", "TARGET_NOT_ACTIVE",
+        "TARGET_EMPTY", "TARGET_UNREACHABLE"))
     async def issue(body: IssueBody, who: Annotated[Principal, Depends(ISSUE)]) -> dict:
         """Issue an information request (clause 12; the Ministry's people or the data office): the
         targets it resolves to on the as-of date, and every department on their paths up to the
@@ -224,7 +235,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
         Ministry and national roles see every request."""
         return await rt.read(lambda s: views.requests_for(s, None if who.national else who.participant_id))
 
-    @api.get("/inforequests/{request_id}")
+    @api.get("/inforequests/{request_id}", responses=refused("REQUEST_UNKNOWN"))
     async def request(request_id: RequestId, who: Annotated[Principal, Depends(READ_REQUESTS)]) -> dict:
         """The request and, for the caller's subtree (national: everyone asked), each member's
         status (expected, delivered, accepted, returned, rejected, missing; late) and counts:

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
-from uise_common.http import ApiError
+from uise_common.http import ApiError, documents, refusals
 from uise_common.inputs import FormCode, PeriodText
 from uise_common.service import ServiceRuntime
 from uise_contracts.events import Finding, StoredObject
@@ -29,6 +29,7 @@ DRY_RUN = auth.allow(auth.SUBMISSIONS_WRITE)
 READ = auth.allow(auth.SUBMISSIONS_READ, subtree="resource")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ancestors = ancestors_in(KnownParticipant)
+STATUS = {"RESULT_UNKNOWN": 404, "NOT_A_PARTICIPANT": 403, "DOCUMENT_TOO_LARGE": 413}
 
 
 def unknown(submission_id: str) -> ApiError:
@@ -48,7 +49,7 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["validation"])
     limit = rt.settings.max_document_bytes
 
-    @api.post("/dry-run")
+    @api.post("/dry-run", responses=refusals(STATUS, "NOT_A_PARTICIPANT", "DOCUMENT_TOO_LARGE", "UNKNOWN_FORM"))
     async def dry_run(who: Annotated[Principal, Depends(DRY_RUN)],
                       form_code: Annotated[FormCode, Form()], period: Annotated[PeriodText, Form()],
                       document: Annotated[UploadFile, File(description="XLSX from the template, CSV or JSON")]) -> dict:
@@ -95,7 +96,7 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
             return None
         return r
 
-    @api.get("/results/{submission_id}")
+    @api.get("/results/{submission_id}", responses=refusals(STATUS, "RESULT_UNKNOWN"))
     async def result(submission_id: Annotated[str, Path(max_length=64)],
                      who: Annotated[Principal, Depends(READ)]) -> dict:
         """A submission's findings (each with its cells, the values seen, the relation expected,
@@ -105,7 +106,8 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
             raise unknown(submission_id)
         return result_view(found)
 
-    @api.get("/results/{submission_id}/report.xlsx")
+    @api.get("/results/{submission_id}/report.xlsx", response_class=Response, responses={
+        **refusals(STATUS, "RESULT_UNKNOWN"), **documents(XLSX)})
     async def result_workbook(submission_id: Annotated[str, Path(max_length=64)],
                               who: Annotated[Principal, Depends(READ)]) -> Response:
         """The submitted workbook (or the template filled with the values read) with every
