@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ MINISTRY_HEAD = "750305300013"
 CERT_DAYS = 12 * 365  # the heads' certificates outlive a campaign set years ahead
 LEVEL_ORDER = ("organization", "district", "region", "ministry")
 PARTICIPANTS_TOPIC = "uise.participant.upserted.v1"
+SEND_ATTEMPTS = 5
 PROGRESS_EVERY = 500  # organizations between two progress lines
 IMPORT_COLUMNS = ("bin", "level", "kind", "parent_bin", "name_kk", "name_ru", "head_iin", "head_name", "head_from")
 
@@ -287,10 +289,16 @@ class Campaign:
         signer = self.signers[participant_id]
         # signed "now" as the stack counts it: a signingTime years before the delivery is refused
         signature = sign(document, signer.key, signer.cert, signing_time=Clock(control_file=self.config.clock_file).now())
-        # the same key for the same document: a retry after a broken connection is one submission
-        key = hashlib.sha256(f"{participant_id}/{self.form.code}/{self.period}/".encode() + document).hexdigest()
-        resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer, filename,
-                      signature=signature, idempotency_key=key)
+        key = uuid.uuid4().hex  # one key for this submission's sends: a send again is the same submission
+        for attempt in range(SEND_ATTEMPTS):  # an office whose connection broke sends the same bytes again
+            try:
+                resp = submit(self.url("intake"), participant_id, self.form.code, self.period, document, signer,
+                              filename, signature=signature, idempotency_key=key)
+                break
+            except httpx.TransportError as exc:
+                self.log(f"  {participant_id}: {exc!r}, sending again")
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
         if resp.is_error:  # with intake's reason: a refusal at the door says why
             raise httpx.HTTPStatusError(f"{resp.status_code} {resp.text}", request=resp.request, response=resp)
         self.submissions[participant_id] = resp.json()["submission_id"]
@@ -304,8 +312,11 @@ class Campaign:
         intake = self.url("intake")
         deadline, pause, explained = time.monotonic() + timeout, 0.3, False
         while time.monotonic() < deadline:
-            resp = client.get_submission(intake, submission_id)
-            body = resp.json() if resp.status_code == 200 else {}
+            try:
+                resp = client.get_submission(intake, submission_id)
+            except httpx.TransportError:  # a busy moment: look again later
+                resp = None
+            body = resp.json() if resp is not None and resp.status_code == 200 else {}
             if body.get("final"):
                 return body
             if body.get("status") == "queried" and not explained:
@@ -482,14 +493,7 @@ class Campaign:
 
             def school(numbered: tuple[int, Unit]) -> None:
                 n, unit = numbered
-                for attempt in range(3):  # an office whose connection broke sends again
-                    try:
-                        final = self.submit_school(unit.participant_id, school_figures(n))
-                        break
-                    except httpx.TransportError as exc:
-                        self.log(f"  {unit.kind} {unit.participant_id}: {exc!r}, sending again")
-                        if attempt == 2:
-                            raise
+                final = self.submit_school(unit.participant_id, school_figures(n))
                 done[final["status"]] += 1  # a Counter's += is not atomic, but a lost count only blurs progress
                 if final["status"] != "accepted":
                     self.log(f"  {unit.kind} {unit.participant_id}: {final['status']} {final.get('reason_code')}")
