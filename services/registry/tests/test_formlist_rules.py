@@ -18,7 +18,7 @@ from uise_registry.catalog import CATALOG, MON_Q, OSH_1
 from uise_registry.entrypoint import SPEC
 
 ISSUER = TokenIssuer()
-AS_DATA_OFFICE = ISSUER.headers("data_office", ttl=3600)
+AS_DATA_OFFICE = ISSUER.headers("data_office")
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from uise_registry.identifiers import make_valid
 
 SCHOOL = next(iter(SCHOOLS))
 ISSUER = TokenIssuer()
-AS_MINISTRY = ISSUER.headers("data_office", ttl=3600)
+AS_MINISTRY = ISSUER.headers("data_office")
 HOSTILE_NAMES = ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)"]
 BIG = "x" * 10_240
 

@@ -92,7 +92,10 @@ class TokenIssuer:
 
     def token(self, role: str, participant_id: str | None = None, level: str | None = None, *,
               scopes=None, subject: str = "iin:900101300011", session_id: str | None = None,
-              ttl: int = 300, issuer: str | None = None) -> str:
+              ttl: int = 6 * 3600, issuer: str | None = None) -> str:
+        """A token as identity would sign it. Hours, not identity's minutes, by default: a test
+        module's headers are made when it is collected, and on a loaded CI machine its tests run
+        long after (a five-minute token expired before routing's tests ran)."""
         import time
 
         import jwt
