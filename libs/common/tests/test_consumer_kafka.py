@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlmodel import Field, Session, SQLModel, select
@@ -25,6 +25,7 @@ from uise_common.db import Migration, create_tables, make_engine, migrate
 from uise_common.idempotency import ProcessedEvent, SeenCache
 from uise_common.outbox import OutboxRow
 from uise_common.settings import Settings
+from uise_common.testing import read_topic
 from uise_contracts import TOPICS, make_envelope
 from uise_contracts.events import SubmissionProcessingFailed, TimelinessRecorded
 from uise_contracts.topics import Topic
@@ -57,21 +58,6 @@ async def produce(bootstrap: str, topic: str, value: bytes, headers: dict[str, s
         await p.send_and_wait(topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()])
     finally:
         await p.stop()
-
-
-async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list:
-    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
-    await c.start()
-    out: list = []
-    try:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while len(out) < expect and loop.time() < end:
-            for records in (await c.getmany(timeout_ms=500)).values():
-                out.extend(records)
-    finally:
-        await c.stop()
-    return out
 
 
 async def eventually(check, timeout: float = 30.0) -> None:
@@ -144,7 +130,7 @@ async def test_same_event_twice_changes_nothing_and_malformed_goes_to_dlq(kafka_
     broker = await run_consumer(kafka_bootstrap, engine, topic, record_seen)
     try:
         await eventually(lambda: "s3" in count(engine))
-        dead = await read_all(kafka_bootstrap, topic.dlq, expect=2)
+        dead = await read_topic(kafka_bootstrap, topic.dlq, expect=2)
     finally:
         await broker.stop()
     assert sorted(count(engine)) == ["s1", "s3"]  # once each; the consumer went on past the bad ones
@@ -177,7 +163,7 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_and_re
     broker = await run_consumer(kafka_bootstrap, engine, topic, sometimes)
     try:
         await eventually(lambda: "good" in count(engine))
-        dead = await read_all(kafka_bootstrap, topic.dlq, expect=1)
+        dead = await read_topic(kafka_bootstrap, topic.dlq, expect=1)
         assert attempts.count("bad") == 4  # the batch's attempt, then three of its own
         h = {k: v.decode() for k, v in dead[0].headers}
         assert h["x-error-type"] == "ConnectionError" and h["x-attempts"] == "3" and h["x-failure"] == "cap"
@@ -209,7 +195,7 @@ async def test_a_handler_breaking_its_own_constraint_is_dead_lettered_not_droppe
     await produce(kafka_bootstrap, topic.name, body("two"), second.headers())
     broker = await run_consumer(kafka_bootstrap, engine, topic, clashing)
     try:
-        dead = await read_all(kafka_bootstrap, topic.dlq, expect=1)
+        dead = await read_topic(kafka_bootstrap, topic.dlq, expect=1)
     finally:
         await broker.stop()
     assert count(engine) == ["one"]
@@ -228,7 +214,7 @@ def headers_of(record) -> dict[str, str]:
 
 async def announced(bootstrap: str, submission_ids: set[str], expect: int) -> list[SubmissionProcessingFailed]:
     """The submission.processing-failed events about `submission_ids` (other tests' are there too)."""
-    records = await read_all(bootstrap, PROCESSING_FAILED.name, expect=10_000, timeout=3)
+    records = await read_topic(bootstrap, PROCESSING_FAILED.name, expect=10_000, timeout=3)
     out = [SubmissionProcessingFailed.model_validate_json(r.value) for r in records]
     out = [e for e in out if e.submission_id in submission_ids]
     assert len(out) == expect, out
@@ -260,7 +246,7 @@ async def test_a_deterministic_failure_is_dead_lettered_at_once_and_its_submissi
                                 RetryPolicy(backoff_seconds=0.05, dlq_after_seconds=60))  # no attempts cap
     try:
         await eventually(lambda: fine in count(engine))
-        dead = await read_all(kafka_bootstrap, topic.dlq, expect=2)
+        dead = await read_topic(kafka_bootstrap, topic.dlq, expect=2)
     finally:
         await broker.stop()
     assert attempts.count(refused) <= 2  # the batch's attempt, then its own: never retried after that
@@ -295,7 +281,7 @@ async def test_the_cap_dead_letters_a_message_that_never_stops_failing_with_its_
     broker = await run_consumer(kafka_bootstrap, engine, topic, never_known,
                                 RetryPolicy(backoff_seconds=0.05, max_backoff_seconds=0.1, dlq_after_seconds=2))
     try:
-        dead = await read_all(kafka_bootstrap, topic.dlq, expect=1)
+        dead = await read_topic(kafka_bootstrap, topic.dlq, expect=1)
     finally:
         await broker.stop()
     h = headers_of(dead[0])
@@ -344,7 +330,7 @@ async def test_a_database_outage_waits_and_then_succeeds_with_nothing_in_the_dlq
             await broker.stop()
         assert count(engine) == [sid]
         assert runner.waiting() is None and runner.waiting_seconds() == 0
-        assert await read_all(kafka_bootstrap, topic.dlq, expect=1, timeout=3) == []
+        assert await read_topic(kafka_bootstrap, topic.dlq, expect=1, timeout=3) == []
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "uise_{schema}" CASCADE'))
         engine.dispose()
@@ -382,7 +368,7 @@ async def test_a_waiting_consumer_stops_promptly_and_its_message_comes_again(kaf
         await eventually(lambda: sid in count(engine))
     finally:
         await broker.stop()
-    assert await read_all(kafka_bootstrap, topic.dlq, expect=1, timeout=2) == []
+    assert await read_topic(kafka_bootstrap, topic.dlq, expect=1, timeout=2) == []
 
 
 def test_a_constraint_lost_to_a_concurrent_writer_is_tried_again_not_dead_lettered(engine):

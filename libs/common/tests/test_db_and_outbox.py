@@ -16,6 +16,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from uise_common.db import Migration, create_tables, make_engine, migrate
 from uise_common.idempotency import ProcessedEvent
 from uise_common.outbox import OutboxRelay, OutboxRow, add_event
+from uise_common.testing import acknowledged
 from uise_contracts.events import TimelinessRecorded
 
 
@@ -91,16 +92,6 @@ def test_outbox_carries_the_current_trace(engine):
         row = s.exec(select(OutboxRow)).one()
     assert json.loads(row.headers)["traceparent"].split("-")[1] == trace_id
     assert trace.get_current_span().get_span_context().is_valid is False
-
-
-def acknowledged(error: BaseException | None = None) -> asyncio.Future:
-    """What a producer hands back for a queued record: the broker's acknowledgement to come."""
-    future = asyncio.get_running_loop().create_future()
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-    return future
 
 
 async def test_relay_hands_a_batch_over_then_awaits_the_acknowledgements_together(engine):

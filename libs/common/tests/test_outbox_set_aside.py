@@ -5,13 +5,11 @@ them, and an older outbox table gains the columns through the common migration s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CorruptRecordException, MessageSizeTooLargeError
 from fastapi import APIRouter, Depends
 from sqlalchemy import inspect, text
@@ -24,7 +22,7 @@ from uise_common.db import make_engine, migrate
 from uise_common.outbox import RECORD_MAX_BYTES, EventTooLarge, OutboxRelay, OutboxRow, add_event
 from uise_common.service import ServiceRuntime, ServiceSpec, with_common
 from uise_common.settings import Settings
-from uise_common.testing import serve_without_lifespan
+from uise_common.testing import acknowledged, read_topic, serve_without_lifespan
 from uise_contracts import make_envelope
 from uise_contracts.events import SubmissionRejected
 from uise_contracts.topics import Topic
@@ -59,18 +57,8 @@ def outbox(engine) -> dict[str, OutboxRow]:
 
 async def read(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[tuple[str, str]]:
     """(key, submission_id) of what the topic holds, in each partition's order."""
-    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
-    await c.start()
-    out: list = []
-    try:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while len(out) < expect and loop.time() < end:
-            for records in (await c.getmany(timeout_ms=500)).values():
-                out.extend((r.key.decode(), json.loads(r.value)["submission_id"]) for r in records)
-    finally:
-        await c.stop()
-    return out
+    return [(r.key.decode(), json.loads(r.value)["submission_id"])
+            for r in await read_topic(bootstrap, topic, expect, timeout)]
 
 
 def runtime(tmp_path, bootstrap: str, **settings) -> ServiceRuntime:
@@ -119,15 +107,6 @@ async def test_a_2_mb_row_is_set_aside_and_the_rows_behind_it_go_out_with_a_real
     assert all(rows[sid].sent_at is not None for sid in ("a1", "a2", "b1", "b2"))
     assert await gauge(rt, "uise_outbox_set_aside") == 1
     assert await gauge(rt, "uise_outbox_backlog") == 0
-
-
-def acknowledged(error: BaseException | None = None) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-    return future
 
 
 async def test_a_refusal_on_the_acknowledgement_is_set_aside_and_an_outage_keeps_its_row(outbox_engine):

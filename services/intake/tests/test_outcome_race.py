@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
-from uise_common.db import make_engine, migrate
+from uise_common.db import migrate
 from uise_common.service import COMMON_MIGRATION
-from uise_common.testing import migrated_sqlite, scratch_postgres
+from uise_common.testing import migrated_sqlite
 from uise_contracts.events import SubmissionAccepted, SubmissionValidated
 from uise_intake import handlers
 from uise_intake.adapters import MIGRATIONS, Submission, TimelineEntry
@@ -21,18 +21,6 @@ from uise_intake.handlers import on_accepted, on_validated
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 KEY = dict(participant_id="220440000013", form_code="SCH-1", period="2026")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        yield migrated_sqlite(tmp_path, MIGRATIONS)
-        return
-    with scratch_postgres("intake") as url:
-        eng = make_engine(url, "intake")
-        migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
-        yield eng
-        eng.dispose()
 
 
 def test_a_late_validated_beside_accepted_never_overwrites_the_final_state(engine, monkeypatch):

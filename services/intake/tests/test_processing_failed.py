@@ -17,11 +17,9 @@ from sqlmodel import Session, select
 
 from uise_common.broker import ensure_topics, make_broker
 from uise_common.consumer import ConsumerRunner, RetryPolicy, subscribe
-from uise_common.db import make_engine, migrate
 from uise_common.idempotency import SeenCache
-from uise_common.service import COMMON_MIGRATION
 from uise_common.settings import Settings
-from uise_common.testing import migrated_sqlite, scratch_postgres, tansu_in_memory
+from uise_common.testing import migrated_sqlite, tansu_in_memory
 from uise_contracts import make_envelope
 from uise_contracts.events import (
     SignatureChecked,
@@ -37,18 +35,6 @@ AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 KEY = dict(participant_id="220440000013", form_code="SCH-1", period="2026")
 CHECKED = topic_for(SignatureChecked)
 FAILED = topic_for(SubmissionProcessingFailed)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        yield migrated_sqlite(tmp_path, MIGRATIONS)
-        return
-    with scratch_postgres("intake") as url:
-        eng = make_engine(url, "intake")
-        migrate(eng, [COMMON_MIGRATION, *MIGRATIONS])
-        yield eng
-        eng.dispose()
 
 
 def submitted(engine, sid: str, status: str = "signature_checked") -> None:

@@ -308,3 +308,37 @@ class TcpGate:
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+
+def acknowledged(error: BaseException | None = None):
+    """What a producer hands back for a queued record: the broker's acknowledgement to come
+    (an asyncio future, already settled with `error` or success)."""
+    import asyncio
+
+    future = asyncio.get_running_loop().create_future()
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+    return future
+
+
+async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list:
+    """The records `topic` holds from its start (each partition in its order), once `expect` of
+    them arrived or `timeout` passed; no group, nothing committed."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await c.start()
+    out: list = []
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while len(out) < expect and loop.time() < end:
+            for records in (await c.getmany(timeout_ms=500)).values():
+                out.extend(records)
+    finally:
+        await c.stop()
+    return out
