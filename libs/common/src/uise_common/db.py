@@ -47,6 +47,15 @@ def one_writer(engine: Engine) -> AbstractContextManager:
     return lock if lock is not None else nullcontext()
 
 
+def hold_key(session, *key: str) -> None:
+    """Hold a lock on `key` until the session's transaction ends, for handlers on different topics
+    that read and write rows about one thing (a submission) which may not exist yet, so no row lock
+    can serialise them. PostgreSQL: an advisory transaction lock. SQLite: nothing to do, its one
+    writer (see one_writer) already runs such transactions one after the other."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": "\x1f".join(key)})
+
+
 def make_engine(url: str, service: str) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from uise_common import clock
 from uise_common.consumer import NotYetKnown
+from uise_common.db import hold_key
 from uise_contracts.events import (
     ConsolidationDue,
     ConsolidationReady,
@@ -97,7 +98,15 @@ def _landed(session: Session, submission_id: str) -> None:
         session.delete(row)
 
 
+def _hold_submission(session: Session, submission_id: str) -> None:
+    """One submission's signature and validation verdicts come on two topics, to two consumers at
+    once: without the lock, the first could read "not decided", the second decide and clear an
+    InFlight row not yet there, and the first then write it, in flight for ever."""
+    hold_key(session, "routing.submission", submission_id)
+
+
 def on_signature_checked(event: SignatureChecked, session: Session) -> list:
+    _hold_submission(session, event.submission_id)
     if session.get(Decision, event.submission_id) is not None:
         return []
     if event.ok:  # on its way through validation: the recipient sees it delivered
@@ -130,6 +139,7 @@ def _errors_said(event: SubmissionValidated) -> str:
 
 
 def on_validated(event: SubmissionValidated, session: Session) -> list:
+    _hold_submission(session, event.submission_id)
     if session.get(Decision, event.submission_id) is not None:
         return []
     if not event.ok:
