@@ -107,6 +107,16 @@ def test_consolidation_versions_and_their_documents(client):
                                                                   (f"{DISTRICT}:SCH-1:2026", 2)]
 
 
+@pytest.mark.parametrize("version", ["99999999999999999999", "9223372036854775808", "0", "١", "1.0"])
+def test_a_version_out_of_range_or_not_in_ascii_digits_is_a_422_not_a_500(client, version):
+    # 20 digits went to the database as they were: SQLite cannot bind them, PostgreSQL overflows.
+    _rt, c = client
+    base = f"/v1/consolidations/{DISTRICT}/SCH-1/2026"
+    for path in (base, f"{base}/document.json", f"{base}/document.xlsx"):
+        resp = c.get(path, params={"version": version}, headers=officer())
+        assert (resp.status_code, resp.json()["error"]["code"]) == (422, "REQUEST_INVALID"), path
+
+
 def test_report_versions_built_on_demand_listed_and_verifiable(client):
     from uise_common.docsign import verify_report
 

@@ -15,7 +15,7 @@ from uise_common import auth
 from uise_common.docsign import DocumentSigner
 from uise_common.hierarchy import ancestors_in
 from uise_common.http import ApiError, documents
-from uise_common.inputs import FormCode, ParticipantId, PeriodText
+from uise_common.inputs import FormCode, ParticipantId, PeriodText, Version
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     ConsolidationDue,
@@ -138,7 +138,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
     @api.get("/consolidations/{node_id}/{form_code}/{period}", responses=views.refused("CONSOLIDATION_NOT_FOUND"))
     async def consolidation(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                             form_code: FormCode, period: PeriodText,
-                            version: Annotated[int | None, Query(ge=1)] = None) -> dict:
+                            version: Annotated[Version | None, Query()] = None) -> dict:
         """The latest version's metadata (or `version`); 404 CONSOLIDATION_NOT_FOUND."""
         return await rt.read(lambda s: views.version(s, node_id, form_code, period, version))
 
@@ -154,7 +154,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
              responses={**views.refused("CONSOLIDATION_NOT_FOUND"), **documents("application/json")})
     async def document_json(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                             form_code: FormCode, period: PeriodText,
-                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                            version: Annotated[Version | None, Query()] = None) -> Response:
         """The consolidated JSON document (the latest version, or `version`)."""
         return await document(node_id, form_code, period, version, "json")
 
@@ -162,7 +162,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
              responses={**views.refused("CONSOLIDATION_NOT_FOUND"), **documents(XLSX)})
     async def document_xlsx(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
                             form_code: FormCode, period: PeriodText,
-                            version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                            version: Annotated[Version | None, Query()] = None) -> Response:
         """The consolidated workbook: the form's template filled in plus `_consolidation`."""
         return await document(node_id, form_code, period, version, "xlsx")
 

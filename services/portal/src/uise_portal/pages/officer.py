@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from uise_common.inputs import FormCode, ParticipantId, PeriodText
+from uise_common.inputs import FormCode, ParticipantId, PeriodText, Version
 from uise_portal import web
 from uise_portal.backend import ServiceError
 from uise_portal.pages import boards, office
@@ -254,7 +254,7 @@ async def consolidation(request: Request, session: Session, form_code: OptForm =
 @router.get("/consolidation/document.{fmt}")
 async def consolidation_document(request: Request, session: Session, fmt: Annotated[str, Path(pattern="^(json|xlsx)$")],
                                  form_code: Annotated[FormCode, Query()], period: Annotated[PeriodText, Query()],
-                                 version: Annotated[int, Query(ge=1)]):
+                                 version: Annotated[Version, Query()]):
     """The exact bytes reporting stored: what the browser has NCALayer sign (JSON) or the
     person reads (XLSX)."""
     office.department_only(session)
@@ -267,7 +267,7 @@ async def consolidation_document(request: Request, session: Session, fmt: Annota
 class SignedConsolidation(BaseModel):
     form_code: FormCode
     period: PeriodText
-    version: int = Field(ge=1)
+    version: Version
     signature: str = Field(min_length=16, max_length=400_000, description="base64 CMS, detached, from NCALayer")
 
 
