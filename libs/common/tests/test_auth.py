@@ -17,12 +17,15 @@ from uise_common import auth
 from uise_common.http import install
 from uise_common.testing import TokenIssuer
 
-SCHOOL, DISTRICT, REGION, MINISTRY, OTHER_SCHOOL, OTHER_DISTRICT = "S1", "D1", "R1", "M", "S9", "D2"
+SCHOOL, DISTRICT, REGION, MINISTRY, OTHER_SCHOOL, OTHER_DISTRICT = (
+    "220440000013", "210340000012", "200140000015", "100140000011", "220440000024", "210340000023")
 PARENTS = {SCHOOL: DISTRICT, DISTRICT: REGION, REGION: MINISTRY, OTHER_SCHOOL: OTHER_DISTRICT,
            OTHER_DISTRICT: REGION}
+LOOKED_UP: list[str] = []  # what the policy asked the hierarchy about
 
 
 async def ancestors(pid: str) -> list[str]:
+    LOOKED_UP.append(pid)
     out = [pid]
     while out[-1] in PARENTS:
         out.append(PARENTS[out[-1]])
@@ -191,3 +194,17 @@ def test_itself_means_the_organization_own_people_not_the_departments_above(issu
     assert spec["itself"] is True
     with pytest.raises(ValueError):
         auth.allow(auth.REGISTRY_WRITE, itself=True)
+
+
+@pytest.mark.parametrize("target", ["22044000001%00", "%D9%A2" * 12, "2204400000139", "22044000001%0A", "S1"])
+def test_a_participant_that_is_not_12_ascii_digits_is_refused_before_the_hierarchy_is_asked(issuer, target):
+    # The policy runs before FastAPI validates parameters: a NUL here reached PostgreSQL (a 500).
+    LOOKED_UP.clear()
+    client = TestClient(make_app(issuer))
+    for headers in (issuer.headers(auth.HEAD, SCHOOL, "organization"), issuer.headers(auth.DATA_OFFICE)):
+        resp = client.get(f"/things/{target}", headers=headers)
+        assert (resp.status_code, resp.json()["error"]["code"]) == (422, "REQUEST_INVALID"), target
+        assert resp.json()["error"]["fields"][0]["field"] == "participant_id"
+    assert LOOKED_UP == []
+    # without a token it is still a 401 first: nothing about the request is judged before who asks
+    assert client.get(f"/things/{target}").status_code == 401

@@ -25,9 +25,12 @@ from uise_common.inputs import (
     ParticipantId,
     PeriodText,
     PersonName,
+    Ref,
     Version,
     Year,
     capped_text,
+    is_participant_id,
+    is_ref,
 )
 
 BIG = "9" * 10_240
@@ -55,6 +58,20 @@ def test_twelve_digit_identifiers(tp):
     assert TypeAdapter(tp).validate_python("020440000013") == "020440000013"
     for bad in [*DIGITS_HOSTILE, 123456789012, None]:
         assert refuses(tp, bad), repr(bad)
+
+
+def test_refs_are_the_ids_the_system_gives_out_and_nothing_with_a_control_character():
+    for ok in ("0b9d6c1e-5f7a-4c1e-9a3e-2f4d8b6a7c10", "cl_3f9a00aa11bb22cc", "client:cl_3f9a00aa11bb22cc",
+               "iin:800101300016", "210340000012:SCH-1:2026-Q3", "2026/1"):
+        assert TypeAdapter(Ref).validate_python(ok) == ok and is_ref(ok), ok
+    for bad in ("a\x00b", "\x00", "abc\n", "a b", "", "-abc", "ab\u200dc", "абв", "٠١", "x" * 81, BIG, None, 7):
+        assert refuses(Ref, bad) and not is_ref(bad), repr(bad)
+
+
+def test_participant_ids_outside_a_parameter_are_checked_the_same_way():
+    assert is_participant_id("020440000013")
+    for bad in [*DIGITS_HOSTILE, 123456789012, None]:
+        assert not is_participant_id(bad), repr(bad)
 
 
 def test_kato_is_nine_ascii_digits():

@@ -31,6 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
 from uise_common.http import ApiError, describe_errors
+from uise_common.inputs import is_participant_id
 from uise_common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -348,10 +349,22 @@ class Policy:
         if self.subtree and self.subtree != "resource":
             target = request.path_params.get(self.subtree) or request.query_params.get(self.subtree)
             if target is not None:
-                reach = [str(target)] if self.itself else await request.app.state.ancestors(str(target))
-                if not principal.reaches(reach):
-                    raise out_of_subtree(principal, str(target))
+                # A dependency runs before FastAPI validates the parameters: the raw value must not
+                # reach the hierarchy's query (a NUL is a 500 on PostgreSQL).
+                if not is_participant_id(target):
+                    raise not_a_participant(self.subtree)
+                if not principal.national:
+                    reach = [target] if self.itself else await request.app.state.ancestors(target)
+                    if not principal.reaches(reach):
+                        raise out_of_subtree(principal, target)
         return principal
+
+
+def not_a_participant(parameter: str) -> ApiError:
+    """As FastAPI's own validation would answer (uise_common.http), before it has run."""
+    return ApiError(422, "REQUEST_INVALID", f"missing or invalid: {parameter}", f"отсутствует или неверно: {parameter}",
+                    f"жоқ немесе қате: {parameter}",
+                    fields=[{"field": parameter, "problem": "a participant's BIN, 12 ASCII digits, is expected"}])
 
 
 def out_of_subtree(principal: Principal, target: str) -> ApiError:

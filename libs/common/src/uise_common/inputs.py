@@ -61,6 +61,28 @@ FORM_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
 FormCode = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=FORM_CODE_PATTERN), Field(
     description="A form's code: capital Latin letters, digits and hyphens, up to 32", examples=["OSH-1"])]
 
+# An id the system handed out (a submission, a session, a machine client, a report, a list's
+# version) and takes back in a path or a query. Not a participant: those are ParticipantId. A NUL
+# or any other control character would otherwise reach the database, and PostgreSQL refuses NUL in
+# text with an error that became a 500.
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._/-]{0,79}$"
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=REF_PATTERN), Field(
+    description="An id the system gave out: ASCII letters, digits and : . _ / -, up to 80",
+    examples=["0b9d6c1e-5f7a-4c1e-9a3e-2f4d8b6a7c10"])]
+_PARTICIPANT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+_REF = re.compile(REF_PATTERN[1:-1], re.ASCII)
+
+
+def is_participant_id(value: object) -> bool:
+    """For code that meets a participant's id before FastAPI has validated it (the access policy)."""
+    return isinstance(value, str) and _PARTICIPANT_ID.fullmatch(value) is not None
+
+
+def is_ref(value: object) -> bool:
+    """For values read outside a declared parameter (HTTP Basic credentials)."""
+    return isinstance(value, str) and _REF.fullmatch(value) is not None
+
+
 KATO_PATTERN = r"^[0-9]{9}$"
 Kato = Annotated[str, StringConstraints(min_length=9, max_length=9, pattern=KATO_PATTERN), Field(
     description="KATO, the code of the administrative-territorial unit: 9 ASCII digits", examples=["711210000"])]

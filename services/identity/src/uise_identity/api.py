@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.http import ApiError, ErrorBody, ErrorMessages, refusals
-from uise_common.inputs import ParticipantId
+from uise_common.inputs import Label, ParticipantId, Ref, is_ref
 from uise_common.service import ServiceRuntime
 from uise_identity import handlers, tokens
 from uise_identity.domain import REASONS, Refused
@@ -29,7 +29,7 @@ MAX_CMS_BYTES = 64 * 1024  # a sign-in CMS is a certificate chain and a few hund
 
 
 class SignIn(BaseModel):
-    challenge_id: str = Field(max_length=64)
+    challenge_id: Ref
     signature: str = Field(max_length=MAX_CMS_BYTES * 2, description="The CMS NCALayer made over the challenge, base64")
     role: str | None = Field(default=None, max_length=32, description="One of the roles you hold there (default: the strongest)")
 
@@ -40,7 +40,7 @@ class Refresh(BaseModel):
 
 class ClientRequest(BaseModel):
     role: Literal["system", "integrator"]
-    label: str = Field(min_length=1, max_length=200)
+    label: Label
     participant_id: ParticipantId | None = None
     scopes: list[str] = Field(default=[], max_length=16)
 
@@ -189,7 +189,7 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
                 client_id, _, client_secret = base64.b64decode(authorization[6:]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 return oauth_error(401, "invalid_client", "CLIENT_INVALID", REASONS["CLIENT_INVALID"][1])
-        if not client_id or not client_secret:
+        if not is_ref(client_id) or not client_secret:  # nothing else was ever handed out as a client id
             return oauth_error(401, "invalid_client", "CLIENT_INVALID", REASONS["CLIENT_INVALID"][1])
         try:
             issued, _events = await rt.in_transaction(emitting(lambda session: handlers.client_token(
@@ -218,20 +218,20 @@ def router(rt: ServiceRuntime, verifier: SignInVerifier, signer: tokens.Signer) 
         return await rt.read(handlers.list_clients)
 
     @api.delete("/v1/clients/{client_id}", responses=refused("CLIENT_UNKNOWN"))
-    async def revoke_client(client_id: Annotated[str, Field(max_length=64)],
+    async def revoke_client(client_id: Ref,
                             who: Annotated[Principal, Depends(ADMIN)]) -> dict:
         row, events = await run(emitting(lambda session: handlers.revoke_client(session, client_id, who.label, now())))
         await revoke_now(events)
         return handlers.client_view(row)
 
     @api.get("/v1/sessions", dependencies=[Depends(ADMIN)])
-    async def sessions(participant_id: Annotated[str | None, Query(max_length=64)] = None,
-                       subject: Annotated[str | None, Query(max_length=80)] = None,
+    async def sessions(participant_id: Annotated[ParticipantId | None, Query()] = None,
+                       subject: Annotated[Ref | None, Query()] = None,
                        active: bool = True, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
         return await rt.read(lambda session: handlers.list_sessions(session, participant_id, subject, active, limit))
 
     @api.delete("/v1/sessions/{session_id}", responses=refused("SESSION_UNKNOWN"))
-    async def revoke_session(session_id: Annotated[str, Field(max_length=80)],
+    async def revoke_session(session_id: Ref,
                              who: Annotated[Principal, Depends(ADMIN)]) -> dict:
         _none, events = await run(emitting(lambda session: (None, handlers.end_session(
             session, session_id, "revoked", now(), by=who.label))))

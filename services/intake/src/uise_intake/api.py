@@ -10,7 +10,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -18,7 +18,7 @@ from sqlmodel import Session
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
-from uise_common.inputs import Day, FormCode, ParticipantId
+from uise_common.inputs import Day, FormCode, ParticipantId, PeriodText, Ref
 from uise_common.pki.cms import SignatureError, claimed_signers
 from uise_common.service import ServiceRuntime
 from uise_intake import commands
@@ -248,7 +248,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
 
     # --- reading back ---------------------------------------------------------------------------
 
-    SubmissionId = Annotated[str, Path(max_length=64)]
+    SubmissionId = Ref
 
     @api.get("/submissions/{submission_id}", responses=errors(*AUTH_CODES, "SUBMISSION_UNKNOWN"))
     async def get_submission(submission_id: SubmissionId, who: Annotated[Principal, Depends(READ)]) -> dict:
@@ -263,7 +263,7 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
     async def list_submissions(
         who: Annotated[Principal, Depends(READ)],
         form_code: Annotated[FormCode | None, Query()] = None,
-        period: Annotated[str | None, Query(max_length=16)] = None,
+        period: Annotated[PeriodText | None, Query()] = None,
         status: Annotated[str | None, Query(
             pattern="^(received|signature_checked|queried|validated|accepted|rejected)$")] = None,
         participant_id: Annotated[ParticipantId | None, Query(description="One participant's")] = None,

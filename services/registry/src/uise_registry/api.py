@@ -24,6 +24,7 @@ from uise_common.inputs import (
     ParticipantId,
     PeriodText,
     PersonName,
+    Ref,
     Version,
     Year,
 )
@@ -257,7 +258,7 @@ def router(rt: ServiceRuntime) -> APIRouter:
     # --- audit ----------------------------------------------------------------------------
 
     @api.get("/audit")
-    async def audit_log(_who: Auditor, entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    async def audit_log(_who: Auditor, entity_id: Annotated[Ref | None, Query()] = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
         return await ask(views.audit_log, entity_id, limit)
 

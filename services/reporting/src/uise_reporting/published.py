@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from uise_common import auth
 from uise_common.http import ApiError, documents
+from uise_common.inputs import Ref
 from uise_common.settings import Settings
 from uise_contracts.events import ReportDocument, StoredObject
 from uise_reporting import links
@@ -27,7 +28,7 @@ from uise_reporting.documents import XLSX
 from uise_reporting.views import refused
 
 LINKS_READ = auth.allow(auth.REPORTS_READ, subtree="resource")  # the route checks the report's node
-ReportIdText = Annotated[str, Path(min_length=3, max_length=200, pattern=r"^[^/\s]+$")]
+ReportIdText = Ref  # node:form:period
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 Fmt = Annotated[str, Path(pattern=r"^[a-z0-9]{1,10}$")]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 from pydantic import Field as PydField
 
@@ -14,7 +14,7 @@ from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
 from uise_common.http import ApiError, refusals
-from uise_common.inputs import FormCode, ParticipantId, PeriodText, capped_text
+from uise_common.inputs import FormCode, ParticipantId, PeriodText, Ref, capped_text
 from uise_common.service import ServiceRuntime, ServiceSpec, run
 from uise_contracts.events import (
     ConsolidationDue,
@@ -35,12 +35,11 @@ from uise_routing.inforequests import DEFAULT_RELAY_DAYS
 
 READ_INBOX = auth.allow(auth.INBOX_READ, subtree="recipient_id")
 REVIEW = auth.allow(auth.INBOX_REVIEW, subtree="recipient_id")
-SubmissionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+SubmissionId = RequestId = Ref
 
 # code -> (status, en, ru, kk); {names} come from the refusal's detail
 ISSUE = auth.allow(auth.INFOREQUESTS_WRITE)
 READ_REQUESTS = auth.allow(auth.INBOX_READ)
-RequestId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 REASONS = {
     "SUBMISSION_NOT_IN_INBOX": (404, "submission {submission_id} is not in the inbox of {recipient_id}",

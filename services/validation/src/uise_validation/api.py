@@ -8,14 +8,14 @@ import asyncio
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from uise_common import auth
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
 from uise_common.http import ApiError, documents, refusals
-from uise_common.inputs import FormCode, PeriodText
+from uise_common.inputs import FormCode, PeriodText, Ref
 from uise_common.service import ServiceRuntime
 from uise_contracts.events import Finding, StoredObject
 from uise_validation import handlers
@@ -97,7 +97,7 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
         return r
 
     @api.get("/results/{submission_id}", responses=refusals(STATUS, "RESULT_UNKNOWN"))
-    async def result(submission_id: Annotated[str, Path(max_length=64)],
+    async def result(submission_id: Ref,
                      who: Annotated[Principal, Depends(READ)]) -> dict:
         """A submission's findings (each with its cells, the values seen, the relation expected,
         kk/ru/en messages and any explanation) and the form version it was judged by."""
@@ -108,7 +108,7 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
 
     @api.get("/results/{submission_id}/report.xlsx", response_class=Response, responses={
         **refusals(STATUS, "RESULT_UNKNOWN"), **documents(XLSX)})
-    async def result_workbook(submission_id: Annotated[str, Path(max_length=64)],
+    async def result_workbook(submission_id: Ref,
                               who: Annotated[Principal, Depends(READ)]) -> Response:
         """The submitted workbook (or the template filled with the values read) with every
         problem cell highlighted and commented in kk/ru/en, and a sheet of all findings."""
