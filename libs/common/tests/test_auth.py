@@ -3,18 +3,22 @@ subtrees, revoked sessions."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
 from typing import Annotated
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from jwt.algorithms import RSAAlgorithm
 
 from uise_common import auth
-from uise_common.http import install
+from uise_common.http import ApiError, install
+from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer
 
 SCHOOL, DISTRICT, REGION, MINISTRY, OTHER_SCHOOL, OTHER_DISTRICT = (
@@ -208,3 +212,49 @@ def test_a_participant_that_is_not_12_ascii_digits_is_refused_before_the_hierarc
     assert LOOKED_UP == []
     # without a token it is still a 401 first: nothing about the request is judged before who asks
     assert client.get(f"/things/{target}").status_code == 401
+
+
+async def test_a_ministrys_own_identity_provider_is_trusted_by_configuration(tmp_path):
+    """Another issuer, its JWKS at its own URL over HTTP, RS256, and its own claim names for the
+    role and the organization: UISE_AUTH_* settings alone make its tokens good, capped by the role."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "ministry-2026", "alg": "RS256", "use": "sig"}
+    body = json.dumps({"keys": [jwk]}).encode()
+    fetched = []
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings(auth_issuer="https://idp.edu.gov.kz", auth_audience="uise",
+                            auth_jwks_url=f"http://127.0.0.1:{server.server_port}/oauth2/keys",
+                            auth_role_claim="edu_role", auth_participant_claim="edu_org")
+        authenticator = auth.Authenticator.from_settings(settings, None)
+        now = int(time.time())
+        claims = {"iss": "https://idp.edu.gov.kz", "aud": "uise", "sub": "iin:800101300016", "iat": now,
+                  "exp": now + 300, "edu_role": auth.OFFICER, "edu_org": DISTRICT, auth.LEVEL_CLAIM: "district",
+                  "scope": f"{auth.INBOX_READ} {auth.FORMLISTS_WRITE}"}
+        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "ministry-2026"})
+        who = await authenticator.principal(token)
+        assert (who.role, who.participant_id, who.level) == (auth.OFFICER, DISTRICT, "district")
+        assert who.scopes == {auth.INBOX_READ}  # an officer never holds formlists:write, whatever the token says
+        assert fetched == ["/oauth2/keys"]
+        # UISE's own claim names mean nothing to this configuration
+        renamed = {k: v for k, v in claims.items() if k not in ("edu_role", "edu_org")} | {
+            auth.ROLE_CLAIM: auth.OFFICER, auth.PARTICIPANT_CLAIM: DISTRICT}
+        with pytest.raises(ApiError) as exc:
+            await authenticator.principal(jwt.encode(renamed, key, algorithm="RS256", headers={"kid": "ministry-2026"}))
+        assert (exc.value.status, exc.value.code) == (401, "UNAUTHENTICATED")
+    finally:
+        server.shutdown()
