@@ -15,6 +15,9 @@ from sqlmodel import Session
 
 from uise_common.auth import revoked_key
 from uise_common.db import migrate
+from uise_common.pki.cms import cosign, sign
+from uise_common.pki.oids import EKU_LEGAL_ENTITY
+from uise_common.pki.testca import TestCA
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec
 from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer
@@ -156,6 +159,21 @@ def test_the_token_names_the_submitter_and_the_receipt_verifies(env):
     assert (receipt["participant_id"], receipt["recipient_id"]) == (SCHOOL, DISTRICT)
     assert receipt["delivered_at"].endswith("+05:00")
     assert verify_receipt(receipt, signer.public_pem())
+
+
+def test_the_receipt_names_every_signer_of_a_cosigned_cms(env):
+    # Kalkan co-signing: the director, then the chief accountant, over the same document. Intake
+    # only reads who the certificates name (the signature service judges them), in the CMS's order.
+    client, tokens, _rt, signer = env
+    ca = TestCA.create(valid_from=datetime.now(ALMATY) - timedelta(days=30))
+    document = b'{"pupils": 810}'
+    director, accountant = (ca.issue(iin=iin, name=name, bin_=SCHOOL, eku=(EKU_LEGAL_ENTITY,))
+                            for iin, name in (("800101300016", "Director"), ("850505400033", "Chief accountant")))
+    both = cosign(sign(document, *director), document, *accountant)
+    receipt = post(client, tokens[SCHOOL], document=document, signature=both).json()
+    assert [(s["iin"], s["name"], s["bin"]) for s in receipt["signers"]] == [
+        ("800101300016", "Director", SCHOOL), ("850505400033", "Chief accountant", SCHOOL)]
+    assert verify_receipt(receipt, signer.public_pem())  # the signers are part of what intake signed
 
 
 def test_missing_forged_expired_and_revoked_tokens_are_401(env):
