@@ -306,3 +306,11 @@ def test_http_spans_are_named_by_the_route_not_the_path():
     (span,) = memory.get_finished_spans()
     assert span.name == "GET /v1/people/{iin}" and span.attributes["http.route"] == "/v1/people/{iin}"
     assert span.attributes["url.path"] == "/v1/people/********0016"
+
+
+def test_an_extra_named_like_a_field_of_the_line_does_not_replace_it(json_log):
+    logger, lines = json_log
+    logger.warning("timer fired", extra={"level": "organization", "service": "elsewhere"})
+    [line] = lines()
+    assert (line["level"], line["service"]) == ("WARNING", "test")  # what log collectors filter on
+    assert (line["extra.level"], line["extra.service"]) == ("organization", "elsewhere")

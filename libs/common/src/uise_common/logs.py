@@ -32,7 +32,9 @@ class JsonFormatter(logging.Formatter):
         if ctx.is_valid:
             out["trace_id"] = format(ctx.trace_id, "032x")
             out["span_id"] = format(ctx.span_id, "016x")
-        out.update({k: mask_value(k, v) for k, v in record.__dict__.items() if k not in _STD})
+        for k, v in record.__dict__.items():
+            if k not in _STD:  # an extra named like a field of the line (a hierarchy "level") keeps both
+                out[k if k not in out else f"extra.{k}"] = mask_value(k, v)
         if record.exc_info:
             out["exc"] = mask_text(self.formatException(record.exc_info))
         elif record.exc_text:
