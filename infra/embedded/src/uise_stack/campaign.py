@@ -47,6 +47,7 @@ MINISTRY_HEAD = "750305300013"
 CERT_DAYS = 12 * 365  # the heads' certificates outlive a campaign set years ahead
 LEVEL_ORDER = ("organization", "district", "region", "ministry")
 PARTICIPANTS_TOPIC = "uise.participant.upserted.v1"
+ACCEPTED_TOPIC = "uise.submission.accepted.v1"
 SEND_ATTEMPTS = 5
 PROGRESS_EVERY = 500  # organizations between two progress lines
 IMPORT_COLUMNS = ("bin", "level", "kind", "parent_bin", "name_kk", "name_ru", "head_iin", "head_name", "head_from")
@@ -518,6 +519,10 @@ class Campaign:
                     self.log(f"  {level} {node}: consolidation v{done['consolidation']['version']} "
                              f"→ {done['submission']['status']}")
 
+                # as an officer reads the dashboard before she consolidates: every service has taken
+                # in what was accepted below (else the consolidation's wait measures the backlog)
+                with self.stage(f"every service caught up with what the {level} departments accepted", 1):
+                    self.caught_up(ACCEPTED_TOPIC, timeout=max(120.0, len(self.hierarchy.units) / 5))
                 with self.stage(f"{level} departments consolidated, signed, submitted", len(nodes)):
                     self.each(up, nodes)
             with self.stage("the Ministry's consolidation", 1):
