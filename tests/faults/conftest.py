@@ -8,9 +8,12 @@ Each run's table of counts is printed at the end of the session, in CI's log, pa
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -21,6 +24,7 @@ from uise_stack.config import SERVICES, StackConfig
 from uise_stack.stack import Stack
 
 _TABLES: list[list[str]] = []
+ARTIFACTS = Path(os.environ.get("UISE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
 
 
 @dataclass
@@ -61,7 +65,18 @@ def _started(base, database_url: str | None) -> Iterator[FaultyStack]:
             yield FaultyStack(stack, storage, database)
         finally:
             stack.stop()
-    print(f"\nthe stack's logs: {config.log_dir}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.failed and "faulty" in item.fixturenames:
+        # the stack's directory is temporary: its logs (every process's) go where CI keeps artifacts
+        faulty = item.funcargs.get("faulty")
+        if faulty is not None:
+            kept = ARTIFACTS / "faults" / faulty.engine
+            shutil.copytree(faulty.stack.config.log_dir, kept, dirs_exist_ok=True)
+            report.sections.append(("fault suite", f"the stack's logs are kept in {kept}"))
 
 
 @pytest.fixture

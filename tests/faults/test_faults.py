@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import pytest
@@ -83,7 +83,6 @@ class Sent:
     submission_id: str | None = None
     attempts: int = 0
     refused: str | None = None  # the last answer or error, when it was never acknowledged
-    errors: Counter = field(default_factory=Counter)  # what the office met on the way
 
 
 class Trickle:
@@ -103,6 +102,8 @@ class Trickle:
         self._sent: list[Sent] = []
         self._threads = [threading.Thread(target=self._office, daemon=True) for _ in range(WORKERS)]
         self.acknowledged = 0
+        self.phase = "before the faults"  # the fault under way, or the one just past
+        self.met: Counter[tuple[str, str]] = Counter()  # (phase, error) → how often an office met it
 
     def start(self) -> None:
         for t in self._threads:
@@ -155,7 +156,8 @@ class Trickle:
                 why, again = f"{resp.status_code} {code}", resp.status_code in RETRIED
             except Exception as exc:  # a connection cut by a kill, a sign-in identity could not answer
                 why, again = type(exc).__name__, True
-            sent.errors[why] += 1
+            with self._lock:
+                self.met[self.phase, why] += 1
             if not again or time.monotonic() > deadline:
                 sent.refused = why
                 return sent
@@ -179,6 +181,7 @@ def inject(run, trickle: Trickle, rng: random.Random, say: Callable[[str], None]
         time.sleep(rng.uniform(1.5, 5.0))  # a random moment: some of the share acknowledged, some on the way
         at, before = time.monotonic(), trickle.acknowledged
         say(f"  {what} ({before} acknowledged so far) …")
+        trickle.phase = what
         do()
         for name in SERVICES:
             stack.wait_ready(name, timeout=300)
@@ -334,7 +337,6 @@ def test_nothing_acknowledged_is_lost_or_doubled_when_any_part_dies(faulty, faul
     differing = figures_differing(campaign, accepted, districts, forms)
     inboxes = inbox_problems(campaign, sent, subs)
     statuses = Counter(sub["status"] for sub in subs.values())
-    met = Counter(why for s in sent for why, n in s.errors.items() for _ in range(n))
 
     lines = [f"fault suite on {faulty.engine} (seed {SEED}): {len(faults)} faults injected, "
              f"{time.monotonic() - began:.0f} s in all"]
@@ -356,7 +358,9 @@ def test_nothing_acknowledged_is_lost_or_doubled_when_any_part_dies(faulty, faul
               for label, value, want in rows]
     steps = Counter(t["step"] for sub in subs.values() for t in sub["timeline"])
     lines.append("  timeline steps read: " + ", ".join(f"{step} {steps[step]}" for step in ONCE_STEPS if steps[step]))
-    lines.append(f"  what the offices met on the way: {dict(met.most_common()) or 'nothing'}")
+    lines.append("  what the offices met, by fault (each sent its submission again):" + ("" if trickle.met else " nothing"))
+    for phase in dict.fromkeys(phase for phase, _ in trickle.met):
+        lines.append(f"    {phase}: " + ", ".join(f"{why} {n}" for (p, why), n in trickle.met.most_common() if p == phase))
     if busy:
         lines.append(f"  NOT QUIET after {PATIENCE:.0f} s: {busy}")
     fault_table(lines)
