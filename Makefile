@@ -32,7 +32,7 @@ test-e2e: install
 	$(BIN)/pytest tests/e2e
 
 # -s: the runs' progress as it happens; the table of counts closes the output either way
-test-faults: install  ## services SIGKILLed, the broker killed, S3 and PostgreSQL away 30 s, while submissions flow: nothing lost or doubled (SQLite and PostgreSQL, about 10 minutes)
+test-faults: install  ## services SIGKILLed, the broker killed, S3 and PostgreSQL away 30 s, while submissions flow: nothing lost or doubled (SQLite and PostgreSQL, about 9 minutes on 2 cores)
 	$(BIN)/pytest tests/faults -s
 
 # deadline night on a stack of its own (bench/peak.py --help): e.g.

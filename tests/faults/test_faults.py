@@ -171,10 +171,10 @@ class Fault:
     acknowledged_before: int
 
 
-def inject(run, trickle: Trickle, rng: random.Random, say: Callable[[str], None]) -> list[Fault]:
+def inject(faulty, trickle: Trickle, rng: random.Random, say: Callable[[str], None]) -> list[Fault]:
     """Each fault in turn, at a random moment, while the trickle flows; after each, the stack is
-    ready again before the next."""
-    stack, faults = run.stack, []
+    ready again before the next. `faulty`: the conftest's FaultyStack."""
+    stack, faults = faulty.stack, []
 
     def fault(what: str, do: Callable[[], None]) -> None:
         trickle.release(SHARE)
@@ -208,9 +208,9 @@ def inject(run, trickle: Trickle, rng: random.Random, say: Callable[[str], None]
     for name in KILLED:
         fault(f"SIGKILL {name}, restarted", lambda name=name: kill(name))
     fault("broker SIGKILLed, restarted after 5 s", broker)
-    fault(f"object storage away {OUTAGE:.0f} s", outage(run.storage))
-    if run.database is not None:
-        fault(f"database away {OUTAGE:.0f} s", outage(run.database))
+    fault(f"object storage away {OUTAGE:.0f} s", outage(faulty.storage))
+    if faulty.database is not None:
+        fault(f"database away {OUTAGE:.0f} s", outage(faulty.database))
     return faults
 
 
