@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 UV := .tools/bin/uv
 BIN := .venv/bin
 
-.PHONY: install run stop status test test-unit test-e2e bench contracts openapi lint clean
+.PHONY: install run stop status test test-unit test-e2e test-faults bench contracts openapi lint clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -30,6 +30,10 @@ test-unit: install
 
 test-e2e: install
 	$(BIN)/pytest tests/e2e
+
+# -s: the runs' progress as it happens; the table of counts closes the output either way
+test-faults: install  ## services SIGKILLed, the broker killed, S3 and PostgreSQL away 30 s, while submissions flow: nothing lost or doubled (SQLite and PostgreSQL, about 9 minutes on 2 cores)
+	$(BIN)/pytest tests/faults -s
 
 # deadline night on a stack of its own (bench/peak.py --help): e.g.
 #   make bench BENCH_ARGS="--submissions 400 --database-url postgresql://postgres@127.0.0.1:5432/postgres"

@@ -74,7 +74,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -88,13 +87,19 @@ from uise_common.workbook import build_template, layout, read_workbook
 from uise_contracts.events import FormDefinition
 from uise_contracts.topics import BY_NAME
 from uise_stack import client
-from uise_stack.campaign import Campaign, campaign_form, small_hierarchy
+from uise_stack.campaign import (
+    Campaign,
+    approve_forms,
+    campaign_form,
+    peer_figures,
+    small_hierarchy,
+)
 from uise_stack.client import bearer
 from uise_stack.config import StackConfig
+from uise_stack.outcomes import details, final_at, single_final_state, wait_final
 from uise_stack.stack import Stack
 from uise_stack.traces import load_spans
 
-FINAL_STEPS = {"accepted", "rejected", "returned"}
 REPLICATED = ("intake", "signature", "validation")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SERIES = 41  # the hierarchy's BIN series (uise_stack.campaign.small_hierarchy)
@@ -123,18 +128,6 @@ def machine() -> dict:
 
 
 # --- the documents ------------------------------------------------------------------------------
-
-
-def figures(district: int) -> dict:
-    """The figures of a school of the district-th district: plausible, the totals add up, and the
-    same for every school of a district. Validation judges a school against its district's peers
-    (docs/validation.md), and a query waits for the school's explanation instead of reaching a
-    final state: among equal peers nothing is an outlier, while any spread, however small, can
-    be (a modified z-score over a median absolute deviation of half a pupil)."""
-    girls, boys, classes = 300 + district % 7, 290 + district % 5, 20
-    return {"pupils_total": girls + boys, "pupils_girls": girls, "pupils_boys": boys, "classes": classes,
-            "avg_class_size": str((Decimal(girls + boys) / classes).quantize(Decimal("0.01"))),
-            "smallest_class": 18, "largest_class": 28 + district % 3}
 
 
 _BIN_MARK = "987654321098"  # stands for the school's BIN in the form's filled-in master copy
@@ -221,7 +214,7 @@ class Preparer:
     def one(self, n: int, book: Workbooks, check: bool = False) -> Prepared:
         """The n-th school's submission of `book`'s form."""
         school = self.schools[n]
-        values = figures(self.district[school])
+        values = peer_figures(self.district[school])
         doc = book.make(school, values)
         if check:
             book.check(doc, school, values)
@@ -283,18 +276,7 @@ class Forms:
         return codes
 
     def approve(self, registry: str) -> None:
-        with httpx.Client(base_url=registry, timeout=60.0, headers=bearer(client.data_office_token())) as http:
-            lists = http.get(f"/v1/formlists/{self.year}/with-drafts").json()
-            approved = [fl for fl in lists if fl["status"] == "approved"]
-            kept = [f for fl in approved[-1:] for f in fl["forms"]]
-            have = {f["code"] for f in kept}
-            forms = kept + [campaign_form(c).model_dump(mode="json") for c in self.codes if c not in have]
-            draft = http.post("/v1/formlists", json={"year": self.year, "forms": forms})
-            draft.raise_for_status()
-            version = draft.json()["version"]
-            http.post(f"/v1/formlists/{self.year}/{version}/approve",
-                      json={"order_no": f"№ {self.year}-peak", "order_date": date(self.year, 1, 15).isoformat(),
-                            "signatory": "Министр (bench)"}).raise_for_status()
+        approve_forms(registry, self.year, [campaign_form(c) for c in self.codes], "peak")
 
 
 # --- offering submissions -----------------------------------------------------------------------
@@ -404,55 +386,6 @@ def acknowledgements(offers: list[Offer]) -> dict:
 # --- following submissions to their final state -------------------------------------------------
 
 
-def wait_final(intake: str, forms: list[str], expected: int, period: str, timeout: float) -> int:
-    """Poll intake's list, one query per form (a form holds each school at most once, so at most
-    `schools` rows), until `expected` submissions of `forms` are final; returns how many are."""
-    deadline = time.monotonic() + timeout
-    final, shown = 0, time.monotonic()
-    while True:
-        final = 0
-        for code in forms:
-            resp = httpx.get(f"{intake}/v1/submissions", params={"form_code": code, "period": period, "limit": 500},
-                             headers=bearer(client.data_office_token()), timeout=60.0)
-            resp.raise_for_status()
-            final += sum(1 for s in resp.json()["items"] if s["final"])
-        if final >= expected or time.monotonic() > deadline:
-            return final
-        if time.monotonic() - shown > 20:
-            say(f"    … {final}/{expected} final")
-            shown = time.monotonic()
-        time.sleep(1.0)
-
-
-def details(intake: str, ids: list[str]) -> dict[str, dict]:
-    """Every submission with its timeline, as the data office reads it."""
-    token = client.data_office_token()
-
-    def one(sid: str) -> tuple[str, dict]:
-        resp = httpx.get(f"{intake}/v1/submissions/{sid}", headers=bearer(token), timeout=60.0)
-        resp.raise_for_status()
-        return sid, resp.json()
-
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(one, ids))
-
-
-def final_at(sub: dict) -> float | None:
-    """When intake recorded the submission's final step (epoch seconds)."""
-    times = [datetime.fromisoformat(t["at"]).timestamp() for t in sub["timeline"] if t["step"] in FINAL_STEPS]
-    return min(times) if times else None
-
-
-def single_final_state(sub: dict) -> str | None:
-    """None when the submission has exactly one final state; else what is wrong."""
-    terminal = [t["step"] for t in sub["timeline"] if t["step"] in FINAL_STEPS]
-    if not sub["final"]:
-        return f"not final ({sub['status']})"
-    if len(terminal) != 1:
-        return f"{len(terminal)} terminal steps {terminal}"
-    return None
-
-
 def wait_idle(trace_dir: Path, quiet: float = 3.0, timeout: float = 600.0) -> float:
     """Wait until no span has been written for `quiet` seconds: the pipeline has finished what
     the last phase left behind (outcomes off the critical path: timeliness, aggregation,
@@ -506,7 +439,7 @@ def run_burst(name: str, stack: Stack, items: list[Prepared], threads: int, peri
         say(f"  acknowledged {len(ids)} ({ack['acknowledged_per_s']:.1f}/s, p50 {ack['p50_s']:.2f} s); "
             "following them to their final states …")
     forms = sorted({p.form_code for p in items})
-    wait_final(stack.config.url("intake"), forms, len(ids), period, timeout)
+    wait_final(stack.config.url("intake"), forms, len(ids), period, timeout, say)
     return Phase(name, offers, t0, details(stack.config.url("intake"), ids))
 
 
@@ -955,7 +888,7 @@ def run(args: argparse.Namespace) -> int:
             wait_idle(traces)
             load, ids = load_phase(stack, prepare, codes, result["burst"]["acknowledged_per_s"], period, args)
             say(f"  following {len(ids)} acknowledged submissions to their final states …")
-            wait_final(config.url("intake"), load.pop("forms"), len(ids), period, args.timeout)
+            wait_final(config.url("intake"), load.pop("forms"), len(ids), period, args.timeout, say)
             acked.update(details(config.url("intake"), ids))
             result["load"] = load
             if not load["overload"]["all_429_retry_after"]:

@@ -12,24 +12,19 @@ fresh SQLite file; and on a stack of its own on PostgreSQL, into a fresh Postgre
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from uise_common.clock import clear_control
-from uise_common.db import database_url, make_engine
-from uise_common.outbox import OutboxRow
-from uise_common.replay import input_topics, live_lag
+from uise_common.db import database_url
 from uise_common.testing import scratch_postgres
 from uise_stack import cli
 from uise_stack.campaign import MINISTRY, Campaign, campaign_form, school_figures, small_hierarchy
 from uise_stack.client import another_stack, bearer, token_for
-from uise_stack.config import SERVICES, StackConfig
-from uise_stack.replay import replay, settings_of, spec_of
+from uise_stack.config import StackConfig
+from uise_stack.replay import replay, settings_of, wait_quiet
 from uise_stack.stack import Stack
 
 # a stack of its own to start and a campaign to run before the first test: more than the default
@@ -76,47 +71,12 @@ def _status(c: Campaign, school: str) -> str:
                      headers=bearer(token_for(school)), timeout=30).json()["status"]
 
 
-def unpublished(config: StackConfig) -> int:
-    total = 0
-    for service in SERVICES:
-        engine = make_engine(database_url(settings_of(config, service), service), service)
-        try:
-            with engine.connect() as conn:
-                total += conn.execute(select(func.count()).select_from(OutboxRow.__table__).where(  # what the
-                    OutboxRow.sent_at.is_(None), OutboxRow.set_aside_at.is_(None))).scalar_one()  # relay has to do
-        finally:
-            engine.dispose()
-    return total
-
-
-def behind(config: StackConfig) -> dict[str, int | None]:
-    out = {}
-    for service in REPLAYED:
-        settings = settings_of(config, service)
-        topics = input_topics(spec_of(service), settings)
-        lag = asyncio.run(live_lag(settings, service, topics))
-        out |= {f"{service} {t}": n for t, n in lag.items() if n != 0}
-    return out
-
-
-def quiet(config: StackConfig, timeout: float = 180.0) -> None:
-    """Every outbox published and every live consumer committed to its topics' ends, twice in a
-    row a few seconds apart: nothing left in flight for live to apply after the replay's marks."""
-    deadline, calm = time.monotonic() + timeout, 0
-    while calm < 2:
-        late = unpublished(config), behind(config)
-        calm = calm + 1 if late == (0, {}) else 0
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the stack is still busy: {late[0]} events unpublished, behind: {late[1]}")
-        time.sleep(3)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live(request, tmp_path_factory) -> Iterator[Stack]:
     if request.param == "sqlite":
         stack = request.getfixturevalue("stack")
         rehearse(stack)
-        quiet(stack.config)
+        wait_quiet(stack.config)
         yield stack
         return
     with scratch_postgres("uise_replay_live") as url, another_stack():
@@ -124,7 +84,7 @@ def live(request, tmp_path_factory) -> Iterator[Stack]:
         stack.start()
         try:
             rehearse(stack)
-            quiet(stack.config)
+            wait_quiet(stack.config)
             yield stack
         finally:
             stack.stop()

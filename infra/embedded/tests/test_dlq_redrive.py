@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from uise_common.broker import ensure_topics
 from uise_common.testing import tansu_in_memory
-from uise_contracts.topics import BY_NAME
-from uise_stack.dlq import drain, forgery_reason
+from uise_contracts.topics import BY_NAME, TOPICS
+from uise_stack.dlq import depths, drain, forgery_reason
 
 ACCEPTED = BY_NAME["uise.submission.accepted.v1"]
 
@@ -256,3 +256,19 @@ def test_the_discard_command_wants_a_selection_and_a_reason_and_lists_the_discar
     assert main(["list", topic.dlq, "--discarded", *at]) == 0
     out = capsys.readouterr().out
     assert "duplicate of a re-sent form" in out and "duty-engineer" in out and "1 message(s) listed" in out
+
+
+@pytest.mark.integration
+async def test_depths_counts_what_every_dlq_holds_without_reading_it(kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap)  # every contract topic and its DLQ
+    before = await depths(kafka_bootstrap)
+    assert set(before) == {t.dlq for t in TOPICS}
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(2):
+            await producer.send_and_wait(ACCEPTED.dlq, f'{{"n": {n}}}'.encode(), partition=0)
+    finally:
+        await producer.stop()
+    after = await depths(kafka_bootstrap)
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {ACCEPTED.dlq: 2}

@@ -85,6 +85,37 @@ def school_figures(n: int) -> dict:
             "smallest_class": 18 + n % 5, "largest_class": 28 + n % 7}
 
 
+def peer_figures(district: int) -> dict:
+    """The figures of a school of the district-th district: plausible, the totals add up, and the
+    same for every school of a district. Validation judges a school against its district's peers
+    (docs/validation.md), and a query waits for the school's explanation instead of reaching a
+    final state: among equal peers nothing is an outlier, while any spread, however small, can
+    be (a modified z-score over a median absolute deviation of half a pupil). For runs that
+    follow submissions without answering queries (the bench, the fault suite)."""
+    girls, boys, classes = 300 + district % 7, 290 + district % 5, 20
+    return {"pupils_total": girls + boys, "pupils_girls": girls, "pupils_boys": boys, "classes": classes,
+            "avg_class_size": str((Decimal(girls + boys) / classes).quantize(Decimal("0.01"))),
+            "smallest_class": 18, "largest_class": 28 + district % 3}
+
+
+def approve_forms(registry: str, year: int, forms: Iterable[FormDefinition], label: str) -> None:
+    """`forms` added to the year's approved list in one amendment, as the data office would (runs
+    that give each phase or each test forms of its own, so that every submission is its school's
+    first of its form); a form the list holds already stays as it is."""
+    with httpx.Client(base_url=registry, timeout=60.0, auth=client.DataOfficeAuth()) as http:
+        lists = http.get(f"/v1/formlists/{year}/with-drafts").json()
+        approved = [fl for fl in lists if fl["status"] == "approved"]
+        kept = [f for fl in approved[-1:] for f in fl["forms"]]
+        have = {f["code"] for f in kept}
+        wanted = kept + [f.model_dump(mode="json") for f in forms if f.code not in have]
+        draft = http.post("/v1/formlists", json={"year": year, "forms": wanted})
+        draft.raise_for_status()
+        version = draft.json()["version"]
+        http.post(f"/v1/formlists/{year}/{version}/approve",
+                  json={"order_no": f"№ {year}-{label}", "order_date": date(year, 1, 15).isoformat(),
+                        "signatory": f"Министр ({label})"}).raise_for_status()
+
+
 @dataclass
 class Unit:
     participant_id: str

@@ -50,6 +50,7 @@ from faststream.security import BaseSecurity
 
 from uise_common.broker import kafka_security
 from uise_common.settings import Settings
+from uise_contracts.topics import TOPICS
 
 DLQ_GROUP = "uise-dlq-redrive"
 COMMANDS = ("list", "show", "redrive", "discard")
@@ -142,6 +143,19 @@ def _login() -> str:
 def discard_topic(dlq_topic: str) -> str:
     """Where the audit of `dlq_topic`'s discarded messages is kept."""
     return f"{dlq_topic}.discarded"
+
+
+async def depths(bootstrap: str, security: BaseSecurity | None = None) -> dict[str, int]:
+    """{DLQ topic: how many messages it holds} for every contract topic's DLQ, from the
+    partitions' offsets alone (no message read, no idle wait): what to `list` first."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **parse_security(security))
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t.dlq, 0) for t in TOPICS]  # a DLQ has one partition
+        first, end = await consumer.beginning_offsets(partitions), await consumer.end_offsets(partitions)
+        return {tp.topic: end[tp] - first[tp] for tp in partitions}
+    finally:
+        await consumer.stop()
 
 
 async def discarded(bootstrap: str, dlq_topic: str, security: BaseSecurity | None = None) -> dict[int, dict]:

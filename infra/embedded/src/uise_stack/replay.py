@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from uise_common.db import database_url, make_engine
+from uise_common.outbox import OutboxRow
 from uise_common.readmodel import Comparison, compare
-from uise_common.replay import ReplayError, ReplayResult, live_lag, rebuild
+from uise_common.replay import ReplayError, ReplayResult, input_topics, live_lag, rebuild
 from uise_common.service import ServiceSpec
 from uise_common.settings import Settings
 from uise_contracts.topics import BY_NAME
@@ -39,6 +43,47 @@ def settings_of(config: StackConfig, service: str) -> Settings:
                            if k.startswith("UISE_") and k not in ("UISE_DATABASE_URL", "UISE_REDIS_URL")})
     settings.database_url, settings.redis_url = config.database_url, None
     return settings
+
+
+def unpublished(config: StackConfig) -> int:
+    """Events the services' outboxes hold and their relays have still to publish (set-aside rows,
+    which no relay will publish, left out)."""
+    total = 0
+    for service in SERVICES:
+        engine = make_engine(database_url(settings_of(config, service), service), service)
+        try:
+            with engine.connect() as conn:
+                total += conn.execute(select(func.count()).select_from(OutboxRow.__table__).where(
+                    col(OutboxRow.sent_at).is_(None), col(OutboxRow.set_aside_at).is_(None))).scalar_one()
+        finally:
+            engine.dispose()
+    return total
+
+
+def behind(config: StackConfig) -> dict[str, int | None]:
+    """{"service topic": how far its live consumer group is behind} where it is not caught up."""
+    out = {}
+    for service in SERVICES:
+        spec = spec_of(service)
+        if spec.read_model is None:  # consumes nothing
+            continue
+        settings = settings_of(config, service)
+        lag = asyncio.run(live_lag(settings, service, input_topics(spec, settings)))
+        out |= {f"{service} {t}": n for t, n in lag.items() if n != 0}
+    return out
+
+
+def wait_quiet(config: StackConfig, timeout: float = 180.0) -> None:
+    """Until every outbox is published and every live consumer has committed to its topics' ends,
+    twice in a row a few seconds apart: nothing left in flight (before a replay's marks, before
+    the fault suite reads what the services made of its submissions)."""
+    deadline, calm = time.monotonic() + timeout, 0
+    while calm < 2:
+        late = unpublished(config), behind(config)
+        calm = calm + 1 if late == (0, {}) else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the stack is still busy: {late[0]} events unpublished, behind: {late[1]}")
+        time.sleep(3)
 
 
 def fresh_sqlite(config: StackConfig, service: str) -> str:

@@ -266,6 +266,13 @@ class TcpGate:
     def shut(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # close() alone leaves the socket listening while a thread is blocked in accept() on it
+            # (until the next connection arrives), and then open() cannot bind the port again;
+            # shutdown() stops the listening and wakes that accept() at once
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         with self._lock:
             conns, self._conns = self._conns, set()
