@@ -221,6 +221,6 @@ def test_the_common_step_adds_the_set_aside_columns_to_an_older_outbox(tmp_path)
         conn.execute(text("CREATE TABLE uise_schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                           "applied_at DATETIME NOT NULL)"))
         conn.execute(text("INSERT INTO uise_schema_migration VALUES (0, 'outbox and processed events', '2026-01-01')"))
-    assert migrate(engine, with_common([])) == [1_000_001]
+    assert migrate(engine, with_common([])) == [1_000_001, 1_000_002]
     assert {"set_aside_at", "set_aside_reason"} <= {c["name"] for c in inspect(engine).get_columns("uise_outbox")}
     assert migrate(engine, with_common([])) == []

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from uise_common.auth import revoked_key
 from uise_common.db import migrate
@@ -261,6 +261,7 @@ def test_documents_are_read_through_the_api_and_every_read_is_recorded(env):
     assert [(r["part"], r["how"], r["reader"].split("@")[1]) for r in reads] == [
         ("document", "file", f"{DISTRICT}/officer"), ("signature", "file", f"{SCHOOL}/head"),
         ("document", "link", f"{REGION}/officer")]
+    assert {r["client"] for r in reads} == {"testclient"}  # the address the request came from
     assert code(client.get(f"/v1/submissions/{sid}/reads", headers=auth(tokens[OTHER_DISTRICT]))) == (
         404, "SUBMISSION_UNKNOWN")
 
@@ -545,7 +546,7 @@ def test_version_2_migrates_a_version_1_database(tmp_path):
         conn.exec_driver_sql("CREATE TABLE uise_schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                              "applied_at DATETIME NOT NULL)")
         conn.exec_driver_sql("INSERT INTO uise_schema_migration VALUES (1, 'v1', '2026-01-01 00:00:00')")
-    assert migrate(engine, MIGRATIONS) == [2, 3, 4, 5, 6, 7]
+    assert migrate(engine, MIGRATIONS) == [2, 3, 4, 5, 6, 7, 8]
     insp = inspect(engine)
     assert {"addressed_to", "receipt"} <= {c["name"] for c in insp.get_columns("intake_submission")}
     assert "level" in {c["name"] for c in insp.get_columns("intake_participant")}
@@ -555,9 +556,62 @@ def test_version_2_migrates_a_version_1_database(tmp_path):
     assert "intake_idempotency" in set(insp.get_table_names())
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT channel FROM intake_submission").scalar() == "electronic"
-    assert {"intake_document_read"} <= set(inspect(engine).get_table_names())
+    assert "uise_document_read" in set(inspect(engine).get_table_names())  # since version 8, the common table
     assert "intake_api_key" not in set(inspect(engine).get_table_names())
     assert migrate(engine, MIGRATIONS) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_version_8_moves_the_document_reads_to_the_common_table_losing_none(tmp_path, backend):
+    from contextlib import nullcontext
+
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inspect
+
+    from uise_common.db import make_engine
+    from uise_common.reads import DocumentRead
+    from uise_common.service import with_common
+    from uise_common.testing import scratch_postgres
+    from uise_intake import commands
+
+    with scratch_postgres("intake_v8") if backend == "postgresql" else nullcontext(
+            f"sqlite:///{tmp_path / 'v7.db'}") as url:
+        engine = make_engine(url, "intake")
+        migrate(engine, [COMMON_MIGRATION, *MIGRATIONS[:7]])
+        # intake_document_read as version 3 made it from intake's own model, with reads in it
+        legacy = Table("intake_document_read", MetaData(), Column("id", Integer, primary_key=True),
+                       Column("submission_id", String, nullable=False, index=True),
+                       Column("part", String, nullable=False), Column("how", String, nullable=False),
+                       Column("reader", String, nullable=False), Column("reader_participant_id", String),
+                       Column("at", DateTime, nullable=False))
+        legacy.create(engine)
+        with engine.begin() as conn:
+            conn.execute(legacy.insert(), [
+                {"id": 7, "submission_id": "s1", "part": "signature", "how": "file",
+                 "reader": f"iin:870303400044@{DISTRICT}/officer", "reader_participant_id": DISTRICT,
+                 "at": datetime(2026, 3, 2, 5, 0)},
+                {"id": 3, "submission_id": "s1", "part": "document", "how": "link",
+                 "reader": f"iin:870303400044@{SCHOOL}/head", "reader_participant_id": SCHOOL,
+                 "at": datetime(2026, 3, 1, 5, 0)},
+                {"id": 4, "submission_id": "s2", "part": "document", "how": "file",
+                 "reader": f"client:c1@{SCHOOL}/system", "reader_participant_id": SCHOOL,
+                 "at": datetime(2026, 3, 1, 6, 0)}])
+        assert migrate(engine, with_common(MIGRATIONS)) == [8, 1_000_001, 1_000_002]
+        assert "intake_document_read" not in inspect(engine).get_table_names()
+        with Session(engine) as s:
+            moved = commands.document_reads(s, "s1")
+            assert [(r["part"], r["how"], r["reader"], r["at"]) for r in moved] == [
+                ("document", "link", f"iin:870303400044@{SCHOOL}/head", "2026-03-01T10:00:00+05:00"),
+                ("signature", "file", f"iin:870303400044@{DISTRICT}/officer", "2026-03-02T10:00:00+05:00")]
+            assert [r["reader"] for r in commands.document_reads(s, "s2")] == [f"client:c1@{SCHOOL}/system"]
+            # the table hands out its own ids after the move (PostgreSQL's sequence included)
+            from uise_common import reads
+            for _ in range(4):
+                reads.record(s, reads.Reader("iin:870303400044@x/head", None, "10.0.0.1"), "submission", "s1",
+                             "document", "file")
+                s.commit()
+            assert len(s.exec(select(DocumentRead)).all()) == 7
+        assert migrate(engine, with_common(MIGRATIONS)) == []
+        engine.dispose()
 
 
 # --- the hostile corpus (tests/fixtures/hostile), here in-process; tests/e2e posts it to the stack ---

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from uise_common.db import migrate
-from uise_common.service import COMMON_MIGRATION, ServiceRuntime
+from uise_common.service import ServiceRuntime, with_common
 from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer, moto_s3, run_handler
 from uise_contracts.events import (
@@ -41,7 +42,7 @@ def client(tmp_path, s3_endpoint):
                                                   s3_bucket="reportingtest", kafka_bootstrap="127.0.0.1:1"))
     rt.authenticator = ISSUER.authenticator()
     rt.store.ensure_bucket()
-    migrate(rt.engine, [COMMON_MIGRATION, *MIGRATIONS])
+    migrate(rt.engine, with_common(MIGRATIONS))
     for pid, level, kind, parent in ((REGION, Level.region, "region", "100140000011"),
                                      (DISTRICT, Level.district, "district", REGION),
                                      (OTHER, Level.district, "district", REGION),
@@ -156,3 +157,111 @@ def test_report_versions_built_on_demand_listed_and_verifiable(client):
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "FORM_NOT_FOUND")
     school = c.post(f"/v1/reports/{SCHOOLS[0]}/SCH-1/2026/build", headers=officer())
     assert (school.status_code, school.json()["error"]["code"]) == (409, "NOT_A_DEPARTMENT")
+
+
+# --- every document read on record (uise_common.reads) -----------------------------------------
+
+READER = "iin:870303400044"  # the officer who reads, as the token's subject
+
+
+def consolidate(rt, times: int = 2) -> None:
+    on_due = handlers.make_on_due(rt.store.put)
+    for n in range(1, times + 1):
+        run_handler(rt.engine, on_due, ConsolidationDue(
+            node_id=DISTRICT, form_code="SCH-1", period="2026", expected=2, received=2, due_id=f"d{n}",
+            included=SCHOOLS, included_submissions={s: f"s{i}" for i, s in enumerate(SCHOOLS)}))
+
+
+def test_each_consolidated_document_read_is_recorded_and_a_refused_one_is_not(client):
+    rt, c = client
+    consolidate(rt)
+    base = f"/v1/consolidations/{DISTRICT}/SCH-1/2026"
+    district = ISSUER.headers("officer", DISTRICT, "district", subject=READER)
+    region = ISSUER.headers("head", REGION, "region", subject="iin:750505300011")
+    assert c.get(f"{base}/document.json", params={"version": 1}, headers=district).status_code == 200
+    assert c.get(f"{base}/document.xlsx", headers=region).status_code == 200  # the latest: version 2
+    for refused, headers, params in ((403, officer(OTHER), {}), (401, {}, {}),
+                                     (404, district, {"version": 9}), (422, district, {"version": "0"})):
+        for fmt in ("json", "xlsx"):
+            assert c.get(f"{base}/document.{fmt}", params=params, headers=headers).status_code == refused
+    got = c.get(f"{base}/reads", headers=district)
+    assert got.status_code == 200, got.text
+    assert [(r["version"], r["part"], r["how"], r["reader"], r["client"]) for r in got.json()] == [
+        (1, "json", "file", f"{READER}@{DISTRICT}/officer", "testclient"),
+        (2, "xlsx", "file", f"iin:750505300011@{REGION}/head", "testclient")]
+    assert all(r["at"].endswith("+05:00") for r in got.json())  # when, in Almaty
+
+
+def test_who_may_see_the_reads_of_a_consolidation(client):
+    rt, c = client
+    consolidate(rt, times=1)
+    reads = f"/v1/consolidations/{DISTRICT}/SCH-1/2026/reads"
+    for allowed in (officer(), ISSUER.headers("head", REGION, "region"), ISSUER.headers("data_office")):
+        assert c.get(reads, headers=allowed).status_code == 200
+    for refused, code in ((officer(OTHER), "OUT_OF_SUBTREE"),  # another district
+                          (ISSUER.headers("head", SCHOOLS[0], "organization"), "OUT_OF_SUBTREE"),  # below the node
+                          (ISSUER.headers("integrator"), "SCOPE_MISSING"),  # reads reports, not who read them
+                          (ISSUER.headers("system", DISTRICT, "district"), "SCOPE_MISSING"),
+                          (ISSUER.headers("ops"), "SCOPE_MISSING")):
+        resp = c.get(reads, headers=refused)
+        assert (resp.status_code, resp.json()["error"]["code"]) == (403, code)
+    assert c.get(reads).status_code == 401
+    missing = c.get(f"/v1/consolidations/{DISTRICT}/SCH-9/2026/reads", headers=officer())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "CONSOLIDATION_NOT_FOUND")
+
+
+def link_path(url: str) -> str:
+    """A link as the test client follows it: the signed path and query, without the base URL."""
+    parsed = httpx.URL(url)
+    return f"{parsed.path}?{parsed.query.decode()}"
+
+
+def test_links_issued_and_reads_by_link_are_recorded_as_the_links_holder(client):
+    from datetime import UTC, datetime, timedelta
+
+    from uise_reporting import published
+
+    rt, c = client
+    report = f"{DISTRICT}:SCH-1:2026"
+    assert c.post(f"/v1/reports/{DISTRICT}/SCH-1/2026/build", headers=officer()).status_code == 201
+    integrator = ISSUER.headers("integrator", subject="client:minfin")
+    issued = c.post(f"/v1/reports/{report}/1/links", headers=integrator)
+    assert issued.status_code == 200
+    urls = {fmt: d["url"] for fmt, d in issued.json()["documents"].items()}
+    grants = {httpx.URL(u).params["grant"] for u in urls.values()}
+    assert len(grants) == 1  # one issuance, one grant
+    [grant] = grants
+    # refused issuances leave nothing: outside the caller's reach (404), unknown version, no token
+    assert c.post(f"/v1/reports/{report}/1/links", headers=officer(OTHER)).status_code == 404
+    assert c.post(f"/v1/reports/{report}/7/links", headers=integrator).status_code == 404
+    assert c.post(f"/v1/reports/{report}/1/links").status_code == 401
+
+    got = c.get(link_path(urls["json"]))  # no token: the link is the credential
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
+    # the grant is signed with the rest: taken off, swapped or forged, the link is refused and nothing recorded
+    without = link_path(urls["xlsx"]).replace(f"&grant={grant}", "")
+    swapped = link_path(urls["xlsx"]).replace(grant, "A" * len(grant))
+    for tampered in (without, swapped):
+        assert c.get(tampered).json()["error"]["code"] == "LINK_INVALID"
+    linker = published.Linker.from_settings(rt.settings)
+    expired, _ = linker(report, 1, "pdf", now=datetime.now(UTC) - timedelta(days=2), grant=grant)
+    assert c.get(link_path(expired)).status_code == 410
+    unknown, _ = linker(report, 1, "csv", grant=grant)
+    assert c.get(link_path(unknown)).status_code == 404
+    event_link, _ = linker(report, 1, "pdf")  # as report.published carries it: no grant
+    assert c.get(f"{link_path(event_link)}&grant={grant}").json()["error"]["code"] == "LINK_INVALID"  # nor added
+    assert c.get(link_path(event_link)).status_code == 200
+
+    rows = c.get(f"/v1/reports/{DISTRICT}/SCH-1/2026/reads", headers=officer()).json()
+    assert [(r["version"], r["part"], r["how"], r["reader"], r["link"], r["client"]) for r in rows] == [
+        (1, "json", "link", "client:minfin@-/integrator", grant, "testclient"),
+        (1, "pdf", "link", "client:minfin@-/integrator", grant, "testclient"),
+        (1, "xlsx", "link", "client:minfin@-/integrator", grant, "testclient"),
+        (1, "json", "by_link", "client:minfin@-/integrator", grant, "testclient"),
+        (1, "pdf", "by_link", "report.published", None, "testclient")]
+    # who may see them: as for a consolidation's reads
+    for refused in (officer(OTHER), integrator):
+        assert c.get(f"/v1/reports/{DISTRICT}/SCH-1/2026/reads", headers=refused).status_code == 403
+    assert c.get(f"/v1/reports/{DISTRICT}/SCH-1/2026/reads", headers=ISSUER.headers("data_office")).status_code == 200
+    missing = c.get(f"/v1/reports/{DISTRICT}/SCH-9/2026/reads", headers=officer())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "REPORT_NOT_FOUND")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from uise_common.db import migrate
 from uise_common.objectstore import sha256_hex
-from uise_common.service import COMMON_MIGRATION, ServiceRuntime
+from uise_common.service import ServiceRuntime, with_common
 from uise_common.settings import Settings
 from uise_common.testing import TokenIssuer, migrated_sqlite, run_handler
 from uise_contracts.events import (
@@ -164,7 +164,7 @@ def api(tmp_path):
     rt = ServiceRuntime(entrypoint.SPEC, Settings(service_name="validation", data_dir=tmp_path,
                                                   kafka_bootstrap="127.0.0.1:1"))
     rt.authenticator = ISSUER.authenticator()
-    migrate(rt.engine, [COMMON_MIGRATION, *MIGRATIONS])
+    migrate(rt.engine, with_common(MIGRATIONS))
     stored: dict[str, bytes] = {}
 
     class Store:
@@ -213,6 +213,40 @@ def test_the_finding_report_as_json_and_as_a_highlighted_workbook(api):
     commented = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.comment]
     assert commented and all("R1" in c.comment.text for c in commented)
     assert any("kk:" in c.comment.text and "ru:" in c.comment.text for c in commented)
+
+
+def test_each_read_of_the_finding_workbook_is_recorded_and_a_refused_one_is_not(api):
+    client, world = api
+    world.submit({**GOOD, "pupils_total": 21})
+    head = ISSUER.headers("head", SCHOOL, "organization", subject="iin:870303400044")
+    district = ISSUER.headers("officer", DISTRICT, "district", subject="iin:750505300011")
+    assert client.get("/v1/results/s1/report.xlsx", headers=head).status_code == 200
+    assert client.get("/v1/results/s1/report.xlsx", headers=district).status_code == 200
+    for refused, headers, sid in ((404, ISSUER.headers("head", SIBLING, "organization"), "s1"),  # not theirs
+                                  (404, head, "s9"),  # no such result
+                                  (403, ISSUER.headers("integrator"), "s1"),  # no submissions:read
+                                  (401, {}, "s1")):
+        assert client.get(f"/v1/results/{sid}/report.xlsx", headers=headers).status_code == refused
+    got = client.get("/v1/results/s1/reads", headers=head)
+    assert got.status_code == 200, got.text
+    assert [(r["part"], r["how"], r["reader"], r["client"]) for r in got.json()] == [
+        ("xlsx", "file", f"iin:870303400044@{SCHOOL}/head", "testclient"),
+        ("xlsx", "file", f"iin:750505300011@{DISTRICT}/officer", "testclient")]
+    assert all(r["at"].endswith("+05:00") for r in got.json())
+
+
+def test_who_may_see_the_reads_of_a_finding_workbook(api):
+    client, world = api
+    world.submit(GOOD)
+    for allowed in (ISSUER.headers("head", SCHOOL, "organization"), ISSUER.headers("officer", DISTRICT, "district"),
+                    ISSUER.headers("data_office")):
+        assert client.get("/v1/results/s1/reads", headers=allowed).json() == []
+    sibling = client.get("/v1/results/s1/reads", headers=ISSUER.headers("head", SIBLING, "organization"))
+    assert (sibling.status_code, sibling.json()["error"]["code"]) == (404, "RESULT_UNKNOWN")  # as an unknown one
+    for refused in ("integrator", "ops", "analyst"):  # none reads submissions
+        resp = client.get("/v1/results/s1/reads", headers=ISSUER.headers(refused))
+        assert (resp.status_code, resp.json()["error"]["code"]) == (403, "SCOPE_MISSING")
+    assert client.get("/v1/results/s1/reads").status_code == 401
 
 
 def test_the_local_check_prints_the_findings_in_the_chosen_language(tmp_path, capsys):

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
+def almaty_iso(at: datetime) -> str:
+    """A stored instant as Almaty time, ISO 8601 (clause 10's times are read there); a naive value
+    from the database is UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ALMATY).isoformat()
+
+
 class Clock:
     def __init__(self, offset_seconds: float = 0.0, fixed: datetime | None = None,
                  control_file: Path | None = None) -> None:

@@ -40,6 +40,7 @@ from uise_common.logs import setup_logging
 from uise_common.objectstore import ObjectStore
 from uise_common.outbox import SET_ASIDE_COLUMNS, OutboxRelay, OutboxRow, RelayLease, add_event
 from uise_common.readmodel import ReadModel
+from uise_common.reads import DocumentRead
 from uise_common.redis import make_redis
 from uise_common.retention import prune_forever
 from uise_common.settings import Settings
@@ -56,6 +57,9 @@ COMMON_MIGRATION = Migration(0, "outbox and processed events", create_tables(Out
 # nothing to add.
 COMMON_LATER_MIGRATIONS = [
     Migration(1_000_001, "outbox rows set aside", add_columns("uise_outbox", SET_ASIDE_COLUMNS)),
+    # Every service has the table, whether or not it hands out documents: one step for all, and an
+    # empty table costs nothing. Intake's own step 8 made it first and moved its older reads in.
+    Migration(1_000_002, "document reads audited (uise_common.reads)", create_tables(DocumentRead)),
 ]
 
 

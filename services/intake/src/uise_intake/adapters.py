@@ -9,6 +9,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from uise_common.db import Migration, add_columns, create_tables, utcnow
 from uise_common.readmodel import ReadModel, Seed, Table
+from uise_common.reads import DocumentRead
 from uise_intake.domain import STATUS_RANK
 
 
@@ -91,21 +92,29 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class DocumentRead(SQLModel, table=True):
-    """Who read which document of a submission, when and how (download or presigned link)."""
-
-    __tablename__ = "intake_document_read"
-    id: int | None = Field(default=None, primary_key=True)
-    submission_id: str = Field(index=True)
-    part: str  # document | signature | scan
-    how: str  # download | link
-    reader: str  # the caller's label: subject@participant/role
-    reader_participant_id: str | None = None
-    at: datetime = Field(default_factory=utcnow)
-
-
 class ForkedChains(RuntimeError):
     """Migration 7 found correction chains with two first versions; someone must decide."""
+
+
+LEGACY_READS = "intake_document_read"
+
+
+def _v8_reads_in_the_common_table(conn) -> None:
+    """Issue 7: reporting and validation record their document reads too, in the common table
+    (uise_common.reads) that intake's reads move to, all of them, in their order. Ids are not
+    copied: the new table hands out its own (PostgreSQL's sequence would not know of copied ones)."""
+    create_tables(DocumentRead)(conn)
+    if LEGACY_READS not in inspect(conn).get_table_names():
+        return  # a database that never had them (made since, or before version 3)
+    conn.execute(text(
+        f"INSERT INTO uise_document_read (kind, document, part, how, reader, reader_participant_id, at) "
+        f"SELECT 'submission', submission_id, part, how, reader, reader_participant_id, at FROM {LEGACY_READS} "
+        f"ORDER BY at, id"))
+    moved = conn.execute(text("SELECT COUNT(*) FROM uise_document_read WHERE kind = 'submission'")).scalar()
+    kept = conn.execute(text(f"SELECT COUNT(*) FROM {LEGACY_READS}")).scalar()
+    if moved < kept:  # never drop a read that did not arrive
+        raise RuntimeError(f"{kept} document reads to move, {moved} arrived")
+    conn.execute(text(f"DROP TABLE {LEGACY_READS}"))
 
 
 def _v7_one_first_version(conn) -> None:
@@ -145,9 +154,9 @@ def _v4_levels_and_address(conn) -> None:
 
 def _v3_tokens_and_document_reads(conn) -> None:
     """Issue 7: callers present identity's tokens, so intake's own API keys go; document reads
-    are audited."""
+    are audited (in intake_document_read then; version 8 moves them to the common table, so a
+    database that comes here now makes no table of its own)."""
     conn.execute(text("DROP TABLE IF EXISTS intake_api_key"))
-    SQLModel.metadata.create_all(conn, tables=[DocumentRead.__table__])
 
 
 def _v2_keys_idempotency_paper(conn) -> None:
@@ -190,6 +199,7 @@ MIGRATIONS = [
     Migration(5, "information requests: a request's form applies to its members", _v5_inforequests),
     Migration(6, "each submission keeps its signed receipt", _v6_receipts),
     Migration(7, "one first version per participant, form and period (no forked chains)", _v7_one_first_version),
+    Migration(8, "document reads move to the common table (uise_common.reads)", _v8_reads_in_the_common_table),
 ]
 
 

@@ -15,15 +15,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from uise_common import auth
+from uise_common import auth, reads
 from uise_common.auth import Principal
+from uise_common.clock import ALMATY
 from uise_common.hierarchy import ancestors_in
 from uise_common.inputs import Day, FormCode, ParticipantId, PeriodText, Ref
 from uise_common.pki.cms import SignatureError, claimed_signers
 from uise_common.service import ServiceRuntime
 from uise_intake import commands
 from uise_intake.adapters import KnownParticipant
-from uise_intake.commands import ALMATY, Delivery
+from uise_intake.commands import Delivery
 from uise_intake.delivery import Deliveries
 from uise_intake.domain import (
     InFlightLimiter,
@@ -276,7 +277,9 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
 
     @api.get("/submissions/{submission_id}/reads", responses=errors(*AUTH_CODES, "SUBMISSION_UNKNOWN"))
     async def document_reads(submission_id: SubmissionId, who: Annotated[Principal, Depends(READ)]) -> list[dict]:
-        """Who read this submission's documents, when and how."""
+        """Who read this submission's documents, when, how (`file`, or `link`: a presigned link
+        was handed out) and from which address; its submitter, the departments above it and the
+        Ministry may ask (as reading the submission)."""
 
         def work(s: Session):
             if commands.readable(s, who, submission_id, ancestors) is None:
@@ -308,17 +311,18 @@ def router(rt: ServiceRuntime, signer: ReceiptSigner, limiter: InFlightLimiter |
 
     @api.get("/submissions/{submission_id}/{part}", responses=errors(*AUTH_CODES, "SUBMISSION_UNKNOWN"))
     async def get_part(submission_id: SubmissionId, part: Literal["document", "signature", "scan"],
-                       who: Annotated[Principal, Depends(READ)],
+                       who: Annotated[Principal, Depends(READ)], request: Request,
                        as_: Annotated[Literal["file", "link"], Query(alias="as")] = "file") -> Response:
         """The stored document, its CMS signature, or a paper submission's scan, checked against
         its SHA-256; `?as=link` gives a presigned link valid five minutes instead. Every read is
         recorded (GET …/reads)."""
+        by = reads.reader(who, request)
 
         def work(s: Session):
             sub = commands.readable(s, who, submission_id, ancestors)
             obj = commands.stored_part(sub, part) if sub is not None else None
             if obj is not None:
-                commands.record_read(s, who, sub, part, as_)
+                commands.record_read(s, by, sub, part, as_)
             return obj
 
         obj = await rt.in_transaction(work)

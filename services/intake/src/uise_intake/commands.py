@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlmodel import Session, col, or_, select
 
+from uise_common import reads
 from uise_common.auth import Principal
+from uise_common.clock import almaty_iso as almaty
 from uise_common.hierarchy import form_applies
 from uise_contracts.events import StoredObject, SubmissionExplained, SubmissionReceived
 from uise_intake.adapters import (
-    DocumentRead,
     IdempotencyRecord,
     KnownForm,
     KnownParticipant,
@@ -27,13 +27,7 @@ from uise_intake.adapters import (
 from uise_intake.domain import FINAL, Period, check_period_type
 from uise_intake.reasons import Refused
 
-ALMATY = ZoneInfo("Asia/Almaty")
 Ancestors = Callable[[Session, str], Sequence[str]]
-
-
-def almaty(at: datetime) -> str:
-    """Clause 10 times are read in Almaty; a naive value from the database is UTC."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ALMATY).isoformat()
 
 
 @dataclass
@@ -292,17 +286,17 @@ def stored_part(sub: Submission, part: str) -> StoredObject | None:
     return None
 
 
-def record_read(s: Session, who: Principal, sub: Submission, part: str, how: str) -> None:
-    """Every read of a document is on record: who, for whom, what, how (clause 5's data are
-    children's and staff's)."""
-    s.add(DocumentRead(submission_id=sub.submission_id, part=part, how=how, reader=who.label,
-                       reader_participant_id=who.participant_id))
+READS_KIND = "submission"  # what intake's rows of uise_common.reads are about
+
+
+def record_read(s: Session, by: reads.Reader, sub: Submission, part: str, how: str) -> None:
+    """Every read of a document is on record: who, for whom, what, how, from where (clause 5's
+    data are children's and staff's)."""
+    reads.record(s, by, READS_KIND, sub.submission_id, part, how)
 
 
 def document_reads(s: Session, submission_id: str) -> list[dict]:
-    rows = s.exec(select(DocumentRead).where(DocumentRead.submission_id == submission_id)
-                  .order_by(col(DocumentRead.at))).all()
-    return [{"part": r.part, "how": r.how, "reader": r.reader, "at": almaty(r.at)} for r in rows]
+    return reads.reads_of(s, READS_KIND, submission_id)
 
 
 # --- explaining queries after upload ----------------------------------------------------------------

@@ -173,5 +173,6 @@ READ_MODEL = ReadModel(
         Table(ReportVersion, ignore=("id", "version", "changes", "documents", "signature", "built_at")),
     ),
     seeds=(Seed(ReportVersion, where=lambda: col(ReportVersion.due_id).is_(None)),),
-    note="report versions built on demand are seeded; documents that carry their build time are not compared",
+    note="report versions built on demand are seeded; documents that carry their build time are not compared; "
+         "document reads are reporting's own",
 )

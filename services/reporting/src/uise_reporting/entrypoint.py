@@ -7,11 +7,11 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from uise_common import auth
+from uise_common import auth, reads
 from uise_common.docsign import DocumentSigner
 from uise_common.hierarchy import ancestors_in
 from uise_common.http import ApiError, documents
@@ -32,10 +32,15 @@ from uise_reporting.adapters import MIGRATIONS, READ_MODEL, KnownParticipant
 from uise_reporting.documents import XLSX
 
 READ_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id")
+PEOPLE = (auth.HEAD, auth.SIGNER, auth.OFFICER, auth.ANALYST, auth.DATA_OFFICE)  # who read reports, not machines
 # Building a version publishes it to other ministries' systems: people of the node's subtree who
 # read reports, not machine clients (a school's system, an integrator).
-BUILD_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id",
-                           roles=(auth.HEAD, auth.SIGNER, auth.OFFICER, auth.ANALYST, auth.DATA_OFFICE))
+BUILD_REPORTS = auth.allow(auth.REPORTS_READ, subtree="node_id", roles=PEOPLE)
+# Who read a node's documents (uise_common.reads): its own people and its departments', as for
+# intake's reads of a submission, but people only: an integrator (nationwide, another ministry's
+# system) or a school's system has no business with who read what, and the rows name people.
+AUDIT_READS = auth.allow(auth.REPORTS_READ, subtree="node_id", roles=PEOPLE)
+CONSOLIDATION_READS = "consolidation"  # reporting's rows of uise_common.reads about consolidations
 ancestors = ancestors_in(KnownParticipant)
 
 
@@ -142,8 +147,15 @@ def router(rt: ServiceRuntime) -> APIRouter:
         """The latest version's metadata (or `version`); 404 CONSOLIDATION_NOT_FOUND."""
         return await rt.read(lambda s: views.version(s, node_id, form_code, period, version))
 
-    async def document(node_id: str, form_code: str, period: str, version: int | None, kind: str) -> Response:
-        meta = await rt.read(lambda s: views.version(s, node_id, form_code, period, version))
+    async def document(node_id: str, form_code: str, period: str, version: int | None, kind: str,
+                       by: reads.Reader) -> Response:
+        def work(s: Session) -> dict:
+            meta = views.version(s, node_id, form_code, period, version)  # 404 before anything is recorded
+            reads.record(s, by, CONSOLIDATION_READS, reports.report_id_of(node_id, form_code, period), kind,
+                         reads.FILE, version=meta["version"])
+            return meta
+
+        meta = await rt.in_transaction(work)
         obj = views.document_of(meta, kind)
         data = await asyncio.to_thread(rt.store.get, obj)
         name = f"{node_id}-{form_code}-{period}-v{meta['version']}.{kind}"
@@ -152,19 +164,47 @@ def router(rt: ServiceRuntime) -> APIRouter:
 
     @api.get("/consolidations/{node_id}/{form_code}/{period}/document.json", response_class=Response,
              responses={**views.refused("CONSOLIDATION_NOT_FOUND"), **documents("application/json")})
-    async def document_json(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
-                            form_code: FormCode, period: PeriodText,
+    async def document_json(who: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                            form_code: FormCode, period: PeriodText, request: Request,
                             version: Annotated[Version | None, Query()] = None) -> Response:
-        """The consolidated JSON document (the latest version, or `version`)."""
-        return await document(node_id, form_code, period, version, "json")
+        """The consolidated JSON document (the latest version, or `version`); the read is recorded
+        (…/reads)."""
+        return await document(node_id, form_code, period, version, "json", reads.reader(who, request))
 
     @api.get("/consolidations/{node_id}/{form_code}/{period}/document.xlsx", response_class=Response,
              responses={**views.refused("CONSOLIDATION_NOT_FOUND"), **documents(XLSX)})
-    async def document_xlsx(_: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
-                            form_code: FormCode, period: PeriodText,
+    async def document_xlsx(who: Annotated[auth.Principal, Depends(READ_REPORTS)], node_id: ParticipantId,
+                            form_code: FormCode, period: PeriodText, request: Request,
                             version: Annotated[Version | None, Query()] = None) -> Response:
-        """The consolidated workbook: the form's template filled in plus `_consolidation`."""
-        return await document(node_id, form_code, period, version, "xlsx")
+        """The consolidated workbook: the form's template filled in plus `_consolidation`; the read
+        is recorded (…/reads)."""
+        return await document(node_id, form_code, period, version, "xlsx", reads.reader(who, request))
+
+    @api.get("/consolidations/{node_id}/{form_code}/{period}/reads", responses=views.refused("CONSOLIDATION_NOT_FOUND"))
+    async def consolidation_reads(_: Annotated[auth.Principal, Depends(AUDIT_READS)], node_id: ParticipantId,
+                                  form_code: FormCode, period: PeriodText) -> list[dict]:
+        """Who read the consolidated documents (every version), when and from which address: the
+        people of the node and the departments above it who read reports, and the data office."""
+
+        def work(s: Session) -> list[dict]:
+            views.version(s, node_id, form_code, period, None)  # 404 CONSOLIDATION_NOT_FOUND
+            return reads.reads_of(s, CONSOLIDATION_READS, reports.report_id_of(node_id, form_code, period))
+
+        return await rt.read(work)
+
+    @api.get("/reports/{node_id}/{form_code}/{period}/reads", responses=views.refused("REPORT_NOT_FOUND"))
+    async def report_reads(_: Annotated[auth.Principal, Depends(AUDIT_READS)], node_id: ParticipantId,
+                           form_code: FormCode, period: PeriodText) -> list[dict]:
+        """The report's links issued (`link`, to whom, with their `link` grant) and its documents
+        read by link (`by_link`: as whom the link was issued to, or `report.published` for the
+        event's links, and from which address), every version: for whom …/reads of a
+        consolidation is."""
+
+        def work(s: Session) -> list[dict]:
+            views.report(s, node_id, form_code, period)  # 404 REPORT_NOT_FOUND
+            return reads.reads_of(s, published.READS_KIND, reports.report_id_of(node_id, form_code, period))
+
+        return await rt.read(work)
 
     api.include_router(analytics_api.router(rt))
     return api

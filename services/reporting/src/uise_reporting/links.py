@@ -5,7 +5,13 @@ A link is the credential: `GET <base>/v1/reports/{report_id}/{version}/document.
 "GET\\n<path>\\n<expires>" with reporting's link key. Nobody without the key can make one or
 stretch its expiry; it names one document of one version, so it leaks nothing else. The path is
 rebuilt from the route's parameters when checking (never taken from the raw URL), so encoding
-differences between clients cannot make a valid link fail or a forged one pass."""
+differences between clients cannot make a valid link fail or a forged one pass.
+
+A link issued to a caller (POST …/links) also carries `&grant=<id>`, signed with the rest
+("GET\\n<path>\\n<expires>\\n<grant>"): the issuance is on record under that id
+(uise_common.reads), so a read by the link is recorded as the reader it was issued to. A grant
+cannot be added to, taken off or swapped on a link without the key. The links in report.published
+carry none: they were issued to the event's consumers."""
 
 from __future__ import annotations
 
@@ -28,19 +34,27 @@ def document_path(report_id: str, version: int, fmt: str) -> str:
     return f"/v1/reports/{quote(report_id, safe=':')}/{version}/document.{quote(fmt, safe='')}"
 
 
-def _mac(key: bytes, path: str, expires: int) -> str:
-    digest = hmac.new(key, f"{METHOD}\n{path}\n{expires}".encode(), hashlib.sha256).digest()
+def _mac(key: bytes, path: str, expires: int, grant: str | None) -> str:
+    signed = f"{METHOD}\n{path}\n{expires}" + (f"\n{grant}" if grant is not None else "")
+    digest = hmac.new(key, signed.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def new_grant() -> str:
+    """The id one issuance of links is recorded under (URL-safe, unguessable though not secret)."""
+    return secrets.token_urlsafe(12)
+
+
 def report_links(report_id: str, version: int, fmt: str, *, base_url: str, key: bytes,
-                 ttl: timedelta, now: datetime | None = None) -> tuple[str, datetime]:
+                 ttl: timedelta, now: datetime | None = None, grant: str | None = None) -> tuple[str, datetime]:
     """An absolute signed URL of one document and when it stops working (whole seconds, UTC)."""
     expires_at = ((now or datetime.now(UTC)) + ttl).replace(microsecond=0)
     expires = int(expires_at.timestamp())
     path = document_path(report_id, version, fmt)
-    query = urlencode({"expires": expires, "sig": _mac(key, path, expires)})
-    return f"{base_url.rstrip('/')}{path}?{query}", expires_at
+    query = {"expires": expires, "sig": _mac(key, path, expires, grant)}
+    if grant is not None:
+        query["grant"] = grant
+    return f"{base_url.rstrip('/')}{path}?{urlencode(query)}", expires_at
 
 
 def link_invalid() -> ApiError:
@@ -57,10 +71,10 @@ def link_expired() -> ApiError:
 
 
 def verify(report_id: str, version: int, fmt: str, expires: int, sig: str, *, key: bytes,
-           now: datetime | None = None) -> None:
+           now: datetime | None = None, grant: str | None = None) -> None:
     """Raises LINK_INVALID (a signature that does not match, checked first so a forged link learns
     nothing about expiry) or LINK_EXPIRED; returns when the link is good."""
-    expected = _mac(key, document_path(report_id, version, fmt), expires)
+    expected = _mac(key, document_path(report_id, version, fmt), expires, grant)
     if not hmac.compare_digest(expected.encode(), sig.encode()):
         raise link_invalid()
     if (now or datetime.now(UTC)).timestamp() >= expires:

@@ -8,10 +8,10 @@ import asyncio
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from uise_common import auth
+from uise_common import auth, reads
 from uise_common.auth import Principal
 from uise_common.hierarchy import ancestors_in
 from uise_common.http import ApiError, documents, refusals
@@ -27,6 +27,7 @@ from uise_validation.sniffing import media_type_of
 
 DRY_RUN = auth.allow(auth.SUBMISSIONS_WRITE)
 READ = auth.allow(auth.SUBMISSIONS_READ, subtree="resource")
+READS_KIND = "findings"  # validation's rows of uise_common.reads: a submission's finding workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ancestors = ancestors_in(KnownParticipant)
 STATUS = {"RESULT_UNKNOWN": 404, "NOT_A_PARTICIPANT": 403, "DOCUMENT_TOO_LARGE": 413}
@@ -108,20 +109,23 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
 
     @api.get("/results/{submission_id}/report.xlsx", response_class=Response, responses={
         **refusals(STATUS, "RESULT_UNKNOWN"), **documents(XLSX)})
-    async def result_workbook(submission_id: Ref,
-                              who: Annotated[Principal, Depends(READ)]) -> Response:
+    async def result_workbook(submission_id: Ref, who: Annotated[Principal, Depends(READ)],
+                              request: Request) -> Response:
         """The submitted workbook (or the template filled with the values read) with every
-        problem cell highlighted and commented in kk/ru/en, and a sheet of all findings."""
+        problem cell highlighted and commented in kk/ru/en, and a sheet of all findings. It
+        carries the submission's figures: the read is recorded (…/reads)."""
+        by = reads.reader(who, request)
 
         def load(s):
             r = readable(s, who, submission_id)
-            if r is None:
+            found = handlers.form_for(s, r.form_code, r.period) if r is not None else None
+            if found is None:
                 return None
-            found = handlers.form_for(s, r.form_code, r.period)
-            return r, found[0] if found else None
+            reads.record(s, by, READS_KIND, submission_id, "xlsx", reads.FILE)
+            return r, found[0]
 
-        loaded = await rt.read(load)
-        if loaded is None or loaded[1] is None:
+        loaded = await rt.in_transaction(load)
+        if loaded is None:
             raise unknown(submission_id)
         r, form = loaded
         stored = StoredObject.model_validate_json(r.document) if r.document else None
@@ -131,5 +135,21 @@ def router(rt: ServiceRuntime, policy: OutlierPolicy) -> APIRouter:
         data = await asyncio.to_thread(report, form, findings, values, submitted, r.participant_id, r.period)
         return Response(data, media_type=XLSX, headers={
             "Content-Disposition": f'attachment; filename="{r.form_code}-{r.period}-findings.xlsx"'})
+
+    @api.get("/results/{submission_id}/reads", responses=refusals(STATUS, "RESULT_UNKNOWN"))
+    async def result_reads(submission_id: Ref, who: Annotated[Principal, Depends(READ)]) -> list[dict]:
+        """Who read the submission's finding workbook, when and from which address: whoever may
+        read the result (its submitter, the departments above it, the Ministry), as intake's reads
+        of the submission's documents."""
+
+        def work(s):
+            if readable(s, who, submission_id) is None:
+                return None
+            return reads.reads_of(s, READS_KIND, submission_id)
+
+        found = await rt.read(work)
+        if found is None:
+            raise unknown(submission_id)
+        return found
 
     return api
