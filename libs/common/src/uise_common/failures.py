@@ -63,12 +63,16 @@ class Failure(StrEnum):
     TRANSIENT = "transient"
 
 
+# What is away, by the errors that say so (an HTTP route answers them 503, uise_common.http).
+OUTAGES: dict[str, tuple[type[BaseException], ...]] = {
+    "database": (OperationalError, InterfaceError, DisconnectionError, PoolTimeout),
+    "storage": (Urllib3Error, ServerError),  # object storage (minio speaks through urllib3)
+    "redis": (RedisConnectionError, RedisTimeoutError, BusyLoadingError),
+    "kafka": (KafkaError,),
+}
 _TRANSIENT: tuple[type[BaseException], ...] = (
     NotYetKnown,
-    OperationalError, InterfaceError, DisconnectionError, PoolTimeout,  # the database
-    Urllib3Error, ServerError,  # object storage (minio speaks through urllib3)
-    RedisConnectionError, RedisTimeoutError, BusyLoadingError,
-    KafkaError,
+    *(cls for classes in OUTAGES.values() for cls in classes),
     ConnectionError, TimeoutError,  # sockets
 )
 _DETERMINISTIC: tuple[type[BaseException], ...] = (

@@ -14,6 +14,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from uise_common.failures import OUTAGES
 from uise_common.outbox import EventTooLarge
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -77,6 +78,27 @@ _FRAMEWORK_REFUSALS = {
 }
 
 
+# What is away when a route meets an outage (uise_common.failures.OUTAGES): a 503 the client may
+# retry, in the error body every other refusal has, instead of a bare 500.
+_OUTAGE_REFUSALS = {
+    "database": ("DATABASE_UNAVAILABLE", "the database is unavailable; retry shortly",
+                 "база данных недоступна; повторите немного позже", "дерекқор қолжетімсіз; сәлден соң қайталаңыз"),
+    "storage": ("STORAGE_UNAVAILABLE", "object storage is unavailable; retry shortly",
+                "хранилище недоступно; повторите немного позже", "қойма қолжетімсіз; сәлден соң қайталаңыз"),
+    "redis": ("REDIS_UNAVAILABLE", "a shared store (Redis) is unavailable; retry shortly",
+              "общее хранилище (Redis) недоступно; повторите немного позже",
+              "ортақ қойма (Redis) қолжетімсіз; сәлден соң қайталаңыз"),
+    "kafka": ("KAFKA_UNAVAILABLE", "the event bus is unavailable; retry shortly",
+              "шина событий недоступна; повторите немного позже", "оқиғалар шинасы қолжетімсіз; сәлден соң қайталаңыз"),
+}
+OUTAGE_RETRY_AFTER = "5"
+
+
+def outage_refusal(what: str) -> ApiError:
+    code, en, ru, kk = _OUTAGE_REFUSALS[what]
+    return ApiError(503, code, en, ru, kk, headers={"Retry-After": OUTAGE_RETRY_AFTER})
+
+
 def framework_refusal(exc: HTTPException) -> ApiError:
     code, en, ru, kk = _FRAMEWORK_REFUSALS.get(exc.status_code, (
         f"HTTP_{exc.status_code}", str(exc.detail), str(exc.detail), str(exc.detail)))
@@ -102,6 +124,9 @@ def describe_errors(schema: dict) -> dict:
         for operation in operations.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("400", {"description": "REQUEST_MALFORMED"})
+            away = operation["responses"].setdefault("503", {"description": ""})  # maybe AUTH_UNAVAILABLE
+            codes = [c for c in away["description"].split(", ") if c]
+            away["description"] = ", ".join(codes + [c for c, *_ in _OUTAGE_REFUSALS.values() if c not in codes])
             for status, response in operation.get("responses", {}).items():
                 if status[0] not in "45":
                     continue
@@ -138,6 +163,13 @@ def install(app: FastAPI, service: str) -> None:
                         f"отсутствует или неверно: {names}", f"жоқ немесе қате: {names}",
                         fields=[{"field": f, "problem": e["msg"]} for f, e in zip(fields, exc.errors(), strict=True)],
                         ).response()
+
+    for what, classes in OUTAGES.items():
+        async def _outage(_request: Request, _exc: Exception, what: str = what) -> JSONResponse:
+            return outage_refusal(what).response()
+
+        for cls in classes:
+            app.add_exception_handler(cls, _outage)
 
     @app.exception_handler(EventTooLarge)
     async def _too_large(_request: Request, exc: EventTooLarge) -> JSONResponse:
