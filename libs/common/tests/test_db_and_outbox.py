@@ -179,8 +179,10 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, re
             assert loop.time() < end, f"timed out waiting for {what}: {sent}"
             await asyncio.sleep(0.05)
 
-    a = OutboxRelay(engine, recorder("a"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=1))
-    b = OutboxRelay(engine, recorder("b"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=1))
+    # a's lease is renewed well inside its time to live even on a loaded machine (1 s was not: a
+    # renewal came late under a CI beside a rehearsal, and b took over while a still lived)
+    a = OutboxRelay(engine, recorder("a"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=5))
+    b = OutboxRelay(engine, recorder("b"), poll_seconds=0.05, lease=RelayLease(redis, service, ttl_seconds=5))
     try:
         a.start()
         for _ in range(400):  # a holds the lease before b starts (20 s at most)
