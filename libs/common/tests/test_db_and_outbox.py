@@ -163,7 +163,7 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(tmp_path, re
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}", "commontest")
     migrate(engine, MIGRATIONS)
     service = f"lease{uuid.uuid4().hex[:6]}"
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(redis_url, socket_timeout=2.0)  # as the services' (uise_common.redis): a stuck call fails
     sent: dict[str, list[str]] = {"a": [], "b": []}
 
     def recorder(name):
@@ -224,7 +224,7 @@ async def test_a_drain_longer_than_the_lease_keeps_it_so_two_relays_never_publis
             add_event(s, event(n), "test")
         s.commit()
     service = f"slow{uuid.uuid4().hex[:6]}"
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(redis_url, socket_timeout=2.0)  # as the services' (uise_common.redis): a stuck call fails
     sent: list[tuple[str, str]] = []
 
     def slow_broker(name):
