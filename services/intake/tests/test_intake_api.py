@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from uise_common.auth import revoked_key
 from uise_common.db import migrate
-from uise_common.pki.cms import cosign, sign
+from uise_common.pki.cms import claimed_signers, cosign, sign
 from uise_common.pki.oids import EKU_LEGAL_ENTITY
 from uise_common.pki.testca import TestCA
 from uise_common.service import COMMON_MIGRATION, ServiceRuntime, ServiceSpec
@@ -163,7 +163,8 @@ def test_the_token_names_the_submitter_and_the_receipt_verifies(env):
 
 def test_the_receipt_names_every_signer_of_a_cosigned_cms(env):
     # Kalkan co-signing: the director, then the chief accountant, over the same document. Intake
-    # only reads who the certificates name (the signature service judges them), in the CMS's order.
+    # only reads who the certificates name (the signature service judges them), in the CMS's order,
+    # which DER sets by the SignerInfos' encodings (a SET OF), not by who signed first.
     client, tokens, _rt, signer = env
     ca = TestCA.create(valid_from=datetime.now(ALMATY) - timedelta(days=30))
     document = b'{"pupils": 810}'
@@ -171,8 +172,9 @@ def test_the_receipt_names_every_signer_of_a_cosigned_cms(env):
                             for iin, name in (("800101300016", "Director"), ("850505400033", "Chief accountant")))
     both = cosign(sign(document, *director), document, *accountant)
     receipt = post(client, tokens[SCHOOL], document=document, signature=both).json()
-    assert [(s["iin"], s["name"], s["bin"]) for s in receipt["signers"]] == [
-        ("800101300016", "Director", SCHOOL), ("850505400033", "Chief accountant", SCHOOL)]
+    named = [(s["iin"], s["name"], s["bin"]) for s in receipt["signers"]]
+    assert sorted(named) == [("800101300016", "Director", SCHOOL), ("850505400033", "Chief accountant", SCHOOL)]
+    assert [s["iin"] for s in receipt["signers"]] == [c.iin for c in claimed_signers(both)]
     assert verify_receipt(receipt, signer.public_pem())  # the signers are part of what intake signed
 
 
