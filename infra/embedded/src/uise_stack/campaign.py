@@ -310,8 +310,8 @@ class Campaign:
         return datetime(self.year + 1, 1, 5, 10, 0, tzinfo=ALMATY)
 
     def deadline(self, level: str) -> datetime:
-        rows = client.http.get(f"{self.url('deadline')}/v1/deadlines",
-                         params={"form_code": self.form.code, "level": level}, timeout=30).json()
+        rows = client.read(f"{self.url('deadline')}/v1/deadlines",
+                           params={"form_code": self.form.code, "level": level}).json()
         return datetime.fromisoformat(next(r for r in rows if r["period"] == self.period)["deadline_at"])
 
     # --- submitting -------------------------------------------------------------------------------
@@ -352,15 +352,25 @@ class Campaign:
             if body.get("final"):
                 return body
             if body.get("status") == "queried" and not explained:
-                rules = {q["rule"] for t in body["timeline"] if t["step"] == "queried" for q in t["detail"]["queries"]}
-                client.http.post(f"{intake}/v1/submissions/{submission_id}/explanations", timeout=30,
-                           headers=bearer(client.token_for(participant_id)),
-                           json={"explanations": dict.fromkeys(rules, "checked: the figures are right")}
-                           ).raise_for_status()
-                explained = True
+                explained = self.explain(participant_id, submission_id, body)
             time.sleep(pause)
             pause = min(pause * 1.5, 3.0)
         raise TimeoutError(f"submission {submission_id} not final after {timeout:.0f} s: {body.get('status')}")
+
+    def explain(self, participant_id: str, submission_id: str, body: dict) -> bool:
+        """The head confirms the queried figures in writing; False when the answer did not get
+        through (a timeout, an outage), to be sent again on the next look."""
+        rules = {q["rule"] for t in body["timeline"] if t["step"] == "queried" for q in t["detail"]["queries"]}
+        try:
+            resp = client.http.post(f"{self.url('intake')}/v1/submissions/{submission_id}/explanations", timeout=30,
+                                    headers=bearer(client.token_for(participant_id)),
+                                    json={"explanations": dict.fromkeys(rules, "checked: the figures are right")})
+        except httpx.TransportError:
+            return False
+        if resp.status_code in client.PASSING:
+            return False
+        resp.raise_for_status()
+        return True
 
     def submit_school(self, school: str, values: dict) -> dict:
         self.data[school] = values
@@ -371,14 +381,14 @@ class Campaign:
         url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}"
 
         def ready():
-            resp = client.http.get(url, headers=self.office(), timeout=30)
+            resp = client.read(url, headers=self.office())
             return resp.json() if resp.status_code == 200 and (until is None or until(resp.json())) else None
 
         return self.wait(ready, f"the consolidation of {node}", timeout)
 
     def document(self, node: str, fmt: str = "json", version: int | None = None) -> bytes:
         url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}/document.{fmt}"
-        resp = client.http.get(url, params={"version": version} if version else {}, headers=self.office(), timeout=30)
+        resp = client.read(url, params={"version": version} if version else {}, headers=self.office())
         resp.raise_for_status()
         return resp.content
 
@@ -400,8 +410,8 @@ class Campaign:
         """Whether the node also expects subordinates outside this campaign (the demo's region
         beside the campaign's, a national school that was not seeded a head): then its
         consolidation comes at their deadline, not when the campaign's are complete."""
-        resp = client.http.get(f"{self.url('deadline')}/v1/nodes/{node}/consolidation",
-                         params={"form_code": self.form.code, "period": self.period}, headers=self.office(), timeout=30)
+        resp = client.read(f"{self.url('deadline')}/v1/nodes/{node}/consolidation",
+                           params={"form_code": self.form.code, "period": self.period}, headers=self.office())
         if resp.status_code != 200:
             return False
         return any(p not in self.hierarchy.units for p in resp.json()["missing"])
@@ -422,7 +432,7 @@ class Campaign:
         url = f"{self.url('reporting')}/v1/reports/{node}/{self.form.code}/{self.period}"
 
         def ready():
-            resp = client.http.get(url, headers=self.office(), timeout=30)
+            resp = client.read(url, headers=self.office())
             latest = resp.json()["versions"][-1] if resp.status_code == 200 else None
             return latest if latest and (until is None or until(latest)) else None
 
@@ -432,11 +442,10 @@ class Campaign:
         """A report version's documents, fetched as an integrator does: fresh signed links, each
         document checked against its SHA-256."""
         base = f"{self.url('reporting')}/v1/reports/{meta['report_id']}/{meta['version']}"
-        resp = client.http.post(f"{base}/links", headers=self.office(), timeout=30)
-        resp.raise_for_status()
+        links = client.read(f"{base}/links", method="POST", headers=self.office()).raise_for_status()
         out = {}
-        for fmt, doc in resp.json()["documents"].items():
-            data = client.http.get(doc["url"], timeout=60).raise_for_status().content
+        for fmt, doc in links.json()["documents"].items():
+            data = client.read(doc["url"], timeout=60).raise_for_status().content
             if hashlib.sha256(data).hexdigest() != doc["sha256"]:
                 raise ValueError(f"{meta['report_id']} v{meta['version']} {fmt}: checksum differs")
             out[fmt] = data
@@ -468,9 +477,8 @@ class Campaign:
                 for lvl in LEVEL_ORDER[:-1]}
         recipients = [MINISTRY, *(u.participant_id for u in self.hierarchy.units.values() if u.level != "organization")]
         for node in recipients:
-            resp = client.http.get(f"{self.url('routing')}/v1/inboxes/{node}",
-                             params={"form_code": self.form.code, "period": self.period},
-                             headers=self.office(), timeout=30)
+            resp = client.read(f"{self.url('routing')}/v1/inboxes/{node}",
+                               params={"form_code": self.form.code, "period": self.period}, headers=self.office())
             resp.raise_for_status()
             for entry in resp.json()["participants"]:
                 unit = self.hierarchy.units.get(entry["participant_id"])

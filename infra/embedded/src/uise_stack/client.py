@@ -191,20 +191,58 @@ def new_client(role: str, label: str, participant_id: str | None = None, scopes:
 # --- submitting -------------------------------------------------------------------------------------
 
 
+PASSING = {429, 502, 503, 504}  # shedding load or an outage: the answer says when to come back
+RETRY_PAUSE_MAX = 5.0
+
+
+def _pause(resp: httpx.Response | None) -> float:
+    """How long to wait before asking again: the server's Retry-After, within reason."""
+    try:
+        return min(float(resp.headers.get("Retry-After", "1")), RETRY_PAUSE_MAX) if resp is not None else 1.0
+    except ValueError:  # an HTTP date instead of seconds
+        return 1.0
+
+
+def _error_code(resp: httpx.Response) -> str | None:
+    if resp.status_code < 400 or not resp.headers.get("content-type", "").startswith("application/json"):
+        return None
+    body = resp.json()
+    return body.get("error", {}).get("code") if isinstance(body, dict) else None
+
+
 def _post_retrying(url: str, deadline: float, **kw) -> httpx.Response:
     """POST until intake knows the participant and form (the registry's events are on their way)
-    and is not shedding load (429, after its Retry-After), or until `deadline`."""
+    and is not shedding load or waiting out an outage (429/503, after its Retry-After), or until
+    `deadline`. A refusal like that stored nothing, so the same POST again is safe."""
     while True:
         resp = http.post(url, timeout=30.0, **kw)
-        code = resp.json().get("error", {}).get("code") if resp.status_code >= 400 else None
         if time.monotonic() > deadline:
             return resp
-        if resp.status_code == 429:
-            time.sleep(min(float(resp.headers.get("Retry-After", "1")), 5.0))
+        if resp.status_code in PASSING:
+            time.sleep(_pause(resp))
             continue
-        if code not in NOT_READY_YET:
+        if _error_code(resp) not in NOT_READY_YET:
             return resp
         time.sleep(0.5)
+
+
+def read(url: str, patience: float = 120.0, method: str = "GET", **kw) -> httpx.Response:
+    """GET `url` (or a POST that stores nothing, such as asking for signed links), asking again
+    through a broken connection, a timeout, load shedding or an outage (429/502/503/504) for up
+    to `patience` seconds, as an office's browser would retry a page on a busy night; then the
+    last answer (or the last transport error). Any other answer, a 403 say, comes back at once."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            resp = http.request(method, url, **{"timeout": 30.0, **kw})
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+            continue
+        if resp.status_code not in PASSING or time.monotonic() > deadline:
+            return resp
+        time.sleep(_pause(resp))
 
 
 def submit(intake_url: str, participant_id: str, form_code: str, period: str, document: bytes,
