@@ -1,8 +1,11 @@
-"""A rehearsal's client reads through a busy night: a timeout, load shedding and an outage are
-asked again (an hour-long national campaign died on one 30 s timeout); a refusal is not."""
+"""A rehearsal's client reads and signs in through a busy night: a timeout, load shedding and an
+outage are asked again (an hour-long national campaign died on one 30 s timeout; the fault
+suite's offices met a KeyError when identity answered a challenge with 503); a refusal is not."""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from uise_common.pki.testca import TestCA
 from uise_stack import client
 
 
@@ -90,3 +94,16 @@ def test_a_server_that_is_gone_raises_once_patience_runs_out(server):
     server.server_close()
     with pytest.raises(httpx.TransportError):
         client.read(gone, patience=0.5)
+
+
+def test_sign_in_waits_out_identitys_outage_and_returns_its_refusal(server):
+    key, cert = TestCA.create().issue(iin="800101300016", name="Director", bin_="220440000019")
+    challenge = json.dumps({"challenge_id": "c-1", "data": base64.b64encode(b"nonce").decode()}).encode()
+    server.script = [(503, b"database away"), (201, challenge), (200, b'{"access_token": "t"}')]
+    resp = client.sign_in(client.Signer(key, cert), identity_url=url(server, ""))
+    assert (resp.status_code, resp.json()) == (200, {"access_token": "t"})
+    assert [path for _m, path in server.seen] == ["/v1/auth/challenges", "/v1/auth/challenges", "/v1/auth/sign-in"]
+    server.seen.clear()
+    server.script = [(201, challenge), (401, b"certificate revoked")]
+    assert client.sign_in(client.Signer(key, cert), identity_url=url(server, "")).status_code == 401
+    assert len(server.seen) == 2

@@ -107,21 +107,28 @@ def sign_in(signer: Signer, role: str | None = None, identity_url: str | None = 
             wait: float = 60.0, staff_just_named: bool = False) -> httpx.Response:
     """Sign a fresh challenge with the EDS (attached CMS, as NCALayer's `sign` makes it) and ask
     identity for tokens. Retries while identity does not know the organization yet (and, with
-    `staff_just_named`, while the registry's new staff list is on its way: NO_ROLE)."""
+    `staff_just_named`, while the registry's new staff list is on its way: NO_ROLE), and while
+    it sheds load or waits out an outage (429/503); identity's refusal otherwise, as it came."""
     waiting = NOT_READY_YET | ({"NO_ROLE"} if staff_just_named else set())
     url = identity_url or _identity["url"]
     deadline = time.monotonic() + wait
     while True:
-        challenge = http.post(f"{url}/v1/auth/challenges", timeout=10).json()
-        cms = sign(base64.b64decode(challenge["data"]), signer.key, signer.cert, detached=False)
-        body = {"challenge_id": challenge["challenge_id"], "signature": base64.b64encode(cms).decode()}
-        if role:
-            body["role"] = role
-        resp = http.post(f"{url}/v1/auth/sign-in", json=body, timeout=30)
-        code = resp.json().get("error", {}).get("code") if resp.status_code >= 400 else None
-        if code not in waiting or time.monotonic() > deadline:
+        resp = http.post(f"{url}/v1/auth/challenges", timeout=10)
+        if resp.status_code == 201:
+            challenge = resp.json()
+            cms = sign(base64.b64decode(challenge["data"]), signer.key, signer.cert, detached=False)
+            body = {"challenge_id": challenge["challenge_id"], "signature": base64.b64encode(cms).decode()}
+            if role:
+                body["role"] = role
+            resp = http.post(f"{url}/v1/auth/sign-in", json=body, timeout=30)
+        if time.monotonic() > deadline:
             return resp
-        time.sleep(0.5)
+        if resp.status_code in PASSING:
+            time.sleep(_pause(resp))
+        elif _error_code(resp) in waiting:
+            time.sleep(0.5)
+        else:
+            return resp
 
 
 def _keep(who: str, answer: dict) -> str:
