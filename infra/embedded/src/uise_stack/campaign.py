@@ -380,8 +380,8 @@ class Campaign:
         """The node's latest consolidated document's metadata, once one is built (and `until` holds)."""
         url = f"{self.url('reporting')}/v1/consolidations/{node}/{self.form.code}/{self.period}"
 
-        def ready():
-            resp = client.read(url, headers=self.office())
+        def ready():  # polled by `wait`, which already looks again after an error or a 503
+            resp = client.http.get(url, headers=self.office())
             return resp.json() if resp.status_code == 200 and (until is None or until(resp.json())) else None
 
         return self.wait(ready, f"the consolidation of {node}", timeout)
@@ -431,8 +431,8 @@ class Campaign:
         `until` holds)."""
         url = f"{self.url('reporting')}/v1/reports/{node}/{self.form.code}/{self.period}"
 
-        def ready():
-            resp = client.read(url, headers=self.office())
+        def ready():  # polled by `wait`, which already looks again after an error or a 503
+            resp = client.http.get(url, headers=self.office())
             latest = resp.json()["versions"][-1] if resp.status_code == 200 else None
             return latest if latest and (until is None or until(latest)) else None
 

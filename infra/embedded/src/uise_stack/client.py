@@ -202,10 +202,10 @@ PASSING = {429, 502, 503, 504}  # shedding load or an outage: the answer says wh
 RETRY_PAUSE_MAX = 5.0
 
 
-def _pause(resp: httpx.Response | None) -> float:
+def _pause(resp: httpx.Response) -> float:
     """How long to wait before asking again: the server's Retry-After, within reason."""
     try:
-        return min(float(resp.headers.get("Retry-After", "1")), RETRY_PAUSE_MAX) if resp is not None else 1.0
+        return min(float(resp.headers.get("Retry-After", "1")), RETRY_PAUSE_MAX)
     except ValueError:  # an HTTP date instead of seconds
         return 1.0
 
